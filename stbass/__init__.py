@@ -1,0 +1,64 @@
+"""stbass: occam/CSP process algebra for async Python, on anyio.
+
+Processes talk only through typed, zero-buffer channels and compose with SEQ,
+PAR and ALT; the same program runs under asyncio and under trio, and every
+process and channel event is an OpenTelemetry span.
+
+>>> from stbass import PAR, SEQ, ALT, Chan, Process
+"""
+
+from ._chan import Chan as Chan
+from ._chan import ChannelClosedError as ChannelClosedError
+from ._chan import ChannelProtocolError as ChannelProtocolError
+from ._chan import ChannelTopologyError as ChannelTopologyError
+from ._chan import ChannelTypeError as ChannelTypeError
+from ._chan import ChanStatistics as ChanStatistics
+from ._chan import SequentialProtocol as SequentialProtocol
+from ._chan import VariantProtocol as VariantProtocol
+from ._compose import PAR as PAR
+from ._compose import SEQ as SEQ
+from ._compose import PARResult as PARResult
+from ._compose import ProcessCancelledError as ProcessCancelledError
+from ._compose import SEQResult as SEQResult
+from ._placement import BackendRegistry as BackendRegistry
+from ._placement import ExecutionBackend as ExecutionBackend
+from ._placement import LocalBackend as LocalBackend
+from ._placement import Placement as Placement
+from ._process import Process as Process
+from ._process import ProcessContext as ProcessContext
+from ._result import Failure as Failure
+from ._result import FailurePolicy as FailurePolicy
+from ._result import ProcessResult as ProcessResult
+from ._result import RetryPolicy as RetryPolicy
+from ._util import fixup_module_metadata as _fixup_module_metadata
+from ._version import __version__ as __version__
+
+__all__ = (
+    "BackendRegistry",
+    "Chan",
+    "ChanStatistics",
+    "ChannelClosedError",
+    "ChannelProtocolError",
+    "ChannelTopologyError",
+    "ChannelTypeError",
+    "ExecutionBackend",
+    "Failure",
+    "FailurePolicy",
+    "LocalBackend",
+    "PAR",
+    "PARResult",
+    "Placement",
+    "Process",
+    "ProcessCancelledError",
+    "ProcessContext",
+    "ProcessResult",
+    "RetryPolicy",
+    "SEQ",
+    "SEQResult",
+    "SequentialProtocol",
+    "VariantProtocol",
+    "__version__",
+)
+
+_fixup_module_metadata(__name__, globals())
+del _fixup_module_metadata

@@ -1,0 +1,642 @@
+"""Typed, zero-buffer (rendezvous) channels and the offer/commit core ALT builds on.
+
+A channel holds, per direction, the offers of the tasks waiting on it: plain
+senders and receivers, and the guards of waiting ALTs. Whoever arrives second
+commits the pair synchronously (one event loop, so no lock is needed): the value
+moves, the waiting party is marked committed, its other offers are withdrawn and
+it is woken. A party can only be committed while it is still waiting, and a
+cancelled party withdraws all its offers before the cancellation reaches its
+code, so every value is delivered exactly once or not at all (SPEC §4).
+"""
+
+from __future__ import annotations
+
+import itertools
+import typing
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar, final, overload
+
+import anyio
+
+from . import _park
+from ._park import Party
+from ._util import describe_type
+
+T = TypeVar("T")
+
+_name_counter = itertools.count(1)
+
+
+# --------------------------------------------------------------------- errors
+
+
+class ChannelClosedError(anyio.ClosedResourceError):
+    """The channel was closed: raised by every send and recv after ``close()``,
+    and in every task that was waiting on it when it closed."""
+
+    def __init__(self, message: str, *, channel: str | None = None) -> None:
+        super().__init__(message)
+        self.channel = channel
+
+
+class ChannelTypeError(TypeError):
+    """A value does not match the channel's type; raised in the sender, before any
+    rendezvous. The message names the channel, the expected and the actual type."""
+
+    def __init__(self, message: str, *, channel: str | None = None) -> None:
+        super().__init__(message)
+        self.channel = channel
+
+
+class ChannelProtocolError(ChannelTypeError):
+    """A value breaks the channel's :class:`SequentialProtocol` (wrong position or
+    past the end of the protocol)."""
+
+
+class ChannelTopologyError(RuntimeError):
+    """A second writer or reader tried to bind to a point-to-point channel."""
+
+    def __init__(self, message: str, *, channel: str | None = None) -> None:
+        super().__init__(message)
+        self.channel = channel
+
+
+# ------------------------------------------------------------------ protocols
+
+
+@final
+class SequentialProtocol:
+    """Values on the channel must follow these types in this order.
+
+    >>> proto = SequentialProtocol(str, int)   # a name, then a count
+    """
+
+    __slots__ = ("types",)
+
+    def __init__(self, *types: Any) -> None:
+        if not types:
+            raise ValueError("SequentialProtocol needs at least one type")
+        self.types = types
+
+    def __repr__(self) -> str:
+        return f"SequentialProtocol({', '.join(describe_type(t) for t in self.types)})"
+
+
+@final
+class VariantProtocol:
+    """Each value on the channel may be any one of these types.
+
+    >>> proto = VariantProtocol(int, str)
+    """
+
+    __slots__ = ("types",)
+
+    def __init__(self, *types: Any) -> None:
+        if not types:
+            raise ValueError("VariantProtocol needs at least one type")
+        self.types = types
+
+    def __repr__(self) -> str:
+        return f"VariantProtocol({', '.join(describe_type(t) for t in self.types)})"
+
+
+Checker = Callable[[Any], Any]
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _build_checker(spec: Any) -> Checker | None:
+    """A function that returns the value to send (maybe coerced) or raises
+    ``_Mismatch``; ``None`` means every value is accepted."""
+    if spec is Any or spec is object:
+        return None
+    try:
+        import pydantic
+    except ImportError:  # pragma: no cover - pydantic is a dependency
+        pydantic = None  # type: ignore[assignment]
+    if pydantic is not None and isinstance(spec, type) and issubclass(spec, pydantic.BaseModel):
+        model = spec
+
+        def check_model(value: Any) -> Any:
+            if isinstance(value, model):
+                return value
+            if isinstance(value, dict):
+                try:
+                    return model.model_validate(value)
+                except pydantic.ValidationError as exc:
+                    raise _Mismatch(_pydantic_reason(exc)) from None
+            raise _Mismatch(None)
+
+        return check_model
+    if isinstance(spec, type) and not typing.is_typeddict(spec) and typing.get_origin(spec) is None:
+        cls = spec
+
+        def check_instance(value: Any) -> Any:
+            if isinstance(value, cls):
+                return value
+            raise _Mismatch(None)
+
+        return check_instance
+    if pydantic is None:  # pragma: no cover
+        raise TypeError(f"type {spec!r} needs pydantic to be validated")
+    try:
+        adapter = pydantic.TypeAdapter(spec)
+    except Exception as exc:
+        raise TypeError(f"cannot validate values against {spec!r}: {exc}") from None
+
+    def check_adapter(value: Any) -> Any:
+        try:
+            adapter.validate_python(value, strict=True)
+        except pydantic.ValidationError as exc:
+            raise _Mismatch(_pydantic_reason(exc)) from None
+        return value
+
+    return check_adapter
+
+
+def _pydantic_reason(exc: Any) -> str:
+    errors = exc.errors()
+    if not errors:
+        return str(exc)
+    first = errors[0]
+    loc = ".".join(str(p) for p in first.get("loc", ()))
+    return f"{loc + ': ' if loc else ''}{first.get('msg', '')}"
+
+
+class _Mismatch(Exception):
+    def __init__(self, reason: str | None) -> None:
+        self.reason = reason
+
+
+# --------------------------------------------------------------------- offers
+
+
+class Offer:
+    """One party's offer to send (with a value) or receive on one channel."""
+
+    __slots__ = ("party", "chan", "is_send", "value", "index", "precondition", "link")
+
+    def __init__(
+        self,
+        party: Party,
+        chan: Chan[Any],
+        is_send: bool,
+        value: Any = None,
+        index: int = 0,
+        precondition: Callable[[], bool] | None = None,
+        link: Any = None,
+    ) -> None:
+        self.party = party
+        self.chan = chan
+        self.is_send = is_send
+        self.value = value
+        self.index = index
+        self.precondition = precondition
+        self.link = link
+
+    def remove(self) -> None:
+        waiting = self.chan._senders if self.is_send else self.chan._receivers
+        waiting.pop(self, None)
+
+    def available(self) -> bool:
+        """Is the party still waiting, and (for an ALT guard) still enabled?"""
+        if not self.party.live():
+            return False
+        pre = self.precondition
+        if pre is not None:
+            try:
+                return bool(pre())
+            except Exception:
+                return False
+        return True
+
+
+def first_available(waiting: dict[Offer, None]) -> Offer | None:
+    """The oldest offer in *waiting* that can be committed now, or ``None``."""
+    if not waiting:
+        return None
+    offer = next(iter(waiting))
+    if offer.available():
+        return offer
+    for offer in list(waiting):  # the oldest one withdrew or is disabled: look on
+        if offer.available():
+            return offer
+    return None
+
+
+@final
+@dataclass(frozen=True)
+class ChanStatistics:
+    """A snapshot of a channel's state (see :meth:`Chan.statistics`)."""
+
+    name: str
+    type: str
+    closed: bool
+    messages: int
+    waiting_senders: int
+    waiting_receivers: int
+    writer: str | None
+    reader: str | None
+
+
+_PENDING: Any = object()
+
+
+# -------------------------------------------------------------------- channel
+
+
+@final
+class Chan(Generic[T]):
+    """A typed, zero-buffer channel: ``send`` returns only once a receiver has the value.
+
+    >>> ch = Chan(int, name="numbers")
+    >>> ch2 = Chan[str]("names")
+
+    Create it anywhere (also at import time, outside any event loop); whichever
+    backend then runs uses it. See the channels page of the docs for the rules.
+    """
+
+    __slots__ = (
+        "_name",
+        "_spec",
+        "_checker",
+        "_proto",
+        "_proto_pos",
+        "_senders",
+        "_receivers",
+        "_closed",
+        "_writer",
+        "_reader",
+        "_seq",
+        "_orig",
+        "__weakref__",
+    )
+
+    @overload
+    def __init__(self, type_spec: type[T], *, name: str | None = None) -> None: ...
+    @overload
+    def __init__(self, type_spec: Any = ..., *, name: str | None = None) -> None: ...
+
+    def __init__(self, type_spec: Any = _PENDING, *, name: str | None = None) -> None:
+        if isinstance(type_spec, str):
+            # ``Chan[int]("name")``: the generic alias sets the type right after
+            # construction (see ``__orig_class__``).
+            if name is not None:
+                raise TypeError(
+                    f"Chan: the type must not be a string (got {type_spec!r}); "
+                    f"write Chan(T, name={name!r}) or Chan[T]({name!r})"
+                )
+            name, type_spec = type_spec, _PENDING
+        if name is not None and not isinstance(name, str):
+            raise TypeError(f"Chan: name must be a str, got {type(name).__name__}")
+        self._name = name if name is not None else f"chan-{next(_name_counter)}"
+        self._senders: dict[Offer, None] = {}
+        self._receivers: dict[Offer, None] = {}
+        self._closed = False
+        self._writer: str | None = None
+        self._reader: str | None = None
+        self._seq = 0
+        self._orig: Any = None
+        self._proto: tuple[Checker | None, ...] | None = None
+        self._proto_pos = 0
+        self._spec: Any = _PENDING
+        self._checker: Checker | None = None
+        if type_spec is not _PENDING:
+            self._set_spec(type_spec)
+
+    def _set_spec(self, spec: Any) -> None:
+        if isinstance(spec, (SequentialProtocol, VariantProtocol)):
+            checkers = tuple(_build_checker(t) for t in spec.types)
+            if isinstance(spec, SequentialProtocol):
+                self._proto = checkers
+            else:
+                self._checker = _variant_checker(checkers)
+        else:
+            self._checker = _build_checker(spec)
+        self._spec = spec
+
+    # ``typing`` sets ``__orig_class__`` on objects created through ``Chan[int](...)``.
+    @property
+    def __orig_class__(self) -> Any:
+        return self._orig
+
+    @__orig_class__.setter
+    def __orig_class__(self, alias: Any) -> None:
+        self._orig = alias
+        if self._spec is _PENDING:
+            args = typing.get_args(alias)
+            if len(args) == 1:
+                self._set_spec(args[0])
+
+    # ----------------------------------------------------------- properties
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def type_spec(self) -> Any:
+        return None if self._spec is _PENDING else self._spec
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    @property
+    def type_name(self) -> str:
+        return "?" if self._spec is _PENDING else describe_type(self._spec)
+
+    def __repr__(self) -> str:
+        return f"Chan({self.type_name}, name={self._name!r})"
+
+    def statistics(self) -> ChanStatistics:
+        """Counts of waiting senders/receivers and messages delivered so far."""
+        return ChanStatistics(
+            name=self._name,
+            type=self.type_name,
+            closed=self._closed,
+            messages=self._seq,
+            waiting_senders=len(self._senders),
+            waiting_receivers=len(self._receivers),
+            writer=self._writer,
+            reader=self._reader,
+        )
+
+    # ----------------------------------------------------------- validation
+
+    def validate(self, value: Any) -> Any:
+        """Check *value* against the channel type and return what would be sent
+        (a dict becomes the channel's pydantic model). Raises
+        :class:`ChannelTypeError` naming the channel, expected and actual type."""
+        if self._spec is _PENDING:
+            raise ChannelTypeError(
+                f"channel {self._name!r} has no type: create it as Chan(T, name=...) "
+                f"or Chan[T](name)",
+                channel=self._name,
+            )
+        proto = self._proto
+        if proto is not None:
+            pos = self._proto_pos
+            types = self._spec.types
+            if pos >= len(proto):
+                raise ChannelProtocolError(
+                    f"channel {self._name!r}: {self._spec!r} has ended after "
+                    f"{len(proto)} values; got another {type(value).__name__} "
+                    f"({_short(value)})",
+                    channel=self._name,
+                )
+            checker = proto[pos]
+            if checker is None:
+                return value
+            try:
+                return checker(value)
+            except _Mismatch as exc:
+                raise ChannelProtocolError(
+                    f"channel {self._name!r}: value {pos + 1} of {self._spec!r} must be "
+                    f"{describe_type(types[pos])}, got {type(value).__name__} "
+                    f"({_short(value)})" + (f": {exc.reason}" if exc.reason else ""),
+                    channel=self._name,
+                ) from None
+        checker = self._checker
+        if checker is None:
+            return value
+        try:
+            return checker(value)
+        except _Mismatch as exc:
+            raise ChannelTypeError(
+                f"channel {self._name!r} expects {self.type_name}, got "
+                f"{type(value).__name__} ({_short(value)})"
+                + (f": {exc.reason}" if exc.reason else ""),
+                channel=self._name,
+            ) from None
+
+    def _closed_error(self, op: str) -> ChannelClosedError:
+        return ChannelClosedError(f"{op} on closed channel {self._name!r}", channel=self._name)
+
+    def _delivered(self) -> int:
+        self._seq += 1
+        if self._proto is not None:
+            self._proto_pos += 1
+        return self._seq
+
+    # ----------------------------------------------------------- send / recv
+
+    async def send(self, value: T) -> None:
+        """Send *value*; returns once a receiver has taken it.
+
+        Raises :class:`ChannelTypeError` (before any rendezvous) for a value of
+        the wrong type and :class:`ChannelClosedError` when the channel is or
+        becomes closed. A send that raises was received by nobody.
+        """
+        value = self.validate(value)
+        tracer = _observe.active_tracer()
+        if tracer is not None:
+            await _observe.traced_send(tracer, self, value)
+            return
+        await self._send(value, None)
+
+    async def _send(self, value: Any, link: Any) -> int:
+        ops = _park.ops()
+        await ops.checkpoint_if_cancelled()
+        if self._closed:
+            raise self._closed_error("send")
+        receiver = first_available(self._receivers)
+        if receiver is not None:
+            seq = self._hand_to(receiver, value, link)
+            await ops.yield_after_commit()
+            return seq
+        party = ops.new_party()
+        offer = Offer(party, self, True, value, link=link)
+        self._senders[offer] = None
+        party.offers = (offer,)
+        await ops.park(party)
+        if party.error is not None:
+            raise party.error
+        return party.seq
+
+    def send_nowait(self, value: T) -> None:
+        """Hand *value* to a receiver that is already waiting, or raise
+        ``anyio.WouldBlock`` (nothing is sent)."""
+        value = self.validate(value)
+        if self._closed:
+            raise self._closed_error("send")
+        receiver = first_available(self._receivers)
+        if receiver is None:
+            raise anyio.WouldBlock
+        self._hand_to(receiver, value, None)
+
+    def _hand_to(self, receiver: Offer, value: Any, link: Any) -> int:
+        """Commit a waiting receiver (plain or ALT) to *value*."""
+        party = receiver.party
+        seq = self._delivered()
+        party.value = value
+        party.seq = seq
+        party.link = link
+        party.commit(receiver)
+        return seq
+
+    def _take_from(self, sender: Offer) -> Any:
+        """Commit a waiting sender (plain or ALT): its value is received now."""
+        party = sender.party
+        party.seq = self._delivered()
+        party.commit(sender)
+        return sender.value
+
+    async def recv(self) -> T:
+        """Wait for a sender and return its value.
+
+        Raises :class:`ChannelClosedError` when the channel is or becomes closed.
+        A recv that raises took nothing.
+        """
+        tracer = _observe.active_tracer()
+        if tracer is not None:
+            return await _observe.traced_recv(tracer, self)  # type: ignore[no-any-return]
+        ops = _park.ops()
+        await ops.checkpoint_if_cancelled()
+        sender = first_available(self._senders)
+        if sender is not None:
+            value = self._take_from(sender)
+            await ops.yield_after_commit()
+            return value  # type: ignore[no-any-return]
+        if self._closed:
+            raise self._closed_error("recv")
+        party = ops.new_party()
+        offer = Offer(party, self, False)
+        self._receivers[offer] = None
+        party.offers = (offer,)
+        await ops.park(party)
+        if party.error is not None:
+            raise party.error
+        return party.value  # type: ignore[no-any-return]
+
+    async def _recv_linked(self) -> tuple[Any, int, Any]:
+        """``recv`` that also returns the message number and the sender's span link."""
+        ops = _park.ops()
+        await ops.checkpoint_if_cancelled()
+        sender = first_available(self._senders)
+        if sender is not None:
+            link = sender.link
+            value = self._take_from(sender)
+            seq = sender.party.seq
+            await ops.yield_after_commit()
+            return value, seq, link
+        if self._closed:
+            raise self._closed_error("recv")
+        party = ops.new_party()
+        offer = Offer(party, self, False)
+        self._receivers[offer] = None
+        party.offers = (offer,)
+        await ops.park(party)
+        if party.error is not None:
+            raise party.error
+        return party.value, party.seq, party.link
+
+    def recv_nowait(self) -> T:
+        """Take a value from a sender that is already waiting, or raise
+        ``anyio.WouldBlock`` (nothing is taken)."""
+        sender = first_available(self._senders)
+        if sender is not None:
+            return self._take_from(sender)  # type: ignore[no-any-return]
+        if self._closed:
+            raise self._closed_error("recv")
+        raise anyio.WouldBlock
+
+    def close(self) -> None:
+        """Close the channel (idempotent). Every task waiting on it, and every
+        later send and recv, gets :class:`ChannelClosedError`."""
+        if self._closed:
+            return
+        self._closed = True
+        for waiting in (self._senders, self._receivers):
+            for offer in list(waiting):
+                party = offer.party
+                if party.live():
+                    party.error = self._closed_error("send" if offer.is_send else "recv")
+                    party.commit(offer)
+            waiting.clear()
+
+    def __aiter__(self) -> AsyncIterator[T]:
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[T]:
+        while True:
+            try:
+                value = await self.recv()
+            except ChannelClosedError:
+                return
+            yield value
+
+    # ----------------------------------------------------------- binding
+
+    def bind_writer(self, writer_id: str) -> None:
+        """Attach the one writer; a different second writer raises
+        :class:`ChannelTopologyError`."""
+        if self._writer is not None and self._writer != writer_id:
+            raise ChannelTopologyError(
+                f"channel {self._name!r} already has writer {self._writer!r}; "
+                f"{writer_id!r} cannot also write to it",
+                channel=self._name,
+            )
+        self._writer = writer_id
+
+    def bind_reader(self, reader_id: str) -> None:
+        """Attach the one reader; a different second reader raises
+        :class:`ChannelTopologyError`."""
+        if self._reader is not None and self._reader != reader_id:
+            raise ChannelTopologyError(
+                f"channel {self._name!r} already has reader {self._reader!r}; "
+                f"{reader_id!r} cannot also read from it",
+                channel=self._name,
+            )
+        self._reader = reader_id
+
+    def unbind_writer(self) -> None:
+        self._writer = None
+
+    def unbind_reader(self) -> None:
+        self._reader = None
+
+    @property
+    def writer_attached(self) -> bool:
+        return self._writer is not None
+
+    @property
+    def reader_attached(self) -> bool:
+        return self._reader is not None
+
+    @property
+    def is_bound(self) -> bool:
+        """True when both a writer and a reader are attached."""
+        return self._writer is not None and self._reader is not None
+
+    @property
+    def writer(self) -> str | None:
+        return self._writer
+
+    @property
+    def reader(self) -> str | None:
+        return self._reader
+
+
+
+def _variant_checker(checkers: tuple[Checker | None, ...]) -> Checker | None:
+    if any(c is None for c in checkers):
+        return None
+    live = [c for c in checkers if c is not None]
+
+    def check_variant(value: Any) -> Any:
+        for check in live:
+            try:
+                return check(value)
+            except _Mismatch:
+                continue
+        raise _Mismatch(None)
+
+    return check_variant
+
+
+from . import observe as _observe  # noqa: E402  (observe imports this module lazily)

@@ -1,0 +1,444 @@
+"""SEQ and PAR: sequential and parallel composition of processes.
+
+Compositions are values: build one once, run it many times, nest it inside
+another (a composition is itself a :class:`~stbass.Process`). ``PAR`` is one
+anyio task group; nothing it starts outlives ``run()``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from types import TracebackType
+from typing import Any, final
+
+import anyio
+
+from . import _names as N
+from . import observe
+from ._chan import Chan, ChannelClosedError
+from ._process import Process, ProcessContext, current_context
+from ._result import Failure, FailurePolicy, ProcessResult, check_policy
+
+
+class ProcessCancelledError(Exception):
+    """A child was cancelled by its composition: by HALT after a sibling failed, or
+    by the composition's deadline. ``reason`` is ``"halt"`` or ``"deadline"``."""
+
+    def __init__(self, message: str, *, reason: str, process_name: str | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.process_name = process_name
+
+
+def check_processes(owner: str, procs: Iterable[object]) -> tuple[Process, ...]:
+    checked = []
+    for i, p in enumerate(procs):
+        if not isinstance(p, Process):
+            hint = ""
+            if callable(p):
+                hint = " (decorate the async function with @Process)"
+            raise TypeError(
+                f"{owner}: argument {i} must be a Process, got {type(p).__name__} {p!r}{hint}"
+            )
+        checked.append(p)
+    return tuple(checked)
+
+
+def check_deadline(owner: str, deadline: object) -> float | None:
+    if deadline is None:
+        return None
+    if isinstance(deadline, bool) or not isinstance(deadline, (int, float)):
+        raise TypeError(
+            f"{owner}: deadline must be a number of seconds, got {type(deadline).__name__}"
+        )
+    if deadline < 0 or deadline != deadline:
+        raise ValueError(f"{owner}: deadline must be a non-negative number, got {deadline!r}")
+    return float(deadline)
+
+
+def _parent_name(owner: str) -> str:
+    ctx = current_context()
+    return ctx.process_name if ctx is not None else owner
+
+
+class Composition(Process):
+    """Base of SEQ, PAR and the replicators: a process made of processes."""
+
+    on_failure: FailurePolicy
+
+    async def run(self, ctx: ProcessContext) -> Any:  # type: ignore[override]
+        raise NotImplementedError
+
+    async def _run_in(self, ctx: ProcessContext | None, input_value: Any) -> CompositionResult:
+        raise NotImplementedError
+
+    async def execute(self, ctx: ProcessContext) -> ProcessResult[Any]:
+        """Run as a child of another composition: success with the composition's
+        value, or fail with its first failure."""
+        outcome = await self._run_in(ctx, None)
+        return outcome.as_process_result()
+
+    async def __aenter__(self) -> Composition:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc_type is None and getattr(self, "result", None) is None:
+            self.result = await self._run_in(None, None)
+
+
+class CompositionResult:
+    """Common shape of SEQResult and PARResult."""
+
+    __slots__ = ("results", "failures", "_optional")
+
+    def __init__(self, results: Sequence[ProcessResult[Any] | None], optional: Sequence[bool]) -> None:
+        self.results: list[ProcessResult[Any]] = [r for r in results if r is not None]
+        self._optional = [o for r, o in zip(results, optional) if r is not None]
+        self.failures: list[Failure] = [r.failure for r in self.results if r.is_fail]
+
+    @property
+    def is_ok(self) -> bool:
+        """True when no non-optional child failed."""
+        return not any(r.is_fail and not o for r, o in zip(self.results, self._optional))
+
+    @property
+    def is_fail(self) -> bool:
+        return not self.is_ok
+
+    @property
+    def successes(self) -> list[ProcessResult[Any]]:
+        return [r for r in self.results if r.is_ok]
+
+    @property
+    def value(self) -> Any:
+        raise NotImplementedError
+
+    def as_process_result(self) -> ProcessResult[Any]:
+        if self.is_ok:
+            return ProcessResult.ok(self.value)
+        first = next(
+            r.failure for r, o in zip(self.results, self._optional) if r.is_fail and not o
+        )
+        return ProcessResult.fail(first)
+
+
+@final
+class SEQResult(CompositionResult):
+    """What ``SEQ.run`` returns: ``is_ok``, ``value`` (the last stage's output),
+    ``results`` (one per stage run) and ``failures``."""
+
+    __slots__ = ("_value",)
+
+    def __init__(
+        self, results: Sequence[ProcessResult[Any]], optional: Sequence[bool], value: Any
+    ) -> None:
+        super().__init__(results, optional)
+        self._value = value
+
+    @property
+    def value(self) -> Any:
+        return self._value
+
+    def __repr__(self) -> str:
+        return f"SEQResult(is_ok={self.is_ok}, value={self._value!r}, failures={len(self.failures)})"
+
+
+@final
+class PARResult(CompositionResult):
+    """What ``PAR.run`` returns: ``is_ok``, ``results`` in declaration order,
+    ``successes``, ``failures`` and ``value`` (the children's values in declaration
+    order, ``None`` for a failed child)."""
+
+    __slots__ = ()
+
+    @property
+    def value(self) -> list[Any]:
+        return [r._value if r.is_ok else None for r in self.results]
+
+    def __repr__(self) -> str:
+        return f"PARResult(is_ok={self.is_ok}, value={self.value!r}, failures={len(self.failures)})"
+
+
+# ----------------------------------------------------------------------- SEQ
+
+
+class SEQ(Composition):
+    """Run processes one after another, passing values along.
+
+    Each stage gets an ``"input"`` channel carrying the previous stage's value
+    (the first stage gets ``run``'s ``input_value``) and an ``"output"`` channel;
+    the last value sent on ``"output"`` wins over the stage's result value.
+    A stage need not read its input nor write an output.
+
+    >>> pipeline = SEQ(extract, transform, load)          # doctest: +SKIP
+    >>> result = await pipeline.run(input_value="s3://b")  # doctest: +SKIP
+    """
+
+    def __init__(self, *procs: Process, on_failure: FailurePolicy = FailurePolicy.HALT) -> None:
+        super().__init__(name="SEQ")
+        self.procs = list(check_processes("SEQ", procs))
+        self.on_failure = check_policy(on_failure, "SEQ")
+        self.result: SEQResult | None = None
+
+    def add(self, *procs: Process) -> None:
+        """Append stages (before the SEQ runs)."""
+        self.procs.extend(check_processes("SEQ.add", procs))
+
+    def __repr__(self) -> str:
+        args = [repr(p) for p in self.procs]
+        if self.on_failure is not FailurePolicy.HALT:
+            args.append(f"on_failure={self.on_failure!r}")
+        return f"SEQ({', '.join(args)})" + (".optional()" if self.is_optional else "")
+
+    async def run(self, input_value: Any = None) -> SEQResult:  # type: ignore[override]
+        """Run the stages in order; returns a :class:`SEQResult`."""
+        if isinstance(input_value, ProcessContext):
+            return await self._run_in(input_value, None)
+        return await self._run_in(None, input_value)
+
+    async def _run_in(self, ctx: ProcessContext | None, input_value: Any) -> SEQResult:
+        parent = ctx.process_name if ctx is not None else _parent_name("SEQ")
+        deadline = ctx.deadline if ctx is not None else None
+        attrs = {
+            N.COMPOSITION: "SEQ",
+            N.CHILDREN: len(self.procs),
+            N.ON_FAILURE: self.on_failure.value,
+        }
+        with observe.span("SEQ", attrs) as rec:
+            results: list[ProcessResult[Any]] = []
+            value = input_value
+            halted = False
+            for stage in self.procs:
+                if halted:
+                    break
+                result, value = await _run_stage(stage, value, parent, deadline)
+                results.append(result)
+                if result.is_fail:
+                    value = None
+                    if not stage.is_optional and self.on_failure is FailurePolicy.HALT:
+                        halted = True
+            outcome = SEQResult(results, [p.is_optional for p in self.procs], value)
+            if not outcome.is_ok:
+                rec.failed(outcome.failures[0].error, outcome.failures[0].summary)
+            return outcome
+
+
+async def _run_stage(
+    stage: Process, value: Any, parent: str, deadline: float | None
+) -> tuple[ProcessResult[Any], Any]:
+    """Run one SEQ stage; returns its result and the value to pass on."""
+    if isinstance(stage, Composition):
+        ctx = ProcessContext(stage.name, parent=parent, deadline=deadline)
+        outcome = await stage._run_in(ctx, value)
+        result = outcome.as_process_result()
+        return result, (result._value if result.is_ok else None)
+    channels = dict(stage.channels)
+    feed = "input" not in channels
+    drain = "output" not in channels
+    if feed:
+        channels["input"] = Chan(object, name=f"{stage.name}.input")
+    if drain:
+        channels["output"] = Chan(object, name=f"{stage.name}.output")
+    ctx = ProcessContext(
+        stage.name, channels=channels, parent=parent, placement=stage.placement, deadline=deadline
+    )
+    outputs: list[Any] = []
+    if not feed and not drain:
+        result = await stage.execute(ctx)
+    else:
+        async with anyio.create_task_group() as tg:
+            if feed:
+                tg.start_soon(_feed, channels["input"], value)
+            if drain:
+                tg.start_soon(_drain, channels["output"], outputs)
+            result = await stage.execute(ctx)
+            tg.cancel_scope.cancel()
+    if result.is_ok and outputs:
+        result = ProcessResult.ok(outputs[-1])
+    return result, (result._value if result.is_ok else None)
+
+
+async def _feed(ch: Chan[Any], value: Any) -> None:
+    try:
+        await ch.send(value)
+    except ChannelClosedError:
+        pass
+
+
+async def _drain(ch: Chan[Any], outputs: list[Any]) -> None:
+    try:
+        while True:
+            outputs.append(await ch.recv())
+    except ChannelClosedError:
+        pass
+
+
+# ----------------------------------------------------------------------- PAR
+
+
+class _Slot:
+    __slots__ = ("process", "ctx", "result")
+
+    def __init__(self, process: Process, ctx: ProcessContext) -> None:
+        self.process = process
+        self.ctx = ctx
+        self.result: ProcessResult[Any] | None = None
+
+
+class PAR(Composition):
+    """Run processes at the same time, in one task group.
+
+    ``on_failure=HALT`` (default) cancels the others as soon as a non-optional
+    child fails; ``COLLECT`` lets every child finish. ``deadline`` (seconds)
+    cancels what is still running then; cancelled children appear as failures
+    (:class:`ProcessCancelledError`). Cancellation from outside propagates.
+
+    >>> result = await PAR(producer, consumer).run()   # doctest: +SKIP
+    """
+
+    span_name = "PAR"
+
+    def __init__(
+        self,
+        *procs: Process,
+        on_failure: FailurePolicy = FailurePolicy.HALT,
+        deadline: float | None = None,
+    ) -> None:
+        super().__init__(name=self.span_name)
+        self.procs = list(check_processes(self.span_name, procs))
+        self.on_failure = check_policy(on_failure, self.span_name)
+        self.deadline = check_deadline(self.span_name, deadline)
+        self.result: PARResult | None = None
+
+    def add(self, *procs: Process) -> None:
+        """Add children (before the PAR runs)."""
+        self.procs.extend(check_processes(f"{self.span_name}.add", procs))
+
+    def __repr__(self) -> str:
+        args = [repr(p) for p in self.procs]
+        if self.on_failure is not FailurePolicy.HALT:
+            args.append(f"on_failure={self.on_failure!r}")
+        if self.deadline is not None:
+            args.append(f"deadline={self.deadline!r}")
+        return f"PAR({', '.join(args)})" + (".optional()" if self.is_optional else "")
+
+    async def run(self, ctx: ProcessContext | None = None) -> PARResult:  # type: ignore[override]
+        """Run every child; returns a :class:`PARResult` once all have finished."""
+        return await self._run_in(ctx, None)
+
+    async def _run_in(self, ctx: ProcessContext | None, input_value: Any) -> PARResult:
+        return await run_par(
+            self.span_name,
+            self.procs,
+            self.on_failure,
+            self.deadline,
+            ctx,
+            {},
+        )
+
+
+async def run_par(
+    span_name: str,
+    procs: Sequence[Process],
+    on_failure: FailurePolicy,
+    deadline: float | None,
+    ctx: ProcessContext | None,
+    extra_attrs: dict[str, Any],
+    runner: Any = None,
+) -> PARResult:
+    """The PAR engine, shared with PAR_FOR and PLACED_PAR.
+
+    *runner*, when given, is ``async runner(index, process, ctx) -> ProcessResult``
+    used instead of ``process.execute(ctx)`` (placement, factories).
+    """
+    parent = ctx.process_name if ctx is not None else _parent_name(span_name)
+    outer_deadline = ctx.deadline if ctx is not None else None
+    abs_deadline = None
+    if deadline is not None:
+        abs_deadline = anyio.current_time() + deadline
+    if outer_deadline is not None:
+        abs_deadline = outer_deadline if abs_deadline is None else min(abs_deadline, outer_deadline)
+    attrs = {
+        N.COMPOSITION: span_name,
+        N.CHILDREN: len(procs),
+        N.ON_FAILURE: on_failure.value,
+        N.DEADLINE_S: deadline,
+        **extra_attrs,
+    }
+    with observe.span(span_name, attrs) as rec:
+        slots = [
+            _Slot(
+                p,
+                ProcessContext(
+                    p.name,
+                    channels=p.channels,
+                    parent=parent,
+                    placement=p.placement,
+                    deadline=abs_deadline,
+                ),
+            )
+            for p in procs
+        ]
+        halt_cause: list[_Slot] = []
+        halt = on_failure is FailurePolicy.HALT
+
+        async with anyio.create_task_group() as tg:
+            if deadline is not None:
+                tg.cancel_scope.deadline = anyio.current_time() + deadline
+
+            async def run_child(index: int, slot: _Slot) -> None:
+                if runner is None:
+                    result = await slot.process.execute(slot.ctx)
+                else:
+                    result = await runner(index, slot.process, slot.ctx)
+                slot.result = result
+                if halt and result.is_fail and not slot.process.is_optional and not halt_cause:
+                    halt_cause.append(slot)
+                    for other in slots:
+                        if other.result is None:
+                            other.ctx._cancel_reason = "halt"
+                    tg.cancel_scope.cancel()
+
+            for i, slot in enumerate(slots):
+                tg.start_soon(run_child, i, slot)
+
+        for slot in slots:
+            if slot.result is None:
+                slot.result = _cancelled_result(slot, halt_cause, deadline)
+        outcome = PARResult([s.result for s in slots], [s.process.is_optional for s in slots])
+        if not outcome.is_ok:
+            first = halt_cause[0].result.failure if halt_cause and halt_cause[0].result else outcome.failures[0]
+            rec.failed(first.error, first.summary)
+        return outcome
+
+
+def _cancelled_result(
+    slot: _Slot, halt_cause: list[_Slot], deadline: float | None
+) -> ProcessResult[Any]:
+    name = slot.process.name
+    if halt_cause:
+        cause = halt_cause[0].process.name
+        error = ProcessCancelledError(
+            f"process {name!r} was cancelled by HALT after {cause!r} failed",
+            reason="halt",
+            process_name=name,
+        )
+    else:
+        error = ProcessCancelledError(
+            f"process {name!r} was cancelled by the deadline of {deadline}s",
+            reason="deadline",
+            process_name=name,
+        )
+    return ProcessResult.fail(
+        error,
+        process_name=name,
+        process_id=slot.ctx.process_id,
+        parent_process=slot.ctx.parent,
+        placement=slot.ctx.placement,
+        checkpoint=slot.ctx.last_checkpoint,
+    )

@@ -1,0 +1,74 @@
+"""Span names and attribute keys: the one place they are spelled.
+
+Everything that emits or reads stbass spans (the core's :mod:`stbass.observe`,
+the ``stbass_tracing`` toolkit, the tests) uses these constants, so a rename is
+one edit. Keys live under the ``stbass.`` namespace; where an OpenTelemetry
+semantic convention fits (messaging, errors, gen-ai tools) its key is set too.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+TRACER_NAME: Final = "stbass"
+
+# span names (a prefix followed by a space and the process/channel name)
+SPAN_PROCESS_PREFIX: Final = "process "
+SPAN_SEND_PREFIX: Final = "send "
+SPAN_RECV_PREFIX: Final = "recv "
+SPAN_TOOL_PREFIX: Final = "execute_tool "
+COMPOSITIONS: Final = ("SEQ", "PAR", "PAR_FOR", "SEQ_FOR", "PLACED_PAR")
+ALT_SPANS: Final = ("ALT", "PRI_ALT")
+
+# composition spans
+COMPOSITION: Final = "stbass.composition"
+CHILDREN: Final = "stbass.children"
+ON_FAILURE: Final = "stbass.on_failure"
+DEADLINE_S: Final = "stbass.deadline_s"
+MAX_PARALLEL: Final = "stbass.max_parallel"
+
+# process spans
+PROCESS_NAME: Final = "stbass.process.name"
+PROCESS_ID: Final = "stbass.process.id"
+OPTIONAL: Final = "stbass.optional"
+PLACEMENT_MODEL: Final = "stbass.placement.model"
+PLACEMENT_ENDPOINT: Final = "stbass.placement.endpoint"
+PLACEMENT_BACKEND: Final = "stbass.placement.backend"
+CANCELLED: Final = "stbass.cancelled"
+CANCELLED_BY: Final = "stbass.cancelled.by"  # "halt" | "deadline" | "outer"
+FAILURE_SUMMARY: Final = "stbass.failure.summary"
+ERROR_TYPE: Final = "error.type"
+
+# channel spans
+CHANNEL_NAME: Final = "stbass.channel.name"
+CHANNEL_TYPE: Final = "stbass.channel.type"
+MESSAGE_SEQ: Final = "stbass.message.seq"
+WAIT_S: Final = "stbass.wait_s"
+PAYLOAD: Final = "stbass.payload"
+OUTCOME: Final = "stbass.outcome"  # "ok" | "closed" | "cancelled"
+VIA_ALT: Final = "stbass.via_alt"
+MESSAGING_SYSTEM: Final = "messaging.system"
+MESSAGING_OPERATION_NAME: Final = "messaging.operation.name"
+MESSAGING_OPERATION_TYPE: Final = "messaging.operation.type"
+MESSAGING_DESTINATION: Final = "messaging.destination.name"
+MESSAGING_SYSTEM_VALUE: Final = "stbass"
+
+# ALT spans
+ALT_KIND: Final = "stbass.alt.kind"  # "fair" | "priority"
+ALT_GUARDS: Final = "stbass.alt.guards"
+ALT_ENABLED: Final = "stbass.alt.enabled"
+ALT_READY: Final = "stbass.alt.ready"
+ALT_CHOSEN: Final = "stbass.alt.chosen"
+ALT_CHOSEN_KIND: Final = "stbass.alt.chosen_kind"  # "recv" | "send" | "timer" | "skip"
+ALT_CHOSEN_NAME: Final = "stbass.alt.chosen_name"
+
+# timer events
+EVENT_TIMER_EXPIRED: Final = "timer.expired"
+TIMER_NAME: Final = "stbass.timer.name"
+TIMER_ELAPSED_S: Final = "stbass.timer.elapsed_s"
+
+# MCP tool spans (gen-ai semantic conventions)
+GEN_AI_TOOL_NAME: Final = "gen_ai.tool.name"
+GEN_AI_OPERATION_NAME: Final = "gen_ai.operation.name"
+SERVER_ADDRESS: Final = "server.address"
+SERVER_PORT: Final = "server.port"

@@ -1,0 +1,200 @@
+"""Parking a task until a counterpart wakes it: the one backend-specific module.
+
+Everything else in stbass uses anyio's public API. Channels and ALT need one
+thing anyio does not offer: a wait that a *synchronous* commit can end such that
+the woken task can no longer be cancelled out of the result it was handed. Trio
+gives exactly that (``wait_task_rescheduled``: after ``reschedule`` the abort
+callback is never called). On asyncio a future plays the part; when a native
+``Task.cancel()`` lands after the commit, the woken task keeps the result and the
+cancellation is re-armed so that it fires at the task's next checkpoint.
+
+A :class:`Party` is one waiting task: a plain send, a plain recv, or an ALT with
+many offers. Whoever commits a party does it synchronously, so on one event loop
+committing is atomic and needs no lock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from typing import TYPE_CHECKING, Any, Final
+
+import sniffio
+
+if TYPE_CHECKING:
+    from ._chan import Offer
+
+WAITING: Final = 0
+COMMITTED: Final = 1
+WITHDRAWN: Final = 2
+
+_trio_lowlevel: Any = None
+
+
+class Party:
+    """One waiting task and the offers it has made on channels."""
+
+    __slots__ = (
+        "state",
+        "offers",
+        "chosen",
+        "value",
+        "error",
+        "seq",
+        "link",
+        "_fut",
+        "_task",
+    )
+
+    def __init__(self) -> None:
+        self.state = WAITING
+        self.offers: tuple[Offer, ...] | list[Offer] = ()
+        self.chosen: Offer | None = None
+        self.value: Any = None
+        self.error: BaseException | None = None
+        self.seq = 0
+        self.link: Any = None
+        self._fut: asyncio.Future[None] | None = None
+        self._task: Any = None
+
+    def live(self) -> bool:
+        """Can a counterpart commit this party now?
+
+        An asyncio task whose future was cancelled is on its way out with a
+        cancellation: it is withdrawn here, at once, instead of when it resumes.
+        """
+        if self.state != WAITING:
+            return False
+        fut = self._fut
+        if fut is not None and fut.done():
+            self.withdraw()
+            return False
+        return True
+
+    def withdraw(self) -> None:
+        """Take back every offer (idempotent); a committed party stays committed."""
+        if self.state == WAITING:
+            self.state = WITHDRAWN
+        for offer in self.offers:
+            offer.remove()
+        self.offers = ()
+
+    def commit(self, offer: Offer) -> None:
+        """Commit this (live) party to *offer*, withdraw its other offers, wake it."""
+        self.state = COMMITTED
+        self.chosen = offer
+        for other in self.offers:
+            other.remove()
+        self.offers = ()
+        fut = self._fut
+        if fut is not None:
+            fut.set_result(None)
+        else:
+            _trio_lowlevel.reschedule(self._task)
+
+
+class _Ops:
+    """The backend operations a channel needs, resolved once per call."""
+
+    __slots__ = ()
+
+    def new_party(self) -> Party:
+        raise NotImplementedError
+
+    async def park(self, party: Party) -> None:
+        raise NotImplementedError
+
+    async def checkpoint_if_cancelled(self) -> None:
+        raise NotImplementedError
+
+    async def yield_after_commit(self) -> None:
+        raise NotImplementedError
+
+
+def _rearm_asyncio_cancel(exc: BaseException) -> None:
+    # The task was handed a result and then cancelled natively before it resumed:
+    # keep the result and make the cancellation fire at the next checkpoint, with
+    # the task's cancellation count unchanged (asyncio.timeout relies on it).
+    task = asyncio.current_task()
+    if task is None:  # pragma: no cover - always inside a task
+        return
+    task.uncancel()
+    task.cancel(exc.args[0] if exc.args else None)
+
+
+class _AsyncioOps(_Ops):
+    __slots__ = ()
+
+    def new_party(self) -> Party:
+        party = Party()
+        party._fut = asyncio.get_running_loop().create_future()
+        return party
+
+    async def park(self, party: Party) -> None:
+        try:
+            await party._fut  # type: ignore[misc]
+        except asyncio.CancelledError as exc:
+            if party.state == COMMITTED:
+                _rearm_asyncio_cancel(exc)
+                return
+            party.withdraw()
+            raise
+        except BaseException:
+            party.withdraw()
+            raise
+
+    async def checkpoint_if_cancelled(self) -> None:
+        from anyio.lowlevel import checkpoint_if_cancelled
+
+        await checkpoint_if_cancelled()
+
+    async def yield_after_commit(self) -> None:
+        # The operation has already happened: a cancellation arriving now must not
+        # make it look as if it had not. Yield, and re-arm any native cancel.
+        try:
+            await asyncio.sleep(0)
+        except asyncio.CancelledError as exc:
+            _rearm_asyncio_cancel(exc)
+
+
+class _TrioOps(_Ops):
+    __slots__ = ()
+
+    def new_party(self) -> Party:
+        party = Party()
+        party._task = _trio_lowlevel.current_task()
+        return party
+
+    async def park(self, party: Party) -> None:
+        def abort(_raise_cancel: Any) -> Any:
+            party.withdraw()
+            return _trio_lowlevel.Abort.SUCCEEDED
+
+        await _trio_lowlevel.wait_task_rescheduled(abort)
+
+    async def checkpoint_if_cancelled(self) -> None:
+        await _trio_lowlevel.checkpoint_if_cancelled()
+
+    async def yield_after_commit(self) -> None:
+        await _trio_lowlevel.cancel_shielded_checkpoint()
+
+
+_ASYNCIO_OPS: Final = _AsyncioOps()
+_TRIO_OPS: Final = _TrioOps()
+
+
+def ops() -> _Ops:
+    """The operations for the async library running the current task."""
+    name = sniffio.current_async_library()
+    if name == "trio":
+        global _trio_lowlevel
+        if _trio_lowlevel is None:
+            _trio_lowlevel = sys.modules.get("trio.lowlevel")
+            if _trio_lowlevel is None:  # pragma: no cover - trio runs, so it is imported
+                import trio.lowlevel
+
+                _trio_lowlevel = trio.lowlevel
+        return _TRIO_OPS
+    if name == "asyncio":
+        return _ASYNCIO_OPS
+    raise RuntimeError(f"stbass runs on asyncio or trio, not on {name!r}")

@@ -1,0 +1,372 @@
+"""Processes: the unit of work every composition runs.
+
+A :class:`Process` wraps an ``async def f(ctx) -> ProcessResult`` (or a subclass's
+``run``); :meth:`Process.execute` runs it, turns any ``Exception`` into a failed
+:class:`~stbass.ProcessResult` with a :class:`~stbass.Failure` and emits the
+``process <name>`` span. Cancellation, ``KeyboardInterrupt`` and ``SystemExit``
+are never swallowed.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from contextvars import ContextVar
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any, overload
+
+import anyio
+
+from . import _names as N
+from . import observe
+from ._chan import Chan
+from ._result import Failure, ProcessResult
+from ._util import is_coroutine_function
+
+if TYPE_CHECKING:
+    from ._placement import Placement
+
+ProcessFn = Callable[["ProcessContext"], Awaitable[Any]]
+
+_current_ctx: ContextVar[ProcessContext | None] = ContextVar("stbass_current_process", default=None)
+
+
+def current_context() -> ProcessContext | None:
+    """The context of the process whose body is running in this task, if any."""
+    return _current_ctx.get()
+
+
+class ProcessContext:
+    """What a running process sees: its name and id, its channels, its parent,
+    its placement and deadline.
+
+    >>> ctx = ProcessContext("worker", channels={"jobs": Chan(int, name="jobs")})
+    >>> ctx.get_channel("jobs")
+    Chan(int, name='jobs')
+    """
+
+    __slots__ = (
+        "process_name",
+        "process_id",
+        "channels",
+        "parent",
+        "placement",
+        "deadline",
+        "last_checkpoint",
+        "_bound",
+        "_cancel_reason",
+    )
+
+    def __init__(
+        self,
+        process_name: str,
+        process_id: str | None = None,
+        channels: Mapping[str, Chan[Any]] | None = None,
+        parent: str | None = None,
+        placement: Placement | None = None,
+        deadline: float | None = None,
+    ) -> None:
+        if not isinstance(process_name, str):
+            raise TypeError(
+                f"ProcessContext: process_name must be a str, got {type(process_name).__name__}"
+            )
+        self.process_name = process_name
+        self.process_id = process_id if process_id is not None else str(uuid.uuid4())
+        self.channels: dict[str, Chan[Any]] = dict(channels) if channels else {}
+        for key, ch in self.channels.items():
+            if not isinstance(ch, Chan):
+                raise TypeError(
+                    f"ProcessContext({process_name!r}): channel {key!r} must be a Chan, "
+                    f"got {type(ch).__name__}"
+                )
+        self.parent = parent
+        self.placement = placement
+        #: absolute time on anyio's clock (``anyio.current_time()``) or ``None``
+        self.deadline = deadline
+        self.last_checkpoint: Any = None
+        self._bound: list[tuple[Chan[Any], bool]] = []
+        self._cancel_reason: str | None = None
+
+    def __repr__(self) -> str:
+        return (
+            f"ProcessContext({self.process_name!r}, channels={sorted(self.channels)!r})"
+        )
+
+    @property
+    def label(self) -> str:
+        """``name#id8``: how this process appears in topology errors."""
+        return f"{self.process_name}#{self.process_id[:8]}"
+
+    def get_channel(self, name: str) -> Chan[Any]:
+        """The channel bound as *name*; ``KeyError`` naming the channels that exist."""
+        try:
+            return self.channels[name]
+        except KeyError:
+            known = ", ".join(repr(k) for k in sorted(self.channels)) or "none"
+            raise KeyError(
+                f"process {self.process_name!r} has no channel {name!r} "
+                f"(its channels: {known})"
+            ) from None
+
+    async def send(self, name: str, value: Any) -> None:
+        """Send *value* on the channel bound as *name* (this process becomes its writer)."""
+        ch = self.get_channel(name)
+        if ch._writer != self.label:
+            ch.bind_writer(self.label)
+            self._bound.append((ch, True))
+        await ch.send(value)
+
+    async def recv(self, name: str) -> Any:
+        """Receive from the channel bound as *name* (this process becomes its reader)."""
+        ch = self.get_channel(name)
+        if ch._reader != self.label:
+            ch.bind_reader(self.label)
+            self._bound.append((ch, False))
+        return await ch.recv()
+
+    def checkpoint(self, value: Any) -> None:
+        """Record progress; a later failure carries the last checkpoint."""
+        self.last_checkpoint = value
+
+    def _release(self) -> None:
+        for ch, as_writer in self._bound:
+            if as_writer and ch._writer == self.label:
+                ch.unbind_writer()
+            elif not as_writer and ch._reader == self.label:
+                ch.unbind_reader()
+        self._bound.clear()
+
+    def child(self, process: Process, **overrides: Any) -> ProcessContext:
+        """A context for *process* running under this one."""
+        return ProcessContext(
+            process.name,
+            channels=process.channels,
+            parent=self.process_name,
+            placement=overrides.get("placement", process.placement),
+            deadline=overrides.get("deadline", self.deadline),
+        )
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Process:
+    """An async unit of work that returns a :class:`~stbass.ProcessResult`.
+
+    Three ways to make one::
+
+        @Process
+        async def fetch(ctx: ProcessContext) -> ProcessResult: ...
+
+        @Process(name="fetch-v2")
+        async def fetch2(ctx: ProcessContext) -> ProcessResult: ...
+
+        class Fetch(Process):
+            async def run(self, ctx: ProcessContext) -> ProcessResult: ...
+
+    A body that returns something other than a ``ProcessResult`` succeeds with
+    that value.
+    """
+
+    _fn: ProcessFn | None
+    name: str
+    placement: Placement | None
+    is_optional: bool
+    channels: dict[str, Chan[Any]]
+
+    @overload
+    def __init__(self, fn: ProcessFn, *, name: str | None = None, placement: Placement | None = None) -> None: ...
+    @overload
+    def __init__(self, fn: None = None, *, name: str | None = None, placement: Placement | None = None) -> None: ...
+
+    def __init__(
+        self,
+        fn: ProcessFn | None = None,
+        *,
+        name: str | None = None,
+        placement: Placement | None = None,
+    ) -> None:
+        if fn is not None and not is_coroutine_function(fn):
+            what = getattr(fn, "__qualname__", type(fn).__name__)
+            raise TypeError(
+                f"@Process needs an async function (async def ...(ctx)), got {what!r}"
+            )
+        if name is not None and not isinstance(name, str):
+            raise TypeError(f"Process name must be a str, got {type(name).__name__}")
+        if placement is not None:
+            from ._placement import Placement as _Placement
+
+            if not isinstance(placement, _Placement):
+                raise TypeError(
+                    f"placement must be a Placement, got {type(placement).__name__}"
+                )
+        self._fn = fn
+        if name is None:
+            name = getattr(fn, "__name__", None) if fn is not None else None
+        self.name = name if name is not None else type(self).__name__
+        self.placement = placement
+        self.is_optional = False
+        self.channels = {}
+        if fn is not None:
+            self.__doc__ = getattr(fn, "__doc__", None)
+            self.__wrapped__ = fn
+
+    # ``@Process(name=...)``: the instance without a function decorates one.
+    def __call__(self, fn_or_ctx: Any) -> Any:
+        if self._fn is None and type(self) is Process and callable(fn_or_ctx):
+            made = Process(fn_or_ctx, name=self.name if self.name != "Process" else None,
+                           placement=self.placement)
+            return made
+        return self.run(fn_or_ctx)
+
+    async def run(self, ctx: ProcessContext) -> Any:
+        """The body. Subclasses override this; decorated functions are called here."""
+        if self._fn is None:
+            raise NotImplementedError(
+                f"process {self.name!r} has no body: decorate an async function or "
+                f"override run()"
+            )
+        return await self._fn(ctx)
+
+    # ------------------------------------------------------------- copies
+
+    def _copy(self) -> Process:
+        new = copy.copy(self)
+        new.channels = dict(self.channels)
+        return new
+
+    def optional(self) -> Process:
+        """A copy whose failure does not fail (or HALT) its composition."""
+        new = self._copy()
+        new.is_optional = True
+        return new
+
+    def with_channels(self, **channels: Chan[Any]) -> Process:
+        """A copy that sees these channels (by name) in ``ctx.channels``."""
+        for key, ch in channels.items():
+            if not isinstance(ch, Chan):
+                raise TypeError(
+                    f"{self.name}.with_channels: {key!r} must be a Chan, "
+                    f"got {type(ch).__name__}"
+                )
+        new = self._copy()
+        new.channels.update(channels)
+        return new
+
+    def with_name(self, name: str) -> Process:
+        """A copy with another name."""
+        if not isinstance(name, str) or not name:
+            raise TypeError(f"with_name needs a non-empty str, got {name!r}")
+        new = self._copy()
+        new.name = name
+        return new
+
+    def with_placement(self, placement: Placement | None) -> Process:
+        """A copy placed elsewhere (see PLACED_PAR)."""
+        new = self._copy()
+        new.placement = placement
+        return new
+
+    def __repr__(self) -> str:
+        text = f"Process({self.name})" if self._fn is not None else f"{type(self).__name__}()"
+        if self._fn is not None:
+            text = getattr(self._fn, "__name__", self.name)
+            if text != self.name:
+                text = f"{text}.with_name({self.name!r})"
+        if self.channels:
+            text += ".with_channels(" + ", ".join(
+                f"{k}={v!r}" for k, v in self.channels.items()
+            ) + ")"
+        if self.is_optional:
+            text += ".optional()"
+        return text
+
+    # ------------------------------------------------------------- running
+
+    async def execute(self, ctx: ProcessContext) -> ProcessResult[Any]:
+        """Run the body in *ctx*; failures become a failed ``ProcessResult``."""
+        started = _now()
+        token = _current_ctx.set(ctx)
+        attrs = {
+            N.PROCESS_NAME: self.name,
+            N.PROCESS_ID: ctx.process_id,
+            N.OPTIONAL: self.is_optional,
+        }
+        placement = ctx.placement
+        if placement is not None:
+            attrs[N.PLACEMENT_MODEL] = placement.model
+            attrs[N.PLACEMENT_ENDPOINT] = placement.endpoint
+        try:
+            with observe.span(N.SPAN_PROCESS_PREFIX + self.name, attrs) as rec:
+                try:
+                    outcome = await self.run(ctx)
+                except Exception as exc:
+                    failure = self._failure(exc, ctx, started)
+                    rec.failed(exc, failure.summary)
+                    return ProcessResult.fail(failure)
+                except BaseException as exc:
+                    if isinstance(exc, anyio.get_cancelled_exc_class()):
+                        rec.cancelled(cancel_reason(ctx))
+                    raise
+                if not isinstance(outcome, ProcessResult):
+                    return ProcessResult.ok(outcome)
+                if outcome.is_fail:
+                    failure = self._enrich(outcome.failure, ctx, started)
+                    rec.failed(failure.error, failure.summary)
+                    return ProcessResult.fail(failure)
+                return outcome
+        finally:
+            ctx._release()
+            _current_ctx.reset(token)
+
+    def _failure(self, exc: BaseException, ctx: ProcessContext, started: datetime) -> Failure:
+        return Failure(
+            exc,
+            process_name=self.name,
+            process_id=ctx.process_id,
+            started_at=started,
+            failed_at=_now(),
+            placement=ctx.placement,
+            parent_process=ctx.parent,
+            channel_state={k: _chan_state(c) for k, c in ctx.channels.items()} or None,
+            checkpoint=ctx.last_checkpoint,
+        )
+
+    def _enrich(self, failure: Failure, ctx: ProcessContext, started: datetime) -> Failure:
+        changes: dict[str, Any] = {}
+        if failure.process_name == "unknown":
+            changes["process_name"] = self.name
+        if failure.process_id is None:
+            changes["process_id"] = ctx.process_id
+        if failure.started_at is None:
+            changes["started_at"] = started
+        if failure.placement is None and ctx.placement is not None:
+            changes["placement"] = ctx.placement
+        if failure.parent_process is None and ctx.parent is not None:
+            changes["parent_process"] = ctx.parent
+        if failure.checkpoint is None and ctx.last_checkpoint is not None:
+            changes["checkpoint"] = ctx.last_checkpoint
+        return dataclasses.replace(failure, **changes) if changes else failure
+
+
+def cancel_reason(ctx: ProcessContext) -> str:
+    """Who cancelled the process running in *ctx*: ``halt``, ``deadline`` or ``outer``."""
+    if ctx._cancel_reason is not None:
+        return ctx._cancel_reason
+    if ctx.deadline is not None and anyio.current_time() >= ctx.deadline:
+        return "deadline"
+    return "outer"
+
+
+def _chan_state(ch: Chan[Any]) -> dict[str, Any]:
+    st = ch.statistics()
+    return {
+        "name": st.name,
+        "closed": st.closed,
+        "messages": st.messages,
+        "waiting_senders": st.waiting_senders,
+        "waiting_receivers": st.waiting_receivers,
+    }

@@ -1,0 +1,59 @@
+"""Small internal helpers shared by the core modules."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+_BACKENDS = ("asyncio", "trio")
+
+
+def fixup_module_metadata(module_name: str, namespace: dict[str, Any]) -> None:
+    """Make the public objects of *namespace* report *module_name* as their module.
+
+    Tracebacks, reprs and docs then show ``stbass.Chan`` instead of
+    ``stbass._chan.Chan`` (the same trick as trio's ``_util.fixup_module_metadata``).
+    """
+    seen: set[int] = set()
+
+    def fix_one(qualname: str, name: str, obj: Any) -> None:
+        if id(obj) in seen:
+            return
+        seen.add(id(obj))
+        mod = getattr(obj, "__module__", None)
+        if mod is not None and mod.startswith("stbass."):
+            obj.__module__ = module_name
+            if isinstance(obj, type):
+                obj.__qualname__ = qualname
+                for attr_name, attr_value in obj.__dict__.items():
+                    fix_one(f"{qualname}.{attr_name}", attr_name, attr_value)
+
+    for objname, obj in namespace.items():
+        if not objname.startswith("_"):
+            fix_one(objname, objname, obj)
+
+
+def current_backend() -> str:
+    """Name of the async library running the current task (``asyncio`` or ``trio``)."""
+    import sniffio
+
+    return sniffio.current_async_library()
+
+
+def describe_type(spec: object) -> str:
+    """A short human name for a type or type expression, for error messages."""
+    if isinstance(spec, type):
+        return spec.__qualname__
+    return repr(spec).replace("typing.", "")
+
+
+def is_coroutine_function(fn: object) -> bool:
+    import inspect
+
+    return inspect.iscoroutinefunction(fn) or (
+        callable(fn) and inspect.iscoroutinefunction(getattr(fn, "__call__", None))
+    )
+
+
+def running_under_pytest() -> bool:  # pragma: no cover - diagnostics only
+    return "pytest" in sys.modules

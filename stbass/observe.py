@@ -1,0 +1,273 @@
+"""Span emission: every process and channel event as an OpenTelemetry span.
+
+Written against ``opentelemetry-api`` only. With no SDK configured the API's
+tracer provider is a proxy and every hook here costs one cheap check. Spans come
+from the tracer named ``stbass``; names and attribute keys are in
+``stbass._names`` (documented on the tracing page).
+
+Tests and applications can inject a provider without touching OpenTelemetry's
+globals::
+
+    from opentelemetry.sdk.trace import TracerProvider
+    with stbass.observe.use_tracer_provider(TracerProvider()):
+        ...
+
+Payloads are not recorded unless :func:`capture_payloads` turns it on.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
+
+from opentelemetry import trace
+from opentelemetry.trace import Link, SpanKind, Status, StatusCode
+
+from . import _names as N
+from ._version import __version__
+
+if TYPE_CHECKING:
+    from ._chan import Chan
+
+__all__ = (
+    "active_tracer",
+    "capture_payloads",
+    "set_tracer_provider",
+    "use_tracer_provider",
+)
+
+_PROXY_TYPES: tuple[type, ...] = tuple(
+    t
+    for t in (
+        getattr(trace, "ProxyTracerProvider", None),
+        getattr(trace, "NoOpTracerProvider", None),
+    )
+    if isinstance(t, type)
+)
+
+
+class _Hub:
+    __slots__ = ("override", "provider", "tracer", "payload_limit", "redact")
+
+    def __init__(self) -> None:
+        self.override: Any = None
+        self.provider: Any = None
+        self.tracer: Any = None
+        self.payload_limit: int | None = None
+        self.redact: Callable[[Any], Any] | None = None
+
+
+_hub = _Hub()
+
+
+def active_tracer() -> trace.Tracer | None:
+    """The ``stbass`` tracer, or ``None`` when no SDK listens (spans would be no-ops)."""
+    hub = _hub
+    provider = hub.override
+    if provider is None:
+        provider = trace.get_tracer_provider()
+    if provider is hub.provider:
+        return hub.tracer  # type: ignore[no-any-return]
+    hub.provider = provider
+    if isinstance(provider, _PROXY_TYPES):
+        hub.tracer = None
+    else:
+        hub.tracer = provider.get_tracer(
+            N.TRACER_NAME, __version__, schema_url="https://opentelemetry.io/schemas/1.26.0"
+        )
+    return hub.tracer  # type: ignore[no-any-return]
+
+
+def set_tracer_provider(provider: trace.TracerProvider | None) -> trace.TracerProvider | None:
+    """Make stbass emit to *provider* (``None``: back to the global provider).
+    Returns the provider injected before."""
+    previous = _hub.override
+    _hub.override = provider
+    return previous  # type: ignore[no-any-return]
+
+
+@contextlib.contextmanager
+def use_tracer_provider(provider: trace.TracerProvider) -> Iterator[trace.TracerProvider]:
+    """Emit stbass spans to *provider* inside the ``with`` block."""
+    previous = set_tracer_provider(provider)
+    try:
+        yield provider
+    finally:
+        set_tracer_provider(previous)
+
+
+def capture_payloads(
+    enabled: bool = True,
+    *,
+    max_bytes: int = 256,
+    redact: Callable[[Any], Any] | None = None,
+) -> None:
+    """Record channel payloads as the ``stbass.payload`` attribute (off by default).
+
+    Values are passed through *redact* (if given), turned into ``repr`` text and
+    truncated to *max_bytes* characters.
+    """
+    if max_bytes <= 0:
+        raise ValueError(f"max_bytes must be positive, got {max_bytes}")
+    _hub.payload_limit = max_bytes if enabled else None
+    _hub.redact = redact if enabled else None
+
+
+def _payload(value: Any) -> str | None:
+    limit = _hub.payload_limit
+    if limit is None:
+        return None
+    redact = _hub.redact
+    if redact is not None:
+        value = redact(value)
+    text = repr(value)
+    return text if len(text) <= limit else text[: max(0, limit - 1)] + "…"
+
+
+# ------------------------------------------------------------------ channels
+
+
+def _channel_attrs(chan: Chan[Any], operation: str) -> dict[str, Any]:
+    return {
+        N.CHANNEL_NAME: chan.name,
+        N.CHANNEL_TYPE: chan.type_name,
+        N.MESSAGING_SYSTEM: N.MESSAGING_SYSTEM_VALUE,
+        N.MESSAGING_OPERATION_NAME: operation,
+        N.MESSAGING_OPERATION_TYPE: "send" if operation == "send" else "receive",
+        N.MESSAGING_DESTINATION: chan.name,
+    }
+
+
+def _outcome(exc: BaseException) -> str:
+    from ._chan import ChannelClosedError
+
+    return "closed" if isinstance(exc, ChannelClosedError) else "cancelled"
+
+
+async def traced_send(tracer: trace.Tracer, chan: Chan[Any], value: Any) -> None:
+    attrs = _channel_attrs(chan, "send")
+    payload = _payload(value)
+    if payload is not None:
+        attrs[N.PAYLOAD] = payload
+    span = tracer.start_span(N.SPAN_SEND_PREFIX + chan.name, kind=SpanKind.PRODUCER, attributes=attrs)
+    t0 = time.perf_counter()
+    try:
+        seq = await chan._send(value, span.get_span_context())
+    except BaseException as exc:
+        span.set_attribute(N.OUTCOME, _outcome(exc))
+        span.set_attribute(N.WAIT_S, time.perf_counter() - t0)
+        span.end()
+        raise
+    span.set_attribute(N.MESSAGE_SEQ, seq)
+    span.set_attribute(N.OUTCOME, "ok")
+    span.set_attribute(N.WAIT_S, time.perf_counter() - t0)
+    span.end()
+
+
+async def traced_recv(tracer: trace.Tracer, chan: Chan[Any]) -> Any:
+    start = time.time_ns()
+    t0 = time.perf_counter()
+    try:
+        value, seq, link = await chan._recv_linked()
+    except BaseException as exc:
+        attrs = _channel_attrs(chan, "receive")
+        attrs[N.OUTCOME] = _outcome(exc)
+        attrs[N.WAIT_S] = time.perf_counter() - t0
+        tracer.start_span(
+            N.SPAN_RECV_PREFIX + chan.name, kind=SpanKind.CONSUMER, start_time=start, attributes=attrs
+        ).end()
+        raise
+    record_recv(tracer, chan, value, seq, link, start, time.perf_counter() - t0, via_alt=False)
+    return value
+
+
+def record_recv(
+    tracer: trace.Tracer,
+    chan: Chan[Any],
+    value: Any,
+    seq: int,
+    link: Any,
+    start_ns: int,
+    wait_s: float,
+    *,
+    via_alt: bool,
+) -> None:
+    """Emit a finished ``recv <channel>`` span linked to the matching send span."""
+    attrs = _channel_attrs(chan, "receive")
+    attrs[N.MESSAGE_SEQ] = seq
+    attrs[N.OUTCOME] = "ok"
+    attrs[N.WAIT_S] = wait_s
+    if via_alt:
+        attrs[N.VIA_ALT] = True
+    payload = _payload(value)
+    if payload is not None:
+        attrs[N.PAYLOAD] = payload
+    links = [Link(link)] if link is not None and link.is_valid else None
+    tracer.start_span(
+        N.SPAN_RECV_PREFIX + chan.name,
+        kind=SpanKind.CONSUMER,
+        start_time=start_ns,
+        attributes=attrs,
+        links=links,
+    ).end()
+
+
+# ------------------------------------------------------- processes, compositions
+
+
+class SpanRecorder:
+    """What a process or composition reports about its span while it runs."""
+
+    __slots__ = ("span",)
+
+    def __init__(self, span: Any) -> None:
+        self.span = span
+
+    def failed(self, error: BaseException, summary: str | None = None) -> None:
+        span = self.span
+        if span is None:
+            return
+        span.set_status(Status(StatusCode.ERROR, f"{type(error).__name__}: {error}"))
+        span.record_exception(error)
+        span.set_attribute(N.ERROR_TYPE, type(error).__qualname__)
+        if summary is not None:
+            span.set_attribute(N.FAILURE_SUMMARY, summary)
+
+    def cancelled(self, by: str) -> None:
+        span = self.span
+        if span is None:
+            return
+        span.set_attribute(N.CANCELLED, True)
+        span.set_attribute(N.CANCELLED_BY, by)
+
+    def set(self, key: str, value: Any) -> None:
+        if self.span is not None and value is not None:
+            self.span.set_attribute(key, value)
+
+    def event(self, name: str, attributes: dict[str, Any]) -> None:
+        if self.span is not None:
+            self.span.add_event(name, attributes)
+
+
+_NO_RECORDER = SpanRecorder(None)
+
+
+@contextlib.contextmanager
+def span(
+    name: str, attributes: dict[str, Any], *, kind: SpanKind = SpanKind.INTERNAL
+) -> Iterator[SpanRecorder]:
+    """A current span around a process, composition or ALT (no-op when disabled)."""
+    tracer = active_tracer()
+    if tracer is None:
+        yield _NO_RECORDER
+        return
+    with tracer.start_as_current_span(
+        name,
+        kind=kind,
+        attributes={k: v for k, v in attributes.items() if v is not None},
+        record_exception=False,
+        set_status_on_exception=False,
+    ) as s:
+        yield SpanRecorder(s)
