@@ -7,6 +7,11 @@ process and channel event is an OpenTelemetry span.
 >>> from stbass import PAR, SEQ, ALT, Chan, Process
 """
 
+from ._alt import ALT as ALT
+from ._alt import PRI_ALT as PRI_ALT
+from ._alt import SKIP as SKIP
+from ._alt import AllGuardsDisabledError as AllGuardsDisabledError
+from ._alt import Guard as Guard
 from ._chan import Chan as Chan
 from ._chan import ChannelClosedError as ChannelClosedError
 from ._chan import ChannelProtocolError as ChannelProtocolError
@@ -30,10 +35,21 @@ from ._result import Failure as Failure
 from ._result import FailurePolicy as FailurePolicy
 from ._result import ProcessResult as ProcessResult
 from ._result import RetryPolicy as RetryPolicy
+from ._timer import DEADLINE as DEADLINE
+from ._timer import TIMER as TIMER
+from ._timer import TimerExpired as TimerExpired
 from ._util import fixup_module_metadata as _fixup_module_metadata
 from ._version import __version__ as __version__
 
 __all__ = (
+    "ALT",
+    "AllGuardsDisabledError",
+    "DEADLINE",
+    "Guard",
+    "PRI_ALT",
+    "SKIP",
+    "TIMER",
+    "TimerExpired",
     "BackendRegistry",
     "Chan",
     "ChanStatistics",

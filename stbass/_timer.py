@@ -1,0 +1,131 @@
+"""Timers: ``TIMER`` (relative) and ``DEADLINE`` (absolute) guards, and the
+``TimerExpired`` value a timer guard fires with.
+
+Timers run on anyio's clock, so trio's ``MockClock`` makes them instant in tests.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any, final
+
+import anyio
+
+from ._process import current_context
+
+
+class TimerExpired(Exception):
+    """What a timer guard fires with (and what :meth:`TIMER.wait` returns).
+
+    Attributes: ``started_at`` and ``deadline`` (on anyio's clock), ``elapsed``
+    (seconds), ``timer_name`` and ``last_checkpoint`` of the running process.
+    """
+
+    def __init__(
+        self,
+        *,
+        started_at: float,
+        deadline: float,
+        elapsed: float,
+        timer_name: str | None = None,
+        last_checkpoint: Any = None,
+    ) -> None:
+        label = f"timer {timer_name!r}" if timer_name else "timer"
+        super().__init__(f"{label} expired after {elapsed:.3f}s")
+        self.started_at = started_at
+        self.deadline = deadline
+        self.elapsed = elapsed
+        self.timer_name = timer_name
+        self.last_checkpoint = last_checkpoint
+
+    def __repr__(self) -> str:
+        return (
+            f"TimerExpired(timer_name={self.timer_name!r}, elapsed={self.elapsed!r}, "
+            f"deadline={self.deadline!r})"
+        )
+
+
+class _TimerBase:
+    __slots__ = ("name",)
+
+    name: str | None
+
+    def deadline_from(self, now: float) -> float:
+        raise NotImplementedError
+
+    def expired(self, started_at: float, deadline: float) -> TimerExpired:
+        now = anyio.current_time()
+        ctx = current_context()
+        return TimerExpired(
+            started_at=started_at,
+            deadline=deadline,
+            elapsed=now - started_at,
+            timer_name=self.name,
+            last_checkpoint=ctx.last_checkpoint if ctx is not None else None,
+        )
+
+    async def wait(self) -> TimerExpired:
+        """Sleep until the timer expires and return the :class:`TimerExpired`."""
+        start = anyio.current_time()
+        deadline = self.deadline_from(start)
+        await anyio.sleep_until(deadline)
+        return self.expired(start, deadline)
+
+
+def _check_name(owner: str, name: object) -> str | None:
+    if name is not None and not isinstance(name, str):
+        raise TypeError(f"{owner}: name must be a str, got {type(name).__name__}")
+    return name
+
+
+@final
+class TIMER(_TimerBase):
+    """A guard that fires *seconds* after the ALT starts.
+
+    >>> TIMER(2.5, name="llm-timeout")
+    TIMER(2.5, name='llm-timeout')
+    """
+
+    __slots__ = ("seconds",)
+
+    def __init__(self, seconds: float, name: str | None = None) -> None:
+        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
+            raise TypeError(f"TIMER: seconds must be a number, got {type(seconds).__name__}")
+        if seconds < 0 or seconds != seconds:
+            raise ValueError(f"TIMER: seconds must be a non-negative number, got {seconds!r}")
+        self.seconds = float(seconds)
+        self.name = _check_name("TIMER", name)
+
+    def deadline_from(self, now: float) -> float:
+        return now + self.seconds
+
+    def __repr__(self) -> str:
+        extra = f", name={self.name!r}" if self.name is not None else ""
+        return f"TIMER({self.seconds!r}{extra})"
+
+
+@final
+class DEADLINE(_TimerBase):
+    """A guard that fires at a wall-clock ``datetime`` (naive means UTC).
+
+    >>> from datetime import datetime, timezone
+    >>> DEADLINE(datetime(2030, 1, 1, tzinfo=timezone.utc), name="cutoff")  # doctest: +ELLIPSIS
+    DEADLINE(datetime.datetime(2030, 1, 1, 0, 0, tzinfo=...), name='cutoff')
+    """
+
+    __slots__ = ("when",)
+
+    def __init__(self, when: datetime, name: str | None = None) -> None:
+        if not isinstance(when, datetime):
+            raise TypeError(f"DEADLINE: expected a datetime, got {type(when).__name__}")
+        self.when = when if when.tzinfo is not None else when.replace(tzinfo=timezone.utc)
+        self.name = _check_name("DEADLINE", name)
+
+    def deadline_from(self, now: float) -> float:
+        # Convert the wall-clock instant to anyio's clock, relative to now.
+        remaining = (self.when - datetime.now(timezone.utc)).total_seconds()
+        return now + remaining
+
+    def __repr__(self) -> str:
+        extra = f", name={self.name!r}" if self.name is not None else ""
+        return f"DEADLINE({self.when!r}{extra})"

@@ -1,0 +1,12 @@
+"""Alternation: :class:`ALT`, :class:`PRI_ALT`, :class:`Guard` and :data:`SKIP`.
+
+>>> from stbass.alt import ALT, PRI_ALT, Guard, SKIP
+"""
+
+from ._alt import ALT as ALT
+from ._alt import PRI_ALT as PRI_ALT
+from ._alt import SKIP as SKIP
+from ._alt import AllGuardsDisabledError as AllGuardsDisabledError
+from ._alt import Guard as Guard
+
+__all__ = ("ALT", "PRI_ALT", "SKIP", "AllGuardsDisabledError", "Guard")
