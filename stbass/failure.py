@@ -1,0 +1,26 @@
+"""Failure analysis: retrying processes and reporting on many failures.
+
+:func:`retry_process` retries a process with backoff; :class:`FailureReport`
+(also in :mod:`stbass.result`) counts and analyses the results of many runs;
+:class:`FailureAggregator` combines several reports.
+
+>>> from stbass.failure import FailureAggregator, FailureReport, retry_process
+"""
+
+from ._failure import FailureAggregator as FailureAggregator
+from ._failure import FailurePatterns as FailurePatterns
+from ._failure import FailureReport as FailureReport
+from ._failure import RepeatedFailure as RepeatedFailure
+from ._failure import retry_process as retry_process
+from ._util import fixup_module_metadata as _fixup_module_metadata
+
+__all__ = (
+    "FailureAggregator",
+    "FailurePatterns",
+    "FailureReport",
+    "RepeatedFailure",
+    "retry_process",
+)
+
+_fixup_module_metadata("stbass", globals())
+del _fixup_module_metadata
