@@ -304,7 +304,7 @@ async def test_retry_process_rejects_bad_arguments(
 ) -> None:
     flaky, starts = _flaky(0)
     real = {"proc": flaky, "ctx": ProcessContext("x"), "policy": RetryPolicy(2, base_delay=0.0)}
-    call = [real.get(a, a) if isinstance(a, str) else a for a in args]
+    call: list[Any] = [real.get(a, a) if isinstance(a, str) else a for a in args]
     with pytest.raises(TypeError, match=word):
         await retry_process(*call, **kwargs)
     assert starts == []
@@ -409,7 +409,8 @@ def test_extend_with_bad_item_adds_nothing() -> None:
         report.extend("abc")  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="results must be"):
         report.extend(ProcessResult.ok())  # type: ignore[arg-type]
-    report.extend(iter([ProcessResult.ok(), _failure()]))
+    items: list[ProcessResult[Any] | Failure] = [ProcessResult.ok(), _failure()]
+    report.extend(iter(items))
     assert (report.total, report.failed) == (2, 1)
 
 
