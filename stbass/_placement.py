@@ -1,16 +1,24 @@
-"""Placement: where a process runs (a model, an endpoint) and the backends that run it."""
+"""Placement: where a process runs (a model, an endpoint) and the backends that run it.
+
+:class:`Placement` describes the where; an :class:`ExecutionBackend` does the
+running; a :class:`BackendRegistry` maps placements to backends; and
+:class:`PLACED_PAR` runs processes in parallel, each on the backend its
+placement selects, within each backend's ``concurrency_limit``.
+"""
 
 from __future__ import annotations
 
 import abc
+import dataclasses
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, final
 
 import anyio
 
-if TYPE_CHECKING:
-    from ._process import Process, ProcessContext
-    from ._result import ProcessResult
+from . import _names as N
+from ._compose import Composition, PARResult, check_deadline, run_par
+from ._process import Process, ProcessContext
+from ._result import FailurePolicy, ProcessResult, check_policy
 
 
 @final
@@ -189,3 +197,192 @@ class BackendRegistry:
 
     def __repr__(self) -> str:
         return f"BackendRegistry({sorted(self._backends)!r})"
+
+
+class BackendUnavailableError(RuntimeError):
+    """A backend failed its health check (returned false or raised), so the
+    process placed on it was not run. ``placement`` and ``backend`` say where."""
+
+    def __init__(self, message: str, *, placement: Placement | None, backend: str) -> None:
+        super().__init__(message)
+        self.placement = placement
+        self.backend = backend
+
+
+def _check_pair(index: int, pair: object) -> tuple[Process, Placement | None]:
+    if not isinstance(pair, tuple) or len(pair) != 2:
+        raise TypeError(
+            f"PLACED_PAR: argument {index} must be a (process, placement) pair, "
+            f"got {type(pair).__name__} {pair!r}"
+        )
+    process, placement = pair
+    if not isinstance(process, Process):
+        hint = " (decorate the async function with @Process)" if callable(process) else ""
+        raise TypeError(
+            f"PLACED_PAR: argument {index}: the process must be a Process, "
+            f"got {type(process).__name__} {process!r}{hint}"
+        )
+    if placement is not None and not isinstance(placement, Placement):
+        raise TypeError(
+            f"PLACED_PAR: argument {index} ({process.name!r}): the placement must be a "
+            f"Placement or None, got {type(placement).__name__} {placement!r}"
+        )
+    return process, placement
+
+
+async def _healthy(backend: ExecutionBackend) -> tuple[bool, str]:
+    try:
+        ok = await backend.health_check()
+    except Exception as exc:
+        return False, f"its health check raised {type(exc).__name__}: {exc}"
+    return bool(ok), "its health check returned false"
+
+
+class _HealthChecks:
+    """Each backend's health is checked once per PLACED_PAR run, however many
+    of its processes are placed on it."""
+
+    def __init__(self) -> None:
+        self._known: dict[int, tuple[bool, str]] = {}
+        self._locks: dict[int, anyio.Lock] = {}
+
+    async def check(self, backend: ExecutionBackend) -> tuple[bool, str]:
+        key = id(backend)
+        lock = self._locks.get(key)
+        if lock is None:
+            lock = self._locks[key] = anyio.Lock()
+        async with lock:
+            known = self._known.get(key)
+            if known is None:
+                known = self._known[key] = await _healthy(backend)
+        return known
+
+
+
+class PLACED_PAR(Composition):
+    """Run processes in parallel, each on the backend its placement selects.
+
+    Arguments are ``(process, placement)`` pairs (``None`` keeps the process's
+    own placement). At run time each placement is looked up in *registry*
+    (default: a registry whose default is a :class:`LocalBackend`); the process
+    runs through ``backend.execute(process, ctx)`` with ``ctx.placement`` set,
+    inside that backend's capacity limiter when it has a ``concurrency_limit``
+    (one limiter per backend, shared by every PLACED_PAR that uses it). Each
+    backend's health is checked once per run; a process placed on an unhealthy
+    backend fails with :class:`BackendUnavailableError`, and every failure records
+    its placement in ``Failure.placement``. ``on_failure`` and ``deadline`` behave
+    as in :class:`~stbass.PAR`; ``run()`` returns a :class:`~stbass.PARResult`.
+
+    >>> registry = BackendRegistry()
+    >>> registry.register("gpu", LocalBackend(name="gpu", concurrency_limit=2))
+    >>> placed = PLACED_PAR(
+    ...     (summarise, Placement(model="llama", endpoint="gpu:0")),
+    ...     (lookup, Placement(endpoint="local")),
+    ...     registry=registry,
+    ... )                                                     # doctest: +SKIP
+    >>> result = await placed.run()                           # doctest: +SKIP
+    """
+
+    span_name = "PLACED_PAR"
+
+    def __init__(
+        self,
+        *pairs: tuple[Process, Placement | None],
+        on_failure: FailurePolicy = FailurePolicy.HALT,
+        deadline: float | None = None,
+        registry: BackendRegistry | None = None,
+    ) -> None:
+        super().__init__(name=self.span_name)
+        checked = [_check_pair(i, pair) for i, pair in enumerate(pairs)]
+        self.pairs: list[tuple[Process, Placement | None]] = checked
+        self.on_failure = check_policy(on_failure, self.span_name)
+        self.deadline = check_deadline(self.span_name, deadline)
+        if registry is not None and not isinstance(registry, BackendRegistry):
+            raise TypeError(
+                f"PLACED_PAR: registry must be a BackendRegistry, got {type(registry).__name__}"
+            )
+        self.registry = registry if registry is not None else BackendRegistry()
+        self.result: PARResult | None = None
+
+    @property
+    def procs(self) -> list[Process]:
+        """The processes, each carrying the placement it runs with."""
+        return [
+            p if placement is None else p.with_placement(placement) for p, placement in self.pairs
+        ]
+
+    def __repr__(self) -> str:
+        args = [f"({p!r}, {pl!r})" for p, pl in self.pairs]
+        if self.on_failure is not FailurePolicy.HALT:
+            args.append(f"on_failure={self.on_failure!r}")
+        if self.deadline is not None:
+            args.append(f"deadline={self.deadline!r}")
+        return f"PLACED_PAR({', '.join(args)})" + (".optional()" if self.is_optional else "")
+
+    async def run(self, ctx: ProcessContext | None = None) -> PARResult:
+        """Run every placed process; returns a :class:`~stbass.PARResult`."""
+        return await self._run_in(ctx, None)
+
+    async def _run_in(self, ctx: ProcessContext | None, input_value: Any) -> PARResult:
+        procs = self.procs
+        backends = [self.registry.get(p.placement) for p in procs]
+        health = _HealthChecks()
+
+        async def runner(index: int, process: Process, child: ProcessContext) -> ProcessResult[Any]:
+            backend = backends[index]
+            healthy, why = await health.check(backend)
+            if not healthy:
+                placement = child.placement
+                where = placement.summary if placement is not None else "local"
+                return ProcessResult.fail(
+                    BackendUnavailableError(
+                        f"process {process.name!r} not run: backend {backend.name!r} "
+                        f"({where}) is unavailable: {why}",
+                        placement=placement,
+                        backend=backend.name,
+                    ),
+                    process_name=process.name,
+                    process_id=child.process_id,
+                    parent_process=child.parent,
+                    placement=placement,
+                )
+            limiter = backend._limiter()
+            if limiter is None:
+                return await _execute_on(backend, process, child)
+            async with limiter:
+                return await _execute_on(backend, process, child)
+
+        attrs: dict[str, Any] = {
+            N.PLACEMENT_BACKEND: [b.name for b in backends],
+            N.PLACEMENT_ENDPOINT: [
+                (p.placement.endpoint or "") if p.placement is not None else "" for p in procs
+            ],
+            N.PLACEMENT_MODEL: [
+                (p.placement.model or "") if p.placement is not None else "" for p in procs
+            ],
+        }
+        return await run_par(
+            self.span_name, procs, self.on_failure, self.deadline, ctx, attrs, runner
+        )
+
+
+async def _execute_on(
+    backend: ExecutionBackend, process: Process, ctx: ProcessContext
+) -> ProcessResult[Any]:
+    """``backend.execute`` made safe: a raising backend or a failure without a
+    placement still gives a failed result that carries the placement."""
+    try:
+        result = await backend.execute(process, ctx)
+    except Exception as exc:
+        return ProcessResult.fail(
+            exc,
+            process_name=process.name,
+            process_id=ctx.process_id,
+            parent_process=ctx.parent,
+            placement=ctx.placement,
+        )
+    if not isinstance(result, ProcessResult):
+        return ProcessResult.ok(result)
+    if result.is_fail and result.failure.placement is None and ctx.placement is not None:
+        return ProcessResult.fail(dataclasses.replace(result.failure, placement=ctx.placement))
+    return result

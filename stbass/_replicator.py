@@ -1,0 +1,311 @@
+"""Replicators: ``PAR_FOR`` and ``SEQ_FOR`` run one body *count* times.
+
+occam's replicated ``PAR i = 0 FOR n`` and ``SEQ i = 0 FOR n``. The body is a
+factory ``async def body(index, ctx)``; each replica runs as its own process
+named ``<body>[<index>]`` (so it gets its own ``process <body>[i]`` span and its
+failures name the index). ``PAR_FOR`` runs on the PAR engine (one task group,
+HALT/COLLECT, deadline) with an optional ``max_parallel`` bound enforced by an
+anyio capacity limiter; ``SEQ_FOR`` runs the replicas one after another like
+``SEQ``, each replica seeing an ``"input"`` channel with the previous replica's
+value.
+
+Replicators are values: build one once, run it many times (a callable *count*
+is evaluated at every run), nest it in SEQ/PAR or inside another replicator's
+body.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Awaitable, Callable
+from typing import Any, Final
+
+import anyio
+
+from . import _names as N
+from . import observe
+from ._compose import (
+    Composition,
+    CompositionResult,
+    PARResult,
+    SEQResult,
+    _parent_name,
+    _run_stage,
+    check_deadline,
+    run_par,
+)
+from ._process import Process, ProcessContext
+from ._result import FailurePolicy, ProcessResult, check_policy
+from ._util import is_coroutine_function
+
+#: ``async def factory(index, ctx) -> ProcessResult`` (a plain value means success)
+Factory = Callable[[int, ProcessContext], Awaitable[Any]]
+#: an ``int``, or a zero-argument callable returning one (evaluated at each run)
+Count = int | Callable[[], Any]
+
+_PAR_FOR: Final = "PAR_FOR"
+_SEQ_FOR: Final = "SEQ_FOR"
+
+
+def _check_count(owner: str, count: object) -> Count:
+    if isinstance(count, bool):
+        raise TypeError(f"{owner}: count must be an int or a callable, got bool {count!r}")
+    if isinstance(count, int):
+        if count < 0:
+            raise ValueError(f"{owner}: count must be >= 0, got {count}")
+        return count
+    if callable(count):
+        return count
+    raise TypeError(
+        f"{owner}: count must be an int or a zero-argument callable, "
+        f"got {type(count).__name__} {count!r}"
+    )
+
+
+def _check_factory(owner: str, factory: object) -> Factory:
+    if isinstance(factory, Process):
+        raise TypeError(
+            f"{owner}: factory must be an async function factory(index, ctx), got the "
+            f"Process {factory!r} (wrap it: async def body(i, ctx): return await proc.execute(ctx))"
+        )
+    if not is_coroutine_function(factory):
+        what = getattr(factory, "__qualname__", None) or type(factory).__name__
+        raise TypeError(
+            f"{owner}: factory must be an async function factory(index, ctx), got {what!r}"
+        )
+    return factory  # type: ignore[return-value]
+
+
+def _check_max_parallel(owner: str, max_parallel: object) -> int | None:
+    if max_parallel is None:
+        return None
+    if isinstance(max_parallel, bool) or not isinstance(max_parallel, int):
+        raise TypeError(
+            f"{owner}: max_parallel must be a positive int or None, "
+            f"got {type(max_parallel).__name__} {max_parallel!r}"
+        )
+    if max_parallel < 1:
+        raise ValueError(f"{owner}: max_parallel must be a positive int, got {max_parallel}")
+    return max_parallel
+
+
+def _factory_name(factory: Factory, name: str | None) -> str:
+    if name is not None:
+        if not isinstance(name, str) or not name:
+            raise TypeError(f"replicator name must be a non-empty str, got {name!r}")
+        return name
+    return str(getattr(factory, "__name__", None) or "body")
+
+
+class _Replica(Process):
+    """Replica *index* of a replicator body: runs ``factory(index, ctx)``."""
+
+    def __init__(self, factory: Factory, index: int, base: str) -> None:
+        super().__init__(name=f"{base}[{index}]")
+        self._factory = factory
+        self.index = index
+
+    async def run(self, ctx: ProcessContext) -> Any:
+        outcome = await self._factory(self.index, ctx)
+        if isinstance(outcome, CompositionResult):
+            # ``return await PAR_FOR(...).run(ctx)`` inside a body: keep its failure.
+            return outcome.as_process_result()
+        return outcome
+
+    def __repr__(self) -> str:
+        return f"{self.name}"
+
+
+class _Replicator(Composition):
+    """What PAR_FOR and SEQ_FOR share: the count, the factory and the replicas."""
+
+    span_name: str = ""
+
+    def __init__(
+        self, count: Count, factory: Factory, on_failure: FailurePolicy, name: str | None
+    ) -> None:
+        owner = self.span_name
+        super().__init__(name=owner)
+        self.count: Count = _check_count(owner, count)
+        self.factory: Factory = _check_factory(owner, factory)
+        self.on_failure = check_policy(on_failure, owner)
+        self.body_name = _factory_name(self.factory, name)
+
+    async def resolve_count(self) -> int:
+        """The number of replicas for this run (calls a callable *count*)."""
+        count = self.count
+        if isinstance(count, int):
+            await anyio.lowlevel.checkpoint()
+            return count
+        value = count()
+        if inspect.isawaitable(value):
+            value = await value
+        else:
+            await anyio.lowlevel.checkpoint()
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TypeError(
+                f"{self.span_name}: the count callable {getattr(count, '__name__', count)!r} "
+                f"must return an int, got {type(value).__name__} {value!r}"
+            )
+        if value < 0:
+            raise ValueError(
+                f"{self.span_name}: the count callable "
+                f"{getattr(count, '__name__', count)!r} returned {value}; it must be >= 0"
+            )
+        return value
+
+    def replicas(self, count: int) -> list[Process]:
+        """The processes of one run: ``<body>[0]`` ... ``<body>[count-1]``."""
+        return [_Replica(self.factory, i, self.body_name) for i in range(count)]
+
+    async def execute(self, ctx: ProcessContext) -> ProcessResult[Any]:
+        try:
+            outcome = await self._run_in(ctx, None)
+        except (TypeError, ValueError) as exc:
+            # a bad dynamic count, found at run time: fail this child, not its parent
+            return ProcessResult.fail(exc, process_name=self.name, parent_process=ctx.parent)
+        return outcome.as_process_result()
+
+    def _repr_args(self) -> list[str]:
+        count = self.count
+        args = [
+            repr(count) if isinstance(count, int) else getattr(count, "__name__", repr(count)),
+            getattr(self.factory, "__name__", repr(self.factory)),
+        ]
+        if self.on_failure is not FailurePolicy.HALT:
+            args.append(f"on_failure={self.on_failure!r}")
+        return args
+
+    def __repr__(self) -> str:
+        text = f"{self.span_name}({', '.join(self._repr_args())})"
+        return text + (".optional()" if self.is_optional else "")
+
+
+class PAR_FOR(_Replicator):
+    """Run ``factory(i, ctx)`` for ``i`` in ``range(count)`` at the same time.
+
+    ``count`` is an int or a zero-argument callable evaluated at each run;
+    ``factory`` is ``async def body(index, ctx)`` returning a ``ProcessResult``
+    (a plain value means success). Results come back in index order in a
+    :class:`~stbass.PARResult`. ``on_failure`` and ``deadline`` behave as in
+    :class:`~stbass.PAR`; ``max_parallel`` bounds how many replicas run at once
+    (the others wait for a slot, and do not start their span until they get one).
+
+    >>> async def research(i: int, ctx: ProcessContext) -> ProcessResult:
+    ...     return ProcessResult.ok(await ask_model(TOPICS[i]))       # doctest: +SKIP
+    >>> result = await PAR_FOR(len(TOPICS), research, max_parallel=4,
+    ...                        deadline=30).run()                      # doctest: +SKIP
+    >>> result.value        # one entry per topic, in index order      # doctest: +SKIP
+    """
+
+    span_name = _PAR_FOR
+
+    def __init__(
+        self,
+        count: Count,
+        factory: Factory,
+        on_failure: FailurePolicy = FailurePolicy.HALT,
+        deadline: float | None = None,
+        max_parallel: int | None = None,
+        *,
+        name: str | None = None,
+    ) -> None:
+        super().__init__(count, factory, on_failure, name)
+        self.deadline = check_deadline(_PAR_FOR, deadline)
+        self.max_parallel = _check_max_parallel(_PAR_FOR, max_parallel)
+        self.result: PARResult | None = None
+
+    def _repr_args(self) -> list[str]:
+        args = super()._repr_args()
+        if self.deadline is not None:
+            args.append(f"deadline={self.deadline!r}")
+        if self.max_parallel is not None:
+            args.append(f"max_parallel={self.max_parallel!r}")
+        return args
+
+    async def run(self, ctx: ProcessContext | None = None) -> PARResult:
+        """Run every replica; returns a :class:`~stbass.PARResult` in index order."""
+        return await self._run_in(ctx, None)
+
+    async def _run_in(self, ctx: ProcessContext | None, input_value: Any) -> PARResult:
+        count = await self.resolve_count()
+        runner = None
+        if self.max_parallel is not None and self.max_parallel < count:
+            limiter = anyio.CapacityLimiter(self.max_parallel)
+
+            async def runner(index: int, process: Process, child: ProcessContext) -> ProcessResult[Any]:
+                async with limiter:
+                    return await process.execute(child)
+
+        return await run_par(
+            _PAR_FOR,
+            self.replicas(count),
+            self.on_failure,
+            self.deadline,
+            ctx,
+            {N.MAX_PARALLEL: self.max_parallel},
+            runner,
+        )
+
+
+class SEQ_FOR(_Replicator):
+    """Run ``factory(i, ctx)`` for ``i`` in ``range(count)``, one after another.
+
+    Like ``SEQ`` of the replicas: replica ``i`` sees an ``"input"`` channel
+    carrying replica ``i-1``'s value (the first sees ``run``'s ``input_value``)
+    and may send its own value on ``"output"``; bodies that ignore both are
+    simply independent steps. ``value`` is the last replica's value; ``results``
+    are in index order. HALT stops at the first failure; COLLECT runs the rest
+    (the replica after a failure gets input ``None``).
+
+    >>> async def step(i: int, ctx: ProcessContext) -> int:
+    ...     previous = await ctx.recv("input")
+    ...     return (previous or 0) + i
+    >>> result = await SEQ_FOR(4, step).run()          # doctest: +SKIP
+    >>> result.value                                    # 0 + 1 + 2 + 3 # doctest: +SKIP
+    6
+    """
+
+    span_name = _SEQ_FOR
+
+    def __init__(
+        self,
+        count: Count,
+        factory: Factory,
+        on_failure: FailurePolicy = FailurePolicy.HALT,
+        *,
+        name: str | None = None,
+    ) -> None:
+        super().__init__(count, factory, on_failure, name)
+        self.result: SEQResult | None = None
+
+    async def run(self, input_value: Any = None) -> SEQResult:
+        """Run the replicas in order; returns a :class:`~stbass.SEQResult`."""
+        if isinstance(input_value, ProcessContext):
+            return await self._run_in(input_value, None)
+        return await self._run_in(None, input_value)
+
+    async def _run_in(self, ctx: ProcessContext | None, input_value: Any) -> SEQResult:
+        count = await self.resolve_count()
+        parent = ctx.process_name if ctx is not None else _parent_name(_SEQ_FOR)
+        deadline = ctx.deadline if ctx is not None else None
+        attrs = {
+            N.COMPOSITION: _SEQ_FOR,
+            N.CHILDREN: count,
+            N.ON_FAILURE: self.on_failure.value,
+        }
+        with observe.span(_SEQ_FOR, attrs) as rec:
+            results: list[ProcessResult[Any]] = []
+            replicas = self.replicas(count)
+            value = input_value
+            for replica in replicas:
+                result, value = await _run_stage(replica, value, parent, deadline)
+                results.append(result)
+                if result.is_fail:
+                    value = None
+                    if self.on_failure is FailurePolicy.HALT:
+                        break
+            outcome = SEQResult(results, [False] * len(results), value)
+            if not outcome.is_ok:
+                rec.failed(outcome.failures[0].error, outcome.failures[0].summary)
+            return outcome
