@@ -132,7 +132,7 @@ def _build_checker(spec: Any) -> Checker | None:
             raise _Mismatch(None)
 
         return check_model
-    if isinstance(spec, type) and not typing.is_typeddict(spec) and typing.get_origin(spec) is None:
+    if isinstance(spec, type) and typing.get_origin(spec) is None and _supports_isinstance(spec):
         cls = spec
 
         def check_instance(value: Any) -> Any:
@@ -156,6 +156,15 @@ def _build_checker(spec: Any) -> Checker | None:
         return value
 
     return check_adapter
+
+
+def _supports_isinstance(cls: type) -> bool:
+    # TypedDicts and non-runtime protocols are types that refuse isinstance().
+    try:
+        isinstance(None, cls)
+    except TypeError:
+        return False
+    return True
 
 
 def _pydantic_reason(exc: Any) -> str:

@@ -111,10 +111,21 @@ class _Ops:
         raise NotImplementedError
 
 
-def _rearm_asyncio_cancel(exc: BaseException) -> None:
-    # The task was handed a result and then cancelled natively before it resumed:
-    # keep the result and make the cancellation fire at the next checkpoint, with
-    # the task's cancellation count unchanged (asyncio.timeout relies on it).
+def _keep_result_despite_cancel(exc: BaseException) -> None:
+    """The task was handed a result and then cancelled before it resumed.
+
+    It keeps the result (the operation happened) and the cancellation must still
+    fire at its next checkpoint. An anyio cancel scope re-delivers by itself while
+    the task stays inside it, so nothing is to be done; a native ``Task.cancel()``
+    is re-armed with the task's cancellation count unchanged (``asyncio.timeout``
+    relies on that count).
+    """
+    import math
+
+    import anyio
+
+    if anyio.current_effective_deadline() == -math.inf:
+        return
     task = asyncio.current_task()
     if task is None:  # pragma: no cover - always inside a task
         return
@@ -135,7 +146,7 @@ class _AsyncioOps(_Ops):
             await party._fut  # type: ignore[misc]
         except asyncio.CancelledError as exc:
             if party.state == COMMITTED:
-                _rearm_asyncio_cancel(exc)
+                _keep_result_despite_cancel(exc)
                 return
             party.withdraw()
             raise
@@ -154,7 +165,7 @@ class _AsyncioOps(_Ops):
         try:
             await asyncio.sleep(0)
         except asyncio.CancelledError as exc:
-            _rearm_asyncio_cancel(exc)
+            _keep_result_despite_cancel(exc)
 
 
 class _TrioOps(_Ops):
