@@ -426,24 +426,46 @@ class FailureReport:
         nothing stands out."""
         patterns = self.pattern_analysis()
         advice: list[str] = []
-        for r in patterns.repeat_timeouts:
-            advice.append(
-                f"process {r.process_name!r} timed out {r.count} times: give it a longer "
-                f"deadline, split its work, or wrap it in retry_process with backoff"
-            )
-        transient = {cls.__name__ for cls in _TRANSIENT_TYPES}
-        for r in patterns.repeat_errors:
-            error_types = {
-                cls.__name__
+
+        def matching(r: RepeatedFailure) -> list[Failure]:
+            return [
+                f
                 for f in self._failures
                 if f.process_name == r.process_name and f.error_type == r.error_type
-                for cls in type(f.error).__mro__
-            }
-            if error_types & transient:
+            ]
+
+        def retried(r: RepeatedFailure) -> int:
+            return max(attempts_of(f) for f in matching(r))
+
+        for r in patterns.repeat_timeouts:
+            gave_up = retried(r)
+            if gave_up > 1:
+                advice.append(
+                    f"process {r.process_name!r} timed out {r.count} times, even with "
+                    f"retry_process ({gave_up} attempts): give it a longer deadline, "
+                    f"split its work, or fall back to another process"
+                )
+            else:
+                advice.append(
+                    f"process {r.process_name!r} timed out {r.count} times: give it a "
+                    f"longer deadline, split its work, or wrap it in retry_process with "
+                    f"backoff"
+                )
+        transient = {cls.__name__ for cls in _TRANSIENT_TYPES}
+        for r in patterns.repeat_errors:
+            names = {cls.__name__ for f in matching(r) for cls in type(f.error).__mro__}
+            if names & transient:
+                gave_up = retried(r)
+                if gave_up > 1:
+                    hint = (
+                        f"retrying ({gave_up} attempts) was not enough: use a longer "
+                        f"backoff or add a fallback"
+                    )
+                else:
+                    hint = "retry it with retry_process and exponential backoff, or add a fallback"
                 advice.append(
                     f"process {r.process_name!r} failed {r.count} times with "
-                    f"{r.error_type}, which is often transient: retry it with "
-                    f"retry_process and exponential backoff, or add a fallback"
+                    f"{r.error_type}, which is often transient: {hint}"
                 )
             else:
                 advice.append(

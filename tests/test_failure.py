@@ -688,3 +688,17 @@ def test_public_modules_export_the_failure_names() -> None:
         assert obj.__module__ == "stbass"
     assert stbass.result.FailureReport is FailureReport
     assert stbass.failure.__doc__ and stbass.result.__doc__
+
+
+@pytest.mark.anyio
+async def test_recommendations_notice_that_retrying_did_not_help() -> None:
+    timeouts, _ = _flaky(100, error=TimeoutError)
+    resets, _ = _flaky(100, error=ConnectionResetError)
+    report = FailureReport()
+    policy = RetryPolicy(2, base_delay=0.001)
+    with anyio.fail_after(10):
+        await retry_process(timeouts.with_name("slow"), ProcessContext("slow"), policy, report=report)
+        await retry_process(resets.with_name("reset"), ProcessContext("reset"), policy, report=report)
+    advice = report.recommendations()
+    assert any("'slow' timed out 2 times, even with retry_process (2 attempts)" in a for a in advice)
+    assert any("'reset'" in a and "retrying (2 attempts) was not enough" in a for a in advice)
