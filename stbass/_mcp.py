@@ -1,0 +1,759 @@
+"""MCP tools as processes, over the real Model Context Protocol.
+
+Built on the official ``mcp`` Python SDK (itself written on anyio, so it runs
+under asyncio and trio alike). Three public classes:
+
+* :class:`MCPProcess` — a process that calls one tool of one MCP server;
+* :class:`MCPServer` — a handle on a server (streamable HTTP, SSE, or a local
+  command over stdio) that makes such processes and lists the server's tools;
+* :class:`MCPBackend` — an :class:`~stbass.ExecutionBackend` that runs placed
+  ``MCPProcess`` es against its server (for ``PLACED_PAR``).
+
+Every call opens its own MCP session inside an ``async with`` in the calling
+task, so nothing outlives the call: a timeout or an outside cancellation tears
+the session (and, for stdio, the server process) down before the call returns.
+A server that is down, slow, or answers an error gives a failed
+:class:`~stbass.ProcessResult` whose error is an :class:`MCPCallError` subclass
+with a message saying what happened and where.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import shlex
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal, TextIO, cast, final
+from urllib.parse import urlsplit
+
+import anyio
+from opentelemetry.trace import SpanKind
+
+from . import _names as N
+from . import observe
+from ._placement import ExecutionBackend
+from ._process import Process, ProcessContext
+from ._result import ProcessResult
+from ._version import __version__
+
+if TYPE_CHECKING:
+    from mcp import Client
+    from mcp.types import CallToolResult, Tool
+
+    from ._placement import Placement
+
+Transport = Literal["streamable-http", "sse", "stdio"]
+_TRANSPORT_ALIASES: dict[str, Transport] = {
+    "streamable-http": "streamable-http",
+    "streamable_http": "streamable-http",
+    "http": "streamable-http",
+    "sse": "sse",
+    "stdio": "stdio",
+}
+#: span attribute: how stbass reached the server ("streamable-http" | "sse" | "stdio")
+MCP_TRANSPORT_ATTR = "stbass.mcp.transport"
+_LIST_PAGE_CAP = 100
+
+
+# ------------------------------------------------------------------- errors
+
+
+class MCPCallError(Exception):
+    """Base of every MCP failure stbass reports. ``server`` names the server (its
+    URL or command), ``tool`` the tool (``None`` for listing or health checks)."""
+
+    def __init__(self, message: str, *, server: str, tool: str | None = None) -> None:
+        super().__init__(message)
+        self.server = server
+        self.tool = tool
+
+
+class MCPConnectionError(MCPCallError, ConnectionError):
+    """The server could not be reached (connection refused, command not found,
+    HTTP error status) or the connection broke during the call."""
+
+
+class MCPTimeoutError(MCPCallError, TimeoutError):
+    """The call took longer than its timeout; it was cancelled, session and all."""
+
+
+class MCPToolError(MCPCallError):
+    """The tool ran and reported an error (``isError``); ``content`` is its text."""
+
+    def __init__(self, message: str, *, server: str, tool: str | None = None, content: str = "") -> None:
+        super().__init__(message, server=server, tool=tool)
+        self.content = content
+
+
+class MCPUnknownToolError(MCPCallError, LookupError):
+    """The server offers no tool by that name; ``available`` lists the ones it has."""
+
+    def __init__(
+        self, message: str, *, server: str, tool: str | None = None, available: Sequence[str] = ()
+    ) -> None:
+        super().__init__(message, server=server, tool=tool)
+        self.available = tuple(available)
+
+
+class MCPInvalidArgumentsError(MCPCallError, ValueError):
+    """The arguments do not match the tool's input schema (checked before the call,
+    so the server never sees them); ``problems`` lists each mismatch."""
+
+    def __init__(
+        self, message: str, *, server: str, tool: str | None = None, problems: Sequence[str] = ()
+    ) -> None:
+        super().__init__(message, server=server, tool=tool)
+        self.problems = tuple(problems)
+
+
+class MCPProtocolError(MCPCallError):
+    """The server answered with a protocol (JSON-RPC) error or an invalid message."""
+
+
+# ------------------------------------------------------------------ targets
+
+
+@final
+@dataclass(frozen=True)
+class MCPToolInfo:
+    """One tool a server offers, as :meth:`MCPServer.tools` lists it.
+
+    >>> MCPToolInfo("add", {"type": "object"}).name
+    'add'
+    """
+
+    name: str
+    input_schema: dict[str, Any] = field(default_factory=dict)
+    description: str | None = None
+    output_schema: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class _Target:
+    transport: Transport
+    label: str  # a URL or a command line, for messages
+    url: str | None = None
+    argv: tuple[str, ...] = ()
+    env: tuple[tuple[str, str], ...] | None = None
+    cwd: str | None = None
+
+    @property
+    def address(self) -> tuple[str | None, int | None]:
+        if self.url is None:
+            return None, None
+        parts = urlsplit(self.url)
+        port = parts.port
+        if port is None:
+            port = 443 if parts.scheme == "https" else 80
+        return parts.hostname, port
+
+
+def _parse_target(
+    url_or_command: object,
+    transport: str | None,
+    env: Mapping[str, str] | None,
+    cwd: str | os.PathLike[str] | None,
+    owner: str,
+) -> _Target:
+    chosen: Transport | None = None
+    if transport is not None:
+        if not isinstance(transport, str) or transport not in _TRANSPORT_ALIASES:
+            raise ValueError(
+                f"{owner}: transport must be one of 'streamable-http', 'sse', 'stdio', got {transport!r}"
+            )
+        chosen = _TRANSPORT_ALIASES[transport]
+    if env is not None and not isinstance(env, Mapping):
+        raise TypeError(f"{owner}: env must be a mapping of str to str, got {type(env).__name__}")
+    env_items = tuple(sorted((str(k), str(v)) for k, v in env.items())) if env is not None else None
+    cwd_text = os.fspath(cwd) if cwd is not None else None
+    if isinstance(url_or_command, str):
+        text = url_or_command.strip()
+        if not text:
+            raise ValueError(f"{owner}: the server URL or command is empty")
+        if text.startswith(("http://", "https://")):
+            if chosen == "stdio":
+                raise ValueError(f"{owner}: {text!r} is a URL, it cannot use the stdio transport")
+            if chosen is None:
+                path = urlsplit(text).path.rstrip("/")
+                chosen = "sse" if path.endswith("/sse") else "streamable-http"
+            return _Target(chosen, text, url=text)
+        if "://" in text.split()[0]:
+            raise ValueError(f"{owner}: unsupported URL scheme in {text!r} (use http:// or https://)")
+        argv: tuple[str, ...] = tuple(shlex.split(text))
+    elif isinstance(url_or_command, Sequence) and not isinstance(url_or_command, (bytes, bytearray)):
+        argv = tuple(url_or_command)
+        if not argv:
+            raise ValueError(f"{owner}: the server command is an empty list")
+        for part in argv:
+            if not isinstance(part, str):
+                raise TypeError(
+                    f"{owner}: a command list must hold str, got {type(part).__name__} {part!r}"
+                )
+    else:
+        raise TypeError(
+            f"{owner}: expected a server URL (str) or a command (str or list of str), "
+            f"got {type(url_or_command).__name__}"
+        )
+    if chosen not in (None, "stdio"):
+        raise ValueError(f"{owner}: a local command runs over stdio, not {chosen!r}")
+    return _Target("stdio", shlex.join(argv), argv=argv, env=env_items, cwd=cwd_text)
+
+
+def _check_timeout(owner: str, timeout: object) -> float:
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
+        raise TypeError(f"{owner}: timeout must be a number of seconds, got {type(timeout).__name__}")
+    if not timeout > 0:  # also rejects NaN
+        raise ValueError(f"{owner}: timeout must be positive, got {timeout!r}")
+    return float(timeout)
+
+
+def _check_tool_name(owner: str, tool_name: object) -> str:
+    if not isinstance(tool_name, str) or not tool_name:
+        raise TypeError(f"{owner}: tool_name must be a non-empty str, got {tool_name!r}")
+    return tool_name
+
+
+def _check_arguments(owner: str, arguments: object) -> dict[str, Any] | None:
+    if arguments is None:
+        return None
+    if not isinstance(arguments, Mapping):
+        raise TypeError(
+            f"{owner}: arguments must be a mapping (the tool's JSON object), "
+            f"got {type(arguments).__name__}"
+        )
+    return dict(arguments)
+
+
+# ------------------------------------------------------------------ sessions
+
+
+def _errlog() -> TextIO:
+    # The SDK hands errlog to the subprocess as its stderr, which needs a real
+    # file descriptor; under output capture sys.stderr may have none.
+    try:
+        sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):
+        return cast(TextIO, subprocess.DEVNULL)
+    return sys.stderr
+
+
+def _open_client(target: _Target) -> Client:
+    """An un-entered ``mcp.Client`` for *target* (enter it with ``async with``)."""
+    from mcp import Client, Implementation, StdioServerParameters
+
+    server: Any
+    if target.transport == "stdio":
+        from mcp.client.stdio import stdio_client
+
+        params = StdioServerParameters(
+            command=target.argv[0],
+            args=list(target.argv[1:]),
+            env=dict(target.env) if target.env is not None else None,
+            cwd=target.cwd,
+        )
+        server = stdio_client(params, errlog=_errlog())
+    elif target.transport == "sse":
+        from mcp.client.sse import sse_client
+
+        server = sse_client(cast(str, target.url))
+    else:
+        server = target.url
+    return Client(
+        server,
+        cache=None,
+        client_info=Implementation(name="stbass", version=__version__),
+    )
+
+
+def _leaves(exc: BaseException) -> list[BaseException]:
+    if isinstance(exc, BaseExceptionGroup):
+        found: list[BaseException] = []
+        for inner in exc.exceptions:
+            found.extend(_leaves(inner))
+        return found
+    return [exc]
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    seen: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in seen:
+        seen.append(current)
+        current = current.__cause__ or current.__context__
+    return seen
+
+
+def _refused(exc: BaseException) -> bool:
+    for link in _chain(exc):
+        if isinstance(link, ConnectionRefusedError):
+            return True
+        if isinstance(link, OSError) and link.errno == errno.ECONNREFUSED:
+            return True
+        if "refused" in str(link).lower() or "all connection attempts failed" in str(link).lower():
+            return True
+    return False
+
+
+def _describe(
+    exc: BaseException, target: _Target, tool: str | None, doing: str
+) -> MCPCallError:
+    """Turn whatever the SDK or the network raised into an :class:`MCPCallError`."""
+    import httpx2
+    from mcp import MCPError
+    from pydantic import ValidationError
+
+    leaves = _leaves(exc)
+    for leaf in leaves:
+        if isinstance(leaf, MCPCallError):
+            return leaf
+    leaf = leaves[0] if leaves else exc
+    where = f"MCP server {target.label}"
+    kw: dict[str, Any] = {"server": target.label, "tool": tool}
+    if isinstance(leaf, httpx2.HTTPStatusError):
+        return MCPConnectionError(
+            f"{where} answered HTTP {leaf.response.status_code} "
+            f"{leaf.response.reason_phrase} while {doing}",
+            **kw,
+        )
+    if isinstance(leaf, httpx2.ConnectError) or (
+        isinstance(leaf, OSError) and target.transport != "stdio"
+    ):
+        reason = "connection refused" if _refused(leaf) else str(leaf) or type(leaf).__name__
+        return MCPConnectionError(f"cannot connect to {where} while {doing}: {reason}", **kw)
+    if isinstance(leaf, httpx2.TimeoutException):
+        return MCPTimeoutError(f"{where} did not answer in time while {doing} (HTTP timeout)", **kw)
+    if isinstance(leaf, httpx2.HTTPError):
+        return MCPConnectionError(f"connection to {where} failed while {doing}: {leaf}", **kw)
+    if isinstance(leaf, OSError):  # stdio: the command could not be started
+        return MCPConnectionError(f"cannot start {where} while {doing}: {leaf}", **kw)
+    if isinstance(leaf, MCPError):
+        if leaf.code == -32000:  # CONNECTION_CLOSED
+            return MCPConnectionError(
+                f"{where} closed the connection while {doing}: {leaf.message}", **kw
+            )
+        return MCPProtocolError(
+            f"{where} answered a protocol error while {doing}: [{leaf.code}] {leaf.message}", **kw
+        )
+    if isinstance(leaf, ValidationError):
+        return MCPProtocolError(f"{where} sent an invalid message while {doing}: {leaf}", **kw)
+    return MCPCallError(
+        f"MCP call to {where} failed while {doing}: {type(leaf).__name__}: {leaf}", **kw
+    )
+
+
+async def _list_tools(client: Client) -> list[Tool]:
+    tools: list[Tool] = []
+    cursor: str | None = None
+    for _ in range(_LIST_PAGE_CAP):
+        page = await client.list_tools(cursor=cursor)
+        tools.extend(page.tools)
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    return tools
+
+
+def _schema_problems(arguments: Mapping[str, Any], schema: Mapping[str, Any]) -> list[str]:
+    from jsonschema.validators import validator_for  # type: ignore[import-untyped]
+
+    validator_cls = validator_for(schema)
+    validator = validator_cls(schema)
+    problems = []
+    for error in sorted(validator.iter_errors(arguments), key=lambda e: list(e.path)):
+        path = ".".join(str(p) for p in error.path)
+        problems.append(f"{path}: {error.message}" if path else str(error.message))
+    return problems
+
+
+def _result_value(result: CallToolResult) -> Any:
+    if result.structured_content is not None:
+        return result.structured_content
+    texts = [getattr(block, "text", None) for block in result.content]
+    if texts and all(isinstance(t, str) for t in texts):
+        return texts[0] if len(texts) == 1 else texts
+    if not result.content:
+        return None
+    return [block.model_dump(mode="json", by_alias=True, exclude_none=True) for block in result.content]
+
+
+def _error_text(result: CallToolResult) -> str:
+    texts = [t for t in (getattr(block, "text", None) for block in result.content) if isinstance(t, str)]
+    return "\n".join(texts) or "(no message)"
+
+
+async def _call_tool(
+    target: _Target, tool: str, arguments: Mapping[str, Any], timeout: float
+) -> Any:
+    """Call *tool* on *target*: its value, or an :class:`MCPCallError` raised."""
+    host, port = target.address
+    attrs: dict[str, Any] = {
+        N.GEN_AI_OPERATION_NAME: "execute_tool",
+        N.GEN_AI_TOOL_NAME: tool,
+        N.SERVER_ADDRESS: host,
+        N.SERVER_PORT: port,
+        MCP_TRANSPORT_ATTR: target.transport,
+    }
+    with observe.span(N.SPAN_TOOL_PREFIX + tool, attrs, kind=SpanKind.INTERNAL) as rec:
+        try:
+            return await _call_tool_unspanned(target, tool, arguments, timeout)
+        except MCPCallError as exc:
+            rec.failed(exc)
+            raise
+        except BaseException as exc:
+            if isinstance(exc, anyio.get_cancelled_exc_class()):
+                rec.cancelled("outer")
+            raise
+
+
+async def _call_tool_unspanned(
+    target: _Target, tool: str, arguments: Mapping[str, Any], timeout: float
+) -> Any:
+    kw: dict[str, Any] = {"server": target.label, "tool": tool}
+    doing = f"calling tool {tool!r}"
+    outcome: CallToolResult | MCPCallError | None = None
+    with anyio.move_on_after(timeout) as scope:
+        try:
+            async with _open_client(target) as client:
+                tools = await _list_tools(client)
+                found = next((t for t in tools if t.name == tool), None)
+                if found is None:
+                    names = sorted(t.name for t in tools)
+                    outcome = MCPUnknownToolError(
+                        f"MCP server {target.label} has no tool {tool!r} "
+                        f"(its tools: {', '.join(names) or 'none'})",
+                        available=names,
+                        **kw,
+                    )
+                else:
+                    problems = _schema_problems(arguments, found.input_schema or {})
+                    if problems:
+                        outcome = MCPInvalidArgumentsError(
+                            f"invalid arguments for MCP tool {tool!r} on {target.label}: "
+                            + "; ".join(problems),
+                            problems=problems,
+                            **kw,
+                        )
+                    else:
+                        outcome = await client.call_tool(tool, dict(arguments))
+        except Exception as exc:  # never cancellation: that is a BaseException
+            outcome = _describe(exc, target, tool, doing)
+    if scope.cancelled_caught and outcome is None:
+        raise MCPTimeoutError(
+            f"MCP tool {tool!r} on {target.label} timed out after {timeout:g} s "
+            f"(the call was cancelled)",
+            **kw,
+        )
+    if isinstance(outcome, MCPCallError):
+        raise outcome
+    if outcome is None:  # pragma: no cover - every path above sets it
+        raise MCPCallError(f"MCP tool {tool!r} on {target.label} gave no result", **kw)
+    if outcome.is_error:
+        text = _error_text(outcome)
+        raise MCPToolError(
+            f"MCP tool {tool!r} on {target.label} reported an error: {text}", content=text, **kw
+        )
+    return _result_value(outcome)
+
+
+# ---------------------------------------------------------------- the API
+
+
+class MCPServer:
+    """A handle on one MCP server: a URL or a local command.
+
+    * ``"http://host:port/mcp"`` — streamable HTTP;
+    * a URL whose path ends in ``/sse`` — the (older) SSE transport;
+    * ``["python", "server.py"]`` or ``"python server.py"`` — a local command,
+      started per call and spoken to over stdio.
+
+    ``transport=`` forces ``"streamable-http"`` or ``"sse"`` for URLs that do not
+    follow that naming. No connection is made until something is called; each
+    call opens and closes its own session.
+
+    >>> server = MCPServer("http://127.0.0.1:8000/mcp", name="calc")
+    >>> add = server.tool("add", arguments={"a": 1, "b": 2})
+    >>> result = await add.execute(ProcessContext("add"))  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        url_or_command: str | Sequence[str],
+        name: str | None = None,
+        *,
+        transport: str | None = None,
+        env: Mapping[str, str] | None = None,
+        cwd: str | os.PathLike[str] | None = None,
+    ) -> None:
+        if name is not None and (not isinstance(name, str) or not name):
+            raise TypeError(f"MCPServer: name must be a non-empty str, got {name!r}")
+        self._target = _parse_target(url_or_command, transport, env, cwd, "MCPServer")
+        if name is None:
+            host, port = self._target.address
+            name = f"{host}:{port}" if host is not None else os.path.basename(self._target.argv[0])
+        self.name: str = name
+
+    @property
+    def transport(self) -> Transport:
+        """``"streamable-http"``, ``"sse"`` or ``"stdio"``."""
+        return self._target.transport
+
+    @property
+    def target(self) -> str:
+        """The URL or the command line, as failure messages show it."""
+        return self._target.label
+
+    def tool(
+        self,
+        name: str,
+        *,
+        timeout: float = 30.0,
+        arguments: Mapping[str, Any] | None = None,
+    ) -> MCPProcess:
+        """A process calling tool *name* on this server.
+
+        >>> MCPServer("http://127.0.0.1:8000/mcp").tool("add", timeout=5)
+        MCPProcess('http://127.0.0.1:8000/mcp', 'add', timeout=5.0)
+        """
+        return MCPProcess(self, name, timeout=timeout, arguments=arguments)
+
+    async def call(
+        self,
+        tool: str,
+        arguments: Mapping[str, Any] | None = None,
+        *,
+        timeout: float = 30.0,
+    ) -> Any:
+        """Call *tool* directly and return its value (raises :class:`MCPCallError`).
+
+        >>> await MCPServer("http://127.0.0.1:8000/mcp").call("add", {"a": 1, "b": 2})  # doctest: +SKIP
+        {'result': 3}
+        """
+        tool = _check_tool_name("MCPServer.call", tool)
+        timeout = _check_timeout("MCPServer.call", timeout)
+        args = _check_arguments("MCPServer.call", arguments) or {}
+        return await _call_tool(self._target, tool, args, timeout)
+
+    async def tools(self, *, timeout: float = 30.0) -> list[MCPToolInfo]:
+        """The tools the server offers, with their input schemas (raises
+        :class:`MCPCallError` if the server cannot be listed).
+
+        >>> [t.name for t in await server.tools()]  # doctest: +SKIP
+        ['add', 'echo']
+        """
+        timeout = _check_timeout("MCPServer.tools", timeout)
+        target = self._target
+        listed: list[Tool] | None = None
+        error: MCPCallError | None = None
+        with anyio.move_on_after(timeout):
+            try:
+                async with _open_client(target) as client:
+                    listed = await _list_tools(client)
+            except Exception as exc:
+                error = _describe(exc, target, None, "listing tools")
+        if error is not None:
+            raise error
+        if listed is None:
+            raise MCPTimeoutError(
+                f"MCP server {target.label} did not list its tools within {timeout:g} s "
+                f"(the request was cancelled)",
+                server=target.label,
+            )
+        return [
+            MCPToolInfo(
+                name=t.name,
+                input_schema=dict(t.input_schema or {}),
+                description=t.description,
+                output_schema=dict(t.output_schema) if t.output_schema is not None else None,
+            )
+            for t in listed
+        ]
+
+    async def health(self, *, timeout: float = 5.0) -> bool:
+        """``True`` if the server answers an MCP handshake and a tool listing within
+        *timeout* seconds; ``False`` otherwise (never raises for a server problem).
+
+        >>> await MCPServer("http://127.0.0.1:1/mcp").health()  # doctest: +SKIP
+        False
+        """
+        try:
+            await self.tools(timeout=timeout)
+        except MCPCallError:
+            return False
+        return True
+
+    def __repr__(self) -> str:
+        args = [repr(self._target.label if self._target.url else list(self._target.argv))]
+        host, port = self._target.address
+        default = f"{host}:{port}" if host is not None else os.path.basename(self._target.argv[0])
+        if self.name != default:
+            args.append(f"name={self.name!r}")
+        return f"MCPServer({', '.join(args)})"
+
+
+class MCPProcess(Process):
+    """A process that calls one MCP tool.
+
+    Arguments come from *arguments*, or — when *arguments* is ``None`` and the
+    process runs as a SEQ stage — from the value on its ``"input"`` channel (the
+    previous stage's value, which must be a dict). The tool's structured content
+    (or else its text) becomes the result value. *timeout* (seconds) bounds the
+    whole call: connecting, listing the tool, validating the arguments against its
+    input schema, and the call itself; on expiry the call is cancelled.
+
+    >>> add = MCPProcess("http://127.0.0.1:8000/mcp", "add", arguments={"a": 2, "b": 3})
+    >>> (await add.execute(ProcessContext("add"))).value  # doctest: +SKIP
+    {'result': 5}
+    """
+
+    def __init__(
+        self,
+        server_url: str | Sequence[str] | MCPServer,
+        tool_name: str,
+        timeout: float = 30.0,
+        arguments: Mapping[str, Any] | None = None,
+        *,
+        name: str | None = None,
+        placement: Placement | None = None,
+    ) -> None:
+        tool_name = _check_tool_name("MCPProcess", tool_name)
+        super().__init__(name=name if name is not None else tool_name, placement=placement)
+        self.server: MCPServer = (
+            server_url if isinstance(server_url, MCPServer) else MCPServer(server_url)
+        )
+        self.tool_name: str = tool_name
+        self.timeout: float = _check_timeout("MCPProcess", timeout)
+        self.arguments: dict[str, Any] | None = _check_arguments("MCPProcess", arguments)
+
+    def with_server(self, server: MCPServer | str | Sequence[str]) -> MCPProcess:
+        """A copy that calls the same tool on another server."""
+        new = cast(MCPProcess, self._copy())
+        new.server = server if isinstance(server, MCPServer) else MCPServer(server)
+        return new
+
+    def with_arguments(self, arguments: Mapping[str, Any] | None) -> MCPProcess:
+        """A copy with other fixed arguments (``None``: read them from ``"input"``)."""
+        new = cast(MCPProcess, self._copy())
+        new.arguments = _check_arguments("MCPProcess.with_arguments", arguments)
+        return new
+
+    async def run(self, ctx: ProcessContext) -> ProcessResult[Any]:
+        arguments = self.arguments
+        if arguments is None and "input" in ctx.channels:
+            received = await ctx.recv("input")
+            if received is not None and not isinstance(received, Mapping):
+                raise MCPInvalidArgumentsError(
+                    f"invalid arguments for MCP tool {self.tool_name!r} on {self.server.target}: "
+                    f"the input channel carried {type(received).__name__} {received!r}, "
+                    f"not a dict of arguments",
+                    server=self.server.target,
+                    tool=self.tool_name,
+                    problems=[f"expected a dict, got {type(received).__name__}"],
+                )
+            arguments = dict(received) if received is not None else None
+        value = await _call_tool(self.server._target, self.tool_name, arguments or {}, self.timeout)
+        return ProcessResult.ok(value)
+
+    def __repr__(self) -> str:
+        target = self.server._target
+        where = repr(target.label if target.url else list(target.argv))
+        text = f"MCPProcess({where}, {self.tool_name!r}, timeout={self.timeout!r}"
+        if self.arguments is not None:
+            text += f", arguments={self.arguments!r}"
+        if self.name != self.tool_name:
+            text += f", name={self.name!r}"
+        text += ")"
+        if self.is_optional:
+            text += ".optional()"
+        return text
+
+
+class MCPBackend(ExecutionBackend):
+    """An execution backend whose processes are tool calls on one MCP server.
+
+    ``execute`` runs an :class:`MCPProcess` against *this* backend's server
+    (placement decides where a process runs), and fails any other kind of
+    process with a ``TypeError``. ``health_check`` is :meth:`MCPServer.health`.
+
+    >>> registry = BackendRegistry()
+    >>> registry.register("tools", MCPBackend("http://127.0.0.1:8000/mcp"))
+    >>> add = MCPProcess("http://127.0.0.1:8000/mcp", "add", arguments={"a": 1, "b": 2})
+    >>> await PLACED_PAR((add, Placement(endpoint="tools")), registry=registry).run()  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        url: str | Sequence[str] | MCPServer,
+        *,
+        name: str | None = None,
+        concurrency_limit: int | None = None,
+        transport: str | None = None,
+    ) -> None:
+        if concurrency_limit is not None and (
+            isinstance(concurrency_limit, bool)
+            or not isinstance(concurrency_limit, int)
+            or concurrency_limit < 1
+        ):
+            raise ValueError(
+                f"MCPBackend: concurrency_limit must be a positive int or None, got {concurrency_limit!r}"
+            )
+        if isinstance(url, MCPServer):
+            if transport is not None:
+                raise ValueError("MCPBackend: transport cannot be given with an MCPServer")
+            self.server: MCPServer = url
+        else:
+            self.server = MCPServer(url, transport=transport)
+        self.concurrency_limit = concurrency_limit
+        self._name = name if name is not None else f"mcp:{self.server.name}"
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    def tool(
+        self, name: str, *, timeout: float = 30.0, arguments: Mapping[str, Any] | None = None
+    ) -> MCPProcess:
+        """A process calling tool *name* on this backend's server."""
+        return self.server.tool(name, timeout=timeout, arguments=arguments)
+
+    async def execute(self, process: Process, ctx: ProcessContext) -> ProcessResult[Any]:
+        if not isinstance(process, MCPProcess):
+            await anyio.lowlevel.checkpoint()
+            return ProcessResult.fail(
+                TypeError(
+                    f"MCPBackend {self.name!r} runs MCPProcess only; process {process.name!r} "
+                    f"is a {type(process).__name__}"
+                ),
+                process_name=process.name,
+                process_id=ctx.process_id,
+                placement=ctx.placement,
+                parent_process=ctx.parent,
+            )
+        if process.server._target != self.server._target:
+            process = process.with_server(self.server)
+        return await process.execute(ctx)
+
+    async def health_check(self) -> bool:
+        return await self.server.health()
+
+    def __repr__(self) -> str:
+        target = self.server._target
+        return f"MCPBackend({(target.label if target.url else list(target.argv))!r})"
+
+
+__all__ = (
+    "MCPBackend",
+    "MCPCallError",
+    "MCPConnectionError",
+    "MCPInvalidArgumentsError",
+    "MCPProcess",
+    "MCPProtocolError",
+    "MCPServer",
+    "MCPTimeoutError",
+    "MCPToolError",
+    "MCPToolInfo",
+    "MCPUnknownToolError",
+)

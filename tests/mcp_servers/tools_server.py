@@ -1,0 +1,118 @@
+"""A real MCP server for stbass's tests, written with the official ``mcp`` SDK.
+
+Run it as ``python tools_server.py stdio`` (MCP over stdin/stdout) or
+``python tools_server.py http|sse`` (streamable HTTP at ``/mcp`` or SSE at ``/sse``
+on 127.0.0.1). The HTTP variants bind a free port themselves, start listening,
+and print ``PORT <n>`` on stdout before serving, so the test that started them
+knows where to connect without racing for a port.
+
+Tools: ``add``, ``echo``, ``describe`` (structured object), ``fail`` (reports an
+error), ``crash`` (raises unexpectedly), ``slow`` (sleeps; counts calls in flight)
+and ``wait_idle`` (waits until no ``slow`` call is running: how a test checks
+that a timed-out call was cancelled on the server too).
+"""
+
+from __future__ import annotations
+
+import socket
+import sys
+
+import anyio
+import uvicorn
+from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+from pydantic import BaseModel
+
+server: MCPServer = MCPServer("stbass-test-tools", log_level="WARNING")
+
+
+class _InFlight:
+    count = 0
+    idle: anyio.Event | None = None
+
+
+class Profile(BaseModel):
+    name: str
+    tags: list[str]
+    tag_count: int
+
+
+@server.tool()
+def add(a: int, b: int) -> int:
+    """Add two integers."""
+    return a + b
+
+
+@server.tool()
+def echo(text: str) -> str:
+    """Return the text unchanged."""
+    return text
+
+
+@server.tool()
+def describe(name: str, tags: list[str]) -> Profile:
+    """A structured result: the name, its tags and how many there are."""
+    return Profile(name=name, tags=tags, tag_count=len(tags))
+
+
+@server.tool()
+def fail(message: str) -> str:
+    """Always reports a tool error carrying *message*."""
+    raise ToolError(message)
+
+
+@server.tool()
+def crash() -> str:
+    """Raises an unexpected exception inside the tool."""
+    raise RuntimeError("boom")
+
+
+@server.tool()
+async def slow(seconds: float) -> str:
+    """Sleep for *seconds*, then answer."""
+    _InFlight.count += 1
+    try:
+        await anyio.sleep(seconds)
+        return f"slept {seconds}"
+    finally:
+        _InFlight.count -= 1
+        if _InFlight.count == 0 and _InFlight.idle is not None:
+            _InFlight.idle.set()
+
+
+@server.tool()
+async def wait_idle(within: float) -> bool:
+    """True once no ``slow`` call is running (False if that takes over *within* s)."""
+    with anyio.move_on_after(within):
+        while _InFlight.count:
+            _InFlight.idle = anyio.Event()
+            await _InFlight.idle.wait()
+        return True
+    return False
+
+
+def _serve_http(kind: str) -> None:
+    app = server.sse_app() if kind == "sse" else server.streamable_http_app()
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(128)
+    # Connections queue in the backlog until uvicorn accepts them: once the port
+    # is printed, clients can connect.
+    print(f"PORT {sock.getsockname()[1]}", flush=True)
+    config = uvicorn.Config(app, log_level="warning", lifespan="on")
+    anyio.run(uvicorn.Server(config).serve, [sock])
+
+
+def main() -> None:
+    kind = sys.argv[1] if len(sys.argv) > 1 else "stdio"
+    if kind == "stdio":
+        server.run("stdio")
+    elif kind in ("http", "sse"):
+        _serve_http(kind)
+    else:
+        raise SystemExit(f"usage: {sys.argv[0]} stdio|http|sse")
+
+
+if __name__ == "__main__":
+    main()
