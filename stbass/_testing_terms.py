@@ -1,0 +1,850 @@
+"""Process *terms*: small, printable descriptions of stbass programs, a reference
+interpreter (the model) for them, and the code that runs them for real.
+
+A term is a value: ``Seq(Tag('a'), Par(Leaf(1), Fail('boom')))``. Its ``repr`` is
+valid Python (with ``from stbass.testing import *``), so when hypothesis shrinks
+a failing law it prints a program you can paste. :meth:`Term.build` turns a term
+into a real stbass :class:`~stbass.Process` (a composition for the composite
+terms); :func:`model` says which :class:`Outcome` values running it may give, and
+:func:`run_term` runs it on the current backend and reports the one it gave.
+
+The model is timing-agnostic: it returns the *set* of outcomes possible under any
+interleaving (ALT's choice, and which siblings a HALT manages to cancel, depend on
+timing), so a real run must land inside the set on either backend.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Final, Literal
+
+import anyio
+
+from ._alt import ALT, Guard
+from ._chan import Chan, ChannelClosedError
+from ._compose import PAR, SEQ, CompositionResult, ProcessCancelledError
+from ._process import Process, ProcessContext
+from ._result import FailurePolicy, ProcessResult
+
+Policy = Literal["halt", "collect"]
+
+#: the label of a child cancelled by a sibling's failure under HALT
+CANCELLED_BY_HALT: Final = "cancelled:halt"
+#: the label of a child cancelled by its composition's deadline
+CANCELLED_BY_DEADLINE: Final = "cancelled:deadline"
+#: the label of an :class:`Alt` none of whose branches succeeded
+ALT_ALL_FAILED: Final = "alt:all-failed"
+
+
+class TermError(Exception):
+    """The error a :class:`Fail` leaf raises; its message is the leaf's label.
+
+    >>> str(TermError("boom"))
+    'boom'
+    """
+
+
+# ----------------------------------------------------------------- outcomes
+
+
+def freeze(value: Any) -> Any:
+    """*value* with every list turned into a tuple (so outcomes hash and compare).
+
+    >>> freeze([1, [2, 3]])
+    (1, (2, 3))
+    """
+    if isinstance(value, (list, tuple)):
+        return tuple(freeze(v) for v in value)
+    return value
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What running a process gave, at the level a parent composition sees it:
+    success with a value, or failure with a label.
+
+    The label of a failure is the :class:`TermError` message, ``"cancelled:halt"``
+    / ``"cancelled:deadline"`` for a child its composition cancelled, or
+    ``"<ErrorType>: <message>"`` for any other error.
+
+    >>> Outcome.ok((1, 2))
+    Outcome.ok((1, 2))
+    >>> Outcome.failed('boom')
+    Outcome.failed('boom')
+    """
+
+    is_ok: bool
+    value: Any = None
+    error: str | None = None
+
+    @classmethod
+    def ok(cls, value: Any = None) -> Outcome:
+        """A success with *value* (lists are frozen into tuples)."""
+        return cls(True, freeze(value), None)
+
+    @classmethod
+    def failed(cls, error: str) -> Outcome:
+        """A failure labelled *error*."""
+        return cls(False, None, error)
+
+    @classmethod
+    def of(cls, result: ProcessResult[Any] | CompositionResult) -> Outcome:
+        """The outcome of a ``ProcessResult``, ``SEQResult`` or ``PARResult``.
+
+        >>> Outcome.of(ProcessResult.ok([1]))
+        Outcome.ok((1,))
+        """
+        if isinstance(result, CompositionResult):
+            result = result.as_process_result()
+        if result.is_ok:
+            return cls.ok(result.value)
+        return cls.failed(error_label(result.failure.error))
+
+    def __repr__(self) -> str:
+        if self.is_ok:
+            return f"Outcome.ok({self.value!r})"
+        return f"Outcome.failed({self.error!r})"
+
+
+def error_label(error: BaseException) -> str:
+    """The :class:`Outcome` label of *error*.
+
+    >>> error_label(TermError("boom"))
+    'boom'
+    >>> error_label(KeyError("x"))
+    "KeyError: 'x'"
+    """
+    if isinstance(error, TermError):
+        return str(error)
+    if isinstance(error, ProcessCancelledError):
+        return f"cancelled:{error.reason}"
+    return f"{type(error).__name__}: {error}"
+
+
+# -------------------------------------------------------------------- terms
+
+
+def _policy(on_failure: Policy) -> FailurePolicy:
+    if on_failure == "halt":
+        return FailurePolicy.HALT
+    if on_failure == "collect":
+        return FailurePolicy.COLLECT
+    raise ValueError(f"on_failure must be 'halt' or 'collect', got {on_failure!r}")
+
+
+async def _input_of(ctx: ProcessContext) -> Any:
+    """The value on the process's ``"input"`` channel (``None`` without one)."""
+    if "input" not in ctx.channels:
+        return None
+    try:
+        return await ctx.recv("input")
+    except ChannelClosedError:
+        return None
+
+
+async def _pause(delay: float) -> None:
+    if delay:
+        await anyio.sleep(delay)
+
+
+def _kw(**fields: Any) -> str:
+    """``, name=value`` for each field that is not at its default (given as
+    ``name=(value, default)``)."""
+    return "".join(f", {k}={v!r}" for k, (v, d) in fields.items() if v != d)
+
+
+class Term:
+    """Base of all terms. A term is immutable, hashable and printable as Python."""
+
+    __slots__ = ()
+
+    def build(self) -> Process:
+        """A fresh stbass :class:`~stbass.Process` that runs this term."""
+        raise NotImplementedError
+
+    def outcomes(self, input_value: Any = None) -> frozenset[Outcome]:
+        """Every outcome this term may have when run with *input_value*."""
+        raise NotImplementedError
+
+    def with_index(self, index: int) -> Term:
+        """This term with every unindexed :class:`Idx` leaf given *index*."""
+        return self
+
+    def leaves(self) -> Iterator[Term]:
+        """The leaves of this term, in declaration order."""
+        yield self
+
+    def _key(self) -> tuple[Any, ...]:
+        raise NotImplementedError
+
+    def __eq__(self, other: object) -> bool:
+        return type(self) is type(other) and self._key() == other._key()  # type: ignore[attr-defined]
+
+    def __hash__(self) -> int:
+        return hash((type(self).__name__, self._key()))
+
+
+class Leaf(Term):
+    """Wait *delay* seconds, then succeed with *value* (the input is ignored).
+
+    >>> Leaf(3, delay=0.5)
+    Leaf(3, delay=0.5)
+    """
+
+    __slots__ = ("value", "delay")
+
+    def __init__(self, value: Any = None, *, delay: float = 0.0) -> None:
+        self.value = value
+        self.delay = delay
+
+    def _key(self) -> tuple[Any, ...]:
+        return (self.value, self.delay)
+
+    def __repr__(self) -> str:
+        return f"Leaf({self.value!r}{_kw(delay=(self.delay, 0.0))})"
+
+    def build(self) -> Process:
+        value, delay = self.value, self.delay
+
+        async def leaf(ctx: ProcessContext) -> ProcessResult[Any]:
+            await _pause(delay)
+            return ProcessResult.ok(value)
+
+        return Process(leaf, name=f"Leaf({value!r})")
+
+    def outcomes(self, input_value: Any = None) -> frozenset[Outcome]:
+        return frozenset({Outcome.ok(self.value)})
+
+
+class Tag(Term):
+    """Read the input ``x``, wait *delay*, succeed with ``(x, label)``: a stage
+    whose output records the order of the pipeline it ran in.
+
+    >>> Tag('a')
+    Tag('a')
+    """
+
+    __slots__ = ("label", "delay")
+
+    def __init__(self, label: str, *, delay: float = 0.0) -> None:
+        self.label = label
+        self.delay = delay
+
+    def _key(self) -> tuple[Any, ...]:
+        return (self.label, self.delay)
+
+    def __repr__(self) -> str:
+        return f"Tag({self.label!r}{_kw(delay=(self.delay, 0.0))})"
+
+    def build(self) -> Process:
+        label, delay = self.label, self.delay
+
+        async def tag(ctx: ProcessContext) -> ProcessResult[Any]:
+            x = await _input_of(ctx)
+            await _pause(delay)
+            return ProcessResult.ok((x, label))
+
+        return Process(tag, name=f"Tag({label!r})")
+
+    def outcomes(self, input_value: Any = None) -> frozenset[Outcome]:
+        return frozenset({Outcome.ok((input_value, self.label))})
+
+
+class Fail(Term):
+    """Wait *delay*, then fail with ``TermError(label)``.
+
+    >>> Fail('boom', delay=1.0)
+    Fail('boom', delay=1.0)
+    """
+
+    __slots__ = ("label", "delay")
+
+    def __init__(self, label: str, *, delay: float = 0.0) -> None:
+        self.label = label
+        self.delay = delay
+
+    def _key(self) -> tuple[Any, ...]:
+        return (self.label, self.delay)
+
+    def __repr__(self) -> str:
+        return f"Fail({self.label!r}{_kw(delay=(self.delay, 0.0))})"
+
+    def build(self) -> Process:
+        label, delay = self.label, self.delay
+
+        async def fail(ctx: ProcessContext) -> ProcessResult[Any]:
+            await _pause(delay)
+            raise TermError(label)
+
+        return Process(fail, name=f"Fail({label!r})")
+
+    def outcomes(self, input_value: Any = None) -> frozenset[Outcome]:
+        return frozenset({Outcome.failed(self.label)})
+
+
+class Skip(Term):
+    """The SKIP process: does nothing and succeeds, passing its input on.
+
+    >>> Skip()
+    Skip()
+    """
+
+    __slots__ = ()
+
+    def _key(self) -> tuple[Any, ...]:
+        return ()
+
+    def __repr__(self) -> str:
+        return "Skip()"
+
+    def build(self) -> Process:
+        async def skip(ctx: ProcessContext) -> ProcessResult[Any]:
+            return ProcessResult.ok(await _input_of(ctx))
+
+        return Process(skip, name="Skip")
+
+    def outcomes(self, input_value: Any = None) -> frozenset[Outcome]:
+        return frozenset({Outcome.ok(input_value)})
+
+
+class Idx(Term):
+    """A replicator body leaf: succeeds with ``(label, index)``, or fails with
+    ``TermError('<label>[<index>]')`` when *index* is in *fail_on*. The index is
+    set by the enclosing :class:`ParFor`/:class:`SeqFor` (``None`` outside one).
+
+    >>> Idx('w', fail_on=(2,))
+    Idx('w', fail_on=(2,))
+    >>> Idx('w').with_index(1)
+    Idx('w', index=1)
+    """
+
+    __slots__ = ("label", "delay", "fail_on", "index")
+
+    def __init__(
+        self,
+        label: str,
+        *,
+        delay: float = 0.0,
+        fail_on: tuple[int, ...] = (),
+        index: int | None = None,
+    ) -> None:
+        self.label = label
+        self.delay = delay
+        self.fail_on = tuple(fail_on)
+        self.index = index
+
+    def _key(self) -> tuple[Any, ...]:
+        return (self.label, self.delay, self.fail_on, self.index)
+
+    def __repr__(self) -> str:
+        return f"Idx({self.label!r}{_kw(delay=(self.delay, 0.0), fail_on=(self.fail_on, ()), index=(self.index, None))})"
+
+    def with_index(self, index: int) -> Term:
+        if self.index is not None:
+            return self
+        return Idx(self.label, delay=self.delay, fail_on=self.fail_on, index=index)
+
+    def _fails(self) -> bool:
+        return self.index is not None and self.index in self.fail_on
+
+    def build(self) -> Process:
+        label, delay, index, fails = self.label, self.delay, self.index, self._fails()
+
+        async def idx(ctx: ProcessContext) -> ProcessResult[Any]:
+            await _pause(delay)
+            if fails:
+                raise TermError(f"{label}[{index}]")
+            return ProcessResult.ok((label, index))
+
+        return Process(idx, name=f"Idx({label!r})")
+
+    def outcomes(self, input_value: Any = None) -> frozenset[Outcome]:
+        if self._fails():
+            return frozenset({Outcome.failed(f"{self.label}[{self.index}]")})
+        return frozenset({Outcome.ok((self.label, self.index))})
+
+
+class Opt(Term):
+    """The term made optional (``process.optional()``): its failure does not fail
+    or HALT the composition it is in.
+
+    >>> Opt(Fail('x'))
+    Opt(Fail('x'))
+    """
+
+    __slots__ = ("term",)
+
+    def __init__(self, term: Term) -> None:
+        self.term = term
+
+    def _key(self) -> tuple[Any, ...]:
+        return (self.term,)
+
+    def __repr__(self) -> str:
+        return f"Opt({self.term!r})"
+
+    def with_index(self, index: int) -> Term:
+        return Opt(self.term.with_index(index))
+
+    def leaves(self) -> Iterator[Term]:
+        yield from self.term.leaves()
+
+    def build(self) -> Process:
+        return self.term.build().optional()
+
+    def outcomes(self, input_value: Any = None) -> frozenset[Outcome]:
+        # Optionality matters to the parent; a top-level term runs inside SEQ.
+        return self.term.outcomes(input_value)
+
+
+def _is_optional(term: Term) -> bool:
+    return isinstance(term, Opt)
+
+
+class _Composite(Term):
+    __slots__ = ("children", "on_failure")
+
+    children: tuple[Term, ...]
+    on_failure: Policy
+
+    def leaves(self) -> Iterator[Term]:
+        for child in self.children:
+            yield from child.leaves()
+
+    def _args(self) -> list[str]:
+        args = [repr(c) for c in self.children]
+        if self.on_failure != "halt":
+            args.append(f"on_failure={self.on_failure!r}")
+        return args
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({', '.join(self._args())})"
+
+
+class Seq(_Composite):
+    """``SEQ`` of the children: each stage gets the previous stage's value.
+
+    >>> Seq(Tag('a'), Tag('b'), on_failure='collect')
+    Seq(Tag('a'), Tag('b'), on_failure='collect')
+    """
+
+    __slots__ = ()
+
+    def __init__(self, *children: Term, on_failure: Policy = "halt") -> None:
+        _policy(on_failure)
+        self.children = children
+        self.on_failure = on_failure
+
+    def _key(self) -> tuple[Any, ...]:
+        return (self.children, self.on_failure)
+
+    def with_index(self, index: int) -> Term:
+        return Seq(*(c.with_index(index) for c in self.children), on_failure=self.on_failure)
+
+    def build(self) -> Process:
+        return SEQ(*(c.build() for c in self.children), on_failure=_policy(self.on_failure))
+
+    def outcomes(self, input_value: Any = None) -> frozenset[Outcome]:
+        return _seq_outcomes(self.children, self.on_failure, input_value)
+
+
+def _seq_outcomes(
+    children: Sequence[Term], on_failure: Policy, input_value: Any
+) -> frozenset[Outcome]:
+    # states: (value passed on, label of the first non-optional failure or None)
+    states: set[tuple[Any, str | None]] = {(freeze(input_value), None)}
+    for child in children:
+        after: set[tuple[Any, str | None]] = set()
+        for value, first in states:
+            if first is not None and on_failure == "halt":
+                after.add((value, first))  # halted: later stages do not run
+                continue
+            for o in child.outcomes(value):
+                if o.is_ok:
+                    after.add((o.value, first))
+                elif _is_optional(child):
+                    after.add((None, first))
+                else:
+                    after.add((None, first if first is not None else o.error))
+        states = after
+    return frozenset(
+        Outcome.ok(value) if first is None else Outcome.failed(first) for value, first in states
+    )
+
+
+class Par(_Composite):
+    """``PAR`` of the children (no input; the value is the tuple of their values,
+    ``None`` for a failed optional child). ``deadline`` is in seconds.
+
+    >>> Par(Leaf(1), Leaf(2), deadline=0.5)
+    Par(Leaf(1), Leaf(2), deadline=0.5)
+    """
+
+    __slots__ = ("deadline",)
+
+    def __init__(
+        self, *children: Term, on_failure: Policy = "halt", deadline: float | None = None
+    ) -> None:
+        _policy(on_failure)
+        self.children = children
+        self.on_failure = on_failure
+        self.deadline = deadline
+
+    def _key(self) -> tuple[Any, ...]:
+        return (self.children, self.on_failure, self.deadline)
+
+    def _args(self) -> list[str]:
+        args = super()._args()
+        if self.deadline is not None:
+            args.append(f"deadline={self.deadline!r}")
+        return args
+
+    def with_index(self, index: int) -> Term:
+        return Par(
+            *(c.with_index(index) for c in self.children),
+            on_failure=self.on_failure,
+            deadline=self.deadline,
+        )
+
+    def build(self) -> Process:
+        return PAR(
+            *(c.build() for c in self.children),
+            on_failure=_policy(self.on_failure),
+            deadline=self.deadline,
+        )
+
+    def outcomes(self, input_value: Any = None) -> frozenset[Outcome]:
+        return _par_outcomes(self.children, self.on_failure, self.deadline is not None)
+
+
+_CANCELLED: Final = Outcome.failed(CANCELLED_BY_HALT)
+_DEADLINE: Final = Outcome.failed(CANCELLED_BY_DEADLINE)
+
+
+def _par_outcomes(children: Sequence[Term], on_failure: Policy, has_deadline: bool) -> frozenset[Outcome]:
+    child_sets = [c.outcomes(None) for c in children]
+    optional = [_is_optional(c) for c in children]
+    found: set[Outcome] = set()
+    choices: list[Iterable[tuple[Outcome, bool]]] = []
+    for s, opt in zip(child_sets, optional):
+        # (outcome, is a genuine outcome of the child rather than a cancellation)
+        options = [(o, True) for o in s]
+        if on_failure == "halt":
+            options.append((_CANCELLED, False))
+        if has_deadline:
+            options.append((_DEADLINE, False))
+        choices.append(options)
+    for combo in itertools.product(*choices):
+        cause = any(
+            genuine and not o.is_ok and not opt for (o, genuine), opt in zip(combo, optional)
+        )
+        halted = any(o is _CANCELLED and not genuine for o, genuine in combo)
+        if halted and not cause:
+            continue  # HALT cancels only after a genuine non-optional failure
+        first = next((o.error for (o, _), opt in zip(combo, optional) if not o.is_ok and not opt), None)
+        if first is not None:
+            found.add(Outcome.failed(first))
+        else:
+            found.add(Outcome.ok(tuple(o.value if o.is_ok else None for o, _ in combo)))
+    return frozenset(found)
+
+
+def _get_replicators() -> tuple[Any, Any]:
+    try:
+        from stbass import PAR_FOR, SEQ_FOR  # type: ignore[attr-defined]
+    except ImportError:
+        from stbass.replicator import PAR_FOR, SEQ_FOR
+    return PAR_FOR, SEQ_FOR
+
+
+def replicators_available() -> bool:
+    """Can this stbass build :class:`ParFor` and :class:`SeqFor` terms?"""
+    try:
+        _get_replicators()
+    except ImportError:
+        return False
+    return True
+
+
+def _replica_factory(body: Term) -> Any:
+    async def body_factory(index: int, ctx: ProcessContext) -> ProcessResult[Any]:
+        x = await _input_of(ctx)
+        result = await SEQ(body.with_index(index).build()).run(x)
+        return result.as_process_result()
+
+    return body_factory
+
+
+class ParFor(Term):
+    """``PAR_FOR(count, factory)`` where replica ``i`` runs *body* with its
+    :class:`Idx` leaves given index ``i``.
+
+    >>> ParFor(3, Idx('w'))
+    ParFor(3, Idx('w'))
+    """
+
+    __slots__ = ("count", "body", "on_failure")
+
+    def __init__(self, count: int, body: Term, *, on_failure: Policy = "halt") -> None:
+        _policy(on_failure)
+        self.count = count
+        self.body = body
+        self.on_failure = on_failure
+
+    def _key(self) -> tuple[Any, ...]:
+        return (self.count, self.body, self.on_failure)
+
+    def __repr__(self) -> str:
+        return f"ParFor({self.count!r}, {self.body!r}{_kw(on_failure=(self.on_failure, 'halt'))})"
+
+    def leaves(self) -> Iterator[Term]:
+        yield from self.body.leaves()
+
+    def expand(self) -> Par:
+        """The PAR of the replicas this stands for."""
+        return Par(*(self.body.with_index(i) for i in range(self.count)), on_failure=self.on_failure)
+
+    def build(self) -> Process:
+        par_for, _ = _get_replicators()
+        return par_for(self.count, _replica_factory(self.body), on_failure=_policy(self.on_failure))  # type: ignore[no-any-return]
+
+    def outcomes(self, input_value: Any = None) -> frozenset[Outcome]:
+        return self.expand().outcomes(input_value)
+
+
+class SeqFor(Term):
+    """``SEQ_FOR(count, factory)``: replica ``i`` runs *body* (indexed ``i``) with
+    the previous replica's value as input.
+
+    >>> SeqFor(2, Tag('s'), on_failure='collect')
+    SeqFor(2, Tag('s'), on_failure='collect')
+    """
+
+    __slots__ = ("count", "body", "on_failure")
+
+    def __init__(self, count: int, body: Term, *, on_failure: Policy = "halt") -> None:
+        _policy(on_failure)
+        self.count = count
+        self.body = body
+        self.on_failure = on_failure
+
+    def _key(self) -> tuple[Any, ...]:
+        return (self.count, self.body, self.on_failure)
+
+    def __repr__(self) -> str:
+        return f"SeqFor({self.count!r}, {self.body!r}{_kw(on_failure=(self.on_failure, 'halt'))})"
+
+    def leaves(self) -> Iterator[Term]:
+        yield from self.body.leaves()
+
+    def expand(self) -> Seq:
+        """The SEQ of the replicas this stands for."""
+        return Seq(*(self.body.with_index(i) for i in range(self.count)), on_failure=self.on_failure)
+
+    def build(self) -> Process:
+        _, seq_for = _get_replicators()
+        return seq_for(self.count, _replica_factory(self.body), on_failure=_policy(self.on_failure))  # type: ignore[no-any-return]
+
+    def outcomes(self, input_value: Any = None) -> frozenset[Outcome]:
+        return self.expand().outcomes(input_value)
+
+
+class Alt(Term):
+    """Run the branches at once (each with this term's input); each successful
+    branch offers its value on its own channel, and one ``ALT`` over those
+    channels takes exactly one of them. Fails with ``"alt:all-failed"`` when no
+    branch succeeds.
+
+    >>> Alt(Leaf(1), Leaf(2, delay=0.1))
+    Alt(Leaf(1), Leaf(2, delay=0.1))
+    """
+
+    __slots__ = ("children",)
+
+    def __init__(self, *children: Term) -> None:
+        if not children:
+            raise ValueError("Alt needs at least one branch")
+        self.children = children
+
+    def _key(self) -> tuple[Any, ...]:
+        return self.children
+
+    def __repr__(self) -> str:
+        return f"Alt({', '.join(repr(c) for c in self.children)})"
+
+    def leaves(self) -> Iterator[Term]:
+        for child in self.children:
+            yield from child.leaves()
+
+    def with_index(self, index: int) -> Term:
+        return Alt(*(c.with_index(index) for c in self.children))
+
+    def build(self) -> Process:
+        return _AltProcess(self.children)
+
+    def outcomes(self, input_value: Any = None) -> frozenset[Outcome]:
+        # each branch runs as the one stage of a SEQ (an optional one cannot fail)
+        sets = [model(c, input_value) for c in self.children]
+        found = {o for s in sets for o in s if o.is_ok}
+        if all(any(not o.is_ok for o in s) for s in sets):
+            found.add(Outcome.failed(ALT_ALL_FAILED))
+        return frozenset(found)
+
+
+class _AltProcess(Process):
+    def __init__(self, children: tuple[Term, ...]) -> None:
+        super().__init__(name="Alt")
+        self.children = children
+
+    def __repr__(self) -> str:
+        return f"Alt({', '.join(repr(c) for c in self.children)}).build()"
+
+    async def run(self, ctx: ProcessContext) -> Any:
+        x = await _input_of(ctx)
+        n = len(self.children)
+        chans: list[Chan[Any]] = [Chan(object, name=f"alt.branch{i}") for i in range(n)]
+        failed: Chan[int] = Chan(int, name="alt.failed")
+        procs = [c.build() for c in self.children]
+
+        async def branch(i: int) -> None:
+            result = await SEQ(procs[i]).run(x)
+            try:
+                if result.is_ok:
+                    await chans[i].send(result.value)
+                else:
+                    await failed.send(i)
+            except ChannelClosedError:
+                pass
+
+        chosen: list[Any] = []
+        async with anyio.create_task_group() as tg:
+            for i in range(n):
+                tg.start_soon(branch, i)
+            failures = 0
+            guards = [Guard(c) for c in chans] + [Guard(failed)]
+            while not chosen and failures < n:
+                index, value = await ALT(*guards).choose()
+                if index == n:
+                    failures += 1
+                else:
+                    chosen.append(value)
+            for c in chans:
+                c.close()
+            failed.close()
+            tg.cancel_scope.cancel()
+        if not chosen:
+            raise TermError(ALT_ALL_FAILED)
+        return ProcessResult.ok(chosen[0])
+
+
+# ------------------------------------------------------------------ running
+
+
+def model(term: Term, input_value: Any = None) -> frozenset[Outcome]:
+    """Every outcome :func:`run_term` may report for *term* (the reference
+    interpreter): the term runs as the one stage of a ``SEQ``.
+
+    >>> sorted(model(Alt(Leaf(1), Leaf(2))), key=repr)
+    [Outcome.ok(1), Outcome.ok(2)]
+    >>> model(Seq(Tag('a'), Tag('b')), input_value=0)
+    frozenset({Outcome.ok(((0, 'a'), 'b'))})
+    """
+    return _seq_outcomes((term,), "halt", input_value)
+
+
+async def run_process(process: Process, input_value: Any = None) -> Outcome:
+    """Run any stbass *process* once, as the single stage of a ``SEQ`` fed
+    *input_value*, on the current backend, and report its :class:`Outcome`.
+
+    >>> outcome = await run_process(my_process, input_value=3)  # doctest: +SKIP
+    """
+    result = await SEQ(process).run(input_value)
+    return Outcome.of(result)
+
+
+async def run_term(term: Term, input_value: Any = None) -> Outcome:
+    """Build *term* and run it once on the current backend (see :func:`run_process`).
+
+    >>> outcome = await run_term(Seq(Leaf(1), Tag('t')))  # doctest: +SKIP
+    >>> outcome
+    Outcome.ok((1, 't'))
+    """
+    return await run_process(term.build(), input_value)
+
+
+async def check_term(term: Term, input_value: Any = None) -> Outcome:
+    """Run *term* and assert that what it gave is one of the model's outcomes.
+
+    >>> await check_term(Par(Leaf(1), Fail('x'), on_failure='collect'))  # doctest: +SKIP
+    Outcome.failed('x')
+    """
+    expected = model(term, input_value)
+    got = await run_term(term, input_value)
+    assert got in expected, (
+        f"{term!r} (input {input_value!r}) gave {got!r}; the model allows "
+        f"{sorted(expected, key=repr)!r}"
+    )
+    return got
+
+
+def is_deterministic(term: Term, input_value: Any = None) -> bool:
+    """Does the model allow exactly one outcome for *term*?
+
+    >>> is_deterministic(Seq(Leaf(1), Tag('a')))
+    True
+    >>> is_deterministic(Alt(Leaf(1), Leaf(2)))
+    False
+    """
+    return len(model(term, input_value)) == 1
+
+
+def can_fail(term: Term) -> bool:
+    """Does *term* contain a leaf that can fail (a :class:`Fail`, or an
+    :class:`Idx` with ``fail_on``)?
+
+    >>> can_fail(Par(Leaf(1), Opt(Fail('x'))))
+    True
+    """
+    return any(isinstance(t, Fail) or (isinstance(t, Idx) and t.fail_on) for t in term.leaves())
+
+
+async def assert_equivalent(
+    lhs: Term | Process,
+    rhs: Term | Process,
+    *,
+    input_value: Any = None,
+    transform: Any = None,
+) -> tuple[Outcome, Outcome]:
+    """Run both sides and assert they agree.
+
+    Terms are also checked against the model (each real outcome must be one the
+    model allows, and the two models must agree); when both sides are
+    deterministic (or are plain processes) the two real outcomes must be equal.
+    *transform*, if given, maps the right-hand outcome before comparing (e.g. to
+    reorder a PAR's values).
+
+    >>> await assert_equivalent(Seq(Seq(a, b), c), Seq(a, Seq(b, c)))  # doctest: +SKIP
+    """
+    fix = transform if transform is not None else (lambda o: o)
+    if isinstance(lhs, Term):
+        got_l = await check_term(lhs, input_value)
+    else:
+        got_l = await run_process(lhs, input_value)
+    if isinstance(rhs, Term):
+        got_r = await check_term(rhs, input_value)
+    else:
+        got_r = await run_process(rhs, input_value)
+    exact = True
+    if isinstance(lhs, Term) and isinstance(rhs, Term):
+        m_l = model(lhs, input_value)
+        m_r = frozenset(fix(o) for o in model(rhs, input_value))
+        assert m_l == m_r, (
+            f"the model says {lhs!r} and {rhs!r} differ: {sorted(m_l, key=repr)!r} vs "
+            f"{sorted(m_r, key=repr)!r}"
+        )
+        exact = len(m_l) == 1
+    if exact:
+        assert got_l == fix(got_r), f"{lhs!r} gave {got_l!r} but {rhs!r} gave {got_r!r}"
+    return got_l, got_r

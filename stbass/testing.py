@@ -1,0 +1,99 @@
+"""Tools for testing stbass programs, and for law-checking your own processes.
+
+Like ``trio.testing``: hypothesis strategies for process *terms*
+(:func:`terms`, :func:`leaf_terms`), the term language itself (:class:`Leaf`,
+:class:`Tag`, :class:`Fail`, :class:`Skip`, :class:`Idx`, :class:`Opt`,
+:class:`Seq`, :class:`Par`, :class:`Alt`, :class:`ParFor`, :class:`SeqFor`),
+a reference interpreter (:func:`model`), helpers that run a term or any process on
+the current backend and compare outcomes (:func:`run_term`,
+:func:`run_process`, :func:`check_term`, :func:`assert_equivalent`), a span
+recorder (:func:`record_spans`) and a :class:`Sequencer`.
+
+>>> from stbass.testing import Seq, Tag, model
+>>> model(Seq(Tag('a'), Tag('b')), input_value=0)
+frozenset({Outcome.ok(((0, 'a'), 'b'))})
+
+The strategies need ``hypothesis`` (a test dependency); everything else does not.
+The span recorder needs ``opentelemetry-sdk``.
+"""
+
+from ._testing_terms import ALT_ALL_FAILED as ALT_ALL_FAILED
+from ._testing_terms import CANCELLED_BY_DEADLINE as CANCELLED_BY_DEADLINE
+from ._testing_terms import CANCELLED_BY_HALT as CANCELLED_BY_HALT
+from ._testing_terms import Alt as Alt
+from ._testing_terms import Fail as Fail
+from ._testing_terms import Idx as Idx
+from ._testing_terms import Leaf as Leaf
+from ._testing_terms import Opt as Opt
+from ._testing_terms import Outcome as Outcome
+from ._testing_terms import Par as Par
+from ._testing_terms import ParFor as ParFor
+from ._testing_terms import Seq as Seq
+from ._testing_terms import SeqFor as SeqFor
+from ._testing_terms import Skip as Skip
+from ._testing_terms import Tag as Tag
+from ._testing_terms import Term as Term
+from ._testing_terms import TermError as TermError
+from ._testing_terms import assert_equivalent as assert_equivalent
+from ._testing_terms import can_fail as can_fail
+from ._testing_terms import check_term as check_term
+from ._testing_terms import error_label as error_label
+from ._testing_terms import freeze as freeze
+from ._testing_terms import is_deterministic as is_deterministic
+from ._testing_terms import model as model
+from ._testing_terms import replicators_available as replicators_available
+from ._testing_terms import run_process as run_process
+from ._testing_terms import run_term as run_term
+from ._testing_tools import Sequencer as Sequencer
+from ._testing_tools import SpanRecorder as SpanRecorder
+from ._testing_tools import record_spans as record_spans
+
+try:
+    from ._testing_strategies import leaf_terms as leaf_terms
+    from ._testing_strategies import terms as terms
+except ImportError as _exc:  # pragma: no cover - hypothesis is a test dependency
+    _missing = _exc
+
+    def leaf_terms(*args: object, **kwargs: object) -> object:  # type: ignore[misc]
+        """Needs hypothesis (``pip install hypothesis``)."""
+        raise ImportError("stbass.testing.leaf_terms needs hypothesis") from _missing
+
+    def terms(*args: object, **kwargs: object) -> object:  # type: ignore[misc]
+        """Needs hypothesis (``pip install hypothesis``)."""
+        raise ImportError("stbass.testing.terms needs hypothesis") from _missing
+
+
+__all__ = (
+    "ALT_ALL_FAILED",
+    "CANCELLED_BY_DEADLINE",
+    "CANCELLED_BY_HALT",
+    "Alt",
+    "Fail",
+    "Idx",
+    "Leaf",
+    "Opt",
+    "Outcome",
+    "Par",
+    "ParFor",
+    "Seq",
+    "SeqFor",
+    "Sequencer",
+    "Skip",
+    "SpanRecorder",
+    "Tag",
+    "Term",
+    "TermError",
+    "assert_equivalent",
+    "can_fail",
+    "check_term",
+    "error_label",
+    "freeze",
+    "is_deterministic",
+    "leaf_terms",
+    "model",
+    "record_spans",
+    "replicators_available",
+    "run_process",
+    "run_term",
+    "terms",
+)
