@@ -350,6 +350,7 @@ class PLACED_PAR(Composition):
             if limiter is None:
                 return await _execute_on(backend, process, child)
             async with limiter:
+                await anyio.lowlevel.checkpoint_if_cancelled()
                 return await _execute_on(backend, process, child)
 
         attrs: dict[str, Any] = {

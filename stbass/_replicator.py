@@ -189,7 +189,8 @@ class PAR_FOR(_Replicator):
     (a plain value means success). Results come back in index order in a
     :class:`~stbass.PARResult`. ``on_failure`` and ``deadline`` behave as in
     :class:`~stbass.PAR`; ``max_parallel`` bounds how many replicas run at once
-    (the others wait for a slot, and do not start their span until they get one).
+    (the others wait for a slot, and do not start their span until they get one;
+    replicas take slots in index order).
 
     >>> async def research(i: int, ctx: ProcessContext) -> ProcessResult:
     ...     return ProcessResult.ok(await ask_model(TOPICS[i]))       # doctest: +SKIP
@@ -232,9 +233,19 @@ class PAR_FOR(_Replicator):
         runner = None
         if self.max_parallel is not None and self.max_parallel < count:
             limiter = anyio.CapacityLimiter(self.max_parallel)
+            # Replicas take slots in index order, whatever order the scheduler
+            # starts their tasks in: replica i queues for the (FIFO) limiter only
+            # once replica i-1 holds a slot.
+            holding = [anyio.Event() for _ in range(count)]
 
             async def runner(index: int, process: Process, child: ProcessContext) -> ProcessResult[Any]:
+                if index:
+                    await holding[index - 1].wait()
                 async with limiter:
+                    holding[index].set()
+                    # A slot freed by a failing body must not start a new one
+                    # after HALT or the deadline has already cancelled the rest.
+                    await anyio.lowlevel.checkpoint_if_cancelled()
                     return await process.execute(child)
 
         return await run_par(
