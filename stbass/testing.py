@@ -38,12 +38,14 @@ from ._testing_terms import assert_equivalent as assert_equivalent
 from ._testing_terms import can_fail as can_fail
 from ._testing_terms import check_term as check_term
 from ._testing_terms import error_label as error_label
+from ._testing_terms import failure_status as failure_status
 from ._testing_terms import freeze as freeze
 from ._testing_terms import is_deterministic as is_deterministic
 from ._testing_terms import model as model
 from ._testing_terms import replicators_available as replicators_available
 from ._testing_terms import run_process as run_process
 from ._testing_terms import run_term as run_term
+from ._testing_terms import with_policy as with_policy
 from ._testing_tools import Sequencer as Sequencer
 from ._testing_tools import SpanRecorder as SpanRecorder
 from ._testing_tools import record_spans as record_spans
@@ -87,6 +89,7 @@ __all__ = (
     "can_fail",
     "check_term",
     "error_label",
+    "failure_status",
     "freeze",
     "is_deterministic",
     "leaf_terms",
@@ -96,4 +99,5 @@ __all__ = (
     "run_process",
     "run_term",
     "terms",
+    "with_policy",
 )
