@@ -1,0 +1,132 @@
+"""OTLP on the wire, no mocks: a real OTLP/HTTP receiver on 127.0.0.1 and the real exporter.
+
+The receiver decodes each request with the official ``opentelemetry-proto``
+messages; the program is the getting-started example, run with
+``stbass_tracing.configure("otlp", endpoint=...)``.
+"""
+
+from __future__ import annotations
+
+import gzip
+import http.server
+import runpy
+import threading
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTraceServiceRequest,
+    ExportTraceServiceResponse,
+)
+from opentelemetry.proto.trace.v1.trace_pb2 import Span as PbSpan
+
+import stbass_tracing
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "getting_started.py"
+
+
+class _Receiver(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.requests: list[ExportTraceServiceRequest] = []
+        self.paths: list[str] = []
+        self.content_types: list[str] = []
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    server: _Receiver
+
+    def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        encoding = self.headers.get("Content-Encoding", "")
+        if encoding == "gzip":
+            body = gzip.decompress(body)
+        elif encoding == "deflate":
+            body = zlib.decompress(body)
+        request = ExportTraceServiceRequest()
+        request.ParseFromString(body)
+        self.server.requests.append(request)
+        self.server.paths.append(self.path)
+        self.server.content_types.append(self.headers.get("Content-Type", ""))
+        reply = ExportTraceServiceResponse().SerializeToString()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/x-protobuf")
+        self.send_header("Content-Length", str(len(reply)))
+        self.end_headers()
+        self.wfile.write(reply)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def receiver() -> Iterator[_Receiver]:
+    server = _Receiver()
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+@pytest.mark.anyio
+async def test_spans_arrive_over_otlp_http_with_names_kinds_parents_and_links(
+    receiver: _Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for var in ("OTEL_EXPORTER_OTLP_COMPRESSION", "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION",
+                "OTEL_EXPORTER_OTLP_HEADERS", "OTEL_EXPORTER_OTLP_TRACES_HEADERS"):
+        monkeypatch.delenv(var, raising=False)
+    port = receiver.server_address[1]
+    namespace = runpy.run_path(str(EXAMPLE), run_name="getting_started")
+    handle = stbass_tracing.configure(
+        "otlp", endpoint=f"http://127.0.0.1:{port}", service_name="wire-test", set_global=False
+    )
+    try:
+        with anyio.fail_after(10):
+            await namespace["main"]()
+    finally:
+        handle.shutdown()  # flushes the batch processor: everything is on the wire now
+
+    assert receiver.paths and set(receiver.paths) == {"/v1/traces"}
+    assert all(ct == "application/x-protobuf" for ct in receiver.content_types)
+    spans: dict[str, Any] = {}
+    services = set()
+    scopes = set()
+    for request in receiver.requests:
+        for rs in request.resource_spans:
+            for attr in rs.resource.attributes:
+                if attr.key == "service.name":
+                    services.add(attr.value.string_value)
+            for ss in rs.scope_spans:
+                scopes.add(ss.scope.name)
+                for span in ss.spans:
+                    spans[span.name] = span
+    assert services == {"wire-test"}
+    assert scopes == {"stbass"}
+    assert set(spans) == {"PAR", "process producer", "process consumer", "send data_chan", "recv data_chan"}
+
+    par, producer, consumer = spans["PAR"], spans["process producer"], spans["process consumer"]
+    send, recv = spans["send data_chan"], spans["recv data_chan"]
+    assert len({s.trace_id for s in spans.values()}) == 1
+    assert par.parent_span_id == b""
+    assert producer.parent_span_id == par.span_id
+    assert consumer.parent_span_id == par.span_id
+    assert send.parent_span_id == producer.span_id
+    assert recv.parent_span_id == consumer.span_id
+    assert par.kind == PbSpan.SPAN_KIND_INTERNAL
+    assert producer.kind == PbSpan.SPAN_KIND_INTERNAL
+    assert send.kind == PbSpan.SPAN_KIND_PRODUCER
+    assert recv.kind == PbSpan.SPAN_KIND_CONSUMER
+    assert [(lk.trace_id, lk.span_id) for lk in recv.links] == [(send.trace_id, send.span_id)]
+    attrs = {a.key: a.value for a in recv.attributes}
+    assert attrs["stbass.channel.name"].string_value == "data_chan"
+    assert attrs["messaging.operation.type"].string_value == "receive"
