@@ -45,6 +45,11 @@ class ChanArray(Generic[T]):
 
     __slots__ = ("_chans", "_prefix", "_spec")
 
+    @overload
+    def __init__(self, type_spec: type[T], count: int, name_prefix: str | None = None) -> None: ...
+    @overload
+    def __init__(self, type_spec: Any, count: int, name_prefix: str | None = None) -> None: ...
+
     def __init__(self, type_spec: Any, count: int, name_prefix: str | None = None) -> None:
         if isinstance(count, bool) or not isinstance(count, int):
             raise TypeError(f"ChanArray: count must be an int, got {type(count).__name__} {count!r}")
