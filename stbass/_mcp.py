@@ -279,11 +279,19 @@ def _leaves(exc: BaseException) -> list[BaseException]:
 
 
 def _chain(exc: BaseException) -> list[BaseException]:
+    """*exc* and everything behind it: causes, contexts, group members, and
+    exceptions wrapped as arguments (httpcore wraps the socket error that way)."""
     seen: list[BaseException] = []
-    current: BaseException | None = exc
-    while current is not None and current not in seen:
+    todo: list[BaseException] = [exc]
+    while todo and len(seen) < 64:
+        current = todo.pop(0)
+        if any(current is s for s in seen):
+            continue
         seen.append(current)
-        current = current.__cause__ or current.__context__
+        linked: list[object] = [current.__cause__, current.__context__, *current.args]
+        if isinstance(current, BaseExceptionGroup):
+            linked.extend(current.exceptions)
+        todo.extend(e for e in linked if isinstance(e, BaseException))
     return seen
 
 
@@ -292,8 +300,6 @@ def _refused(exc: BaseException) -> bool:
         if isinstance(link, ConnectionRefusedError):
             return True
         if isinstance(link, OSError) and link.errno == errno.ECONNREFUSED:
-            return True
-        if "refused" in str(link).lower() or "all connection attempts failed" in str(link).lower():
             return True
     return False
 

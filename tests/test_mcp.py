@@ -8,6 +8,7 @@ the same script per call as a local command. Nothing is mocked.
 
 from __future__ import annotations
 
+import functools
 import os
 import runpy
 import selectors
@@ -24,8 +25,18 @@ import pytest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import StatusCode
 
-from stbass import PAR, SEQ, BackendRegistry, Placement, Process, ProcessContext, ProcessResult
+from stbass import (
+    PAR,
+    SEQ,
+    BackendRegistry,
+    FailurePolicy,
+    Placement,
+    Process,
+    ProcessContext,
+    ProcessResult,
+)
 from stbass import _names as N
+from stbass.placement import PLACED_PAR, BackendUnavailableError
 from stbass.mcp import (
     MCPBackend,
     MCPCallError,
@@ -84,7 +95,12 @@ def _start_server(kind: str, path: str) -> RunningServer:
         raise RuntimeError(f"MCP test server ({kind}) did not start: {stderr.read().decode()!r}")
     server = RunningServer(proc, f"http://127.0.0.1:{int(line.split()[1])}{path}", stderr)
     # Wait until it answers a real MCP handshake.
-    if not anyio.run(MCPServer(server.url).health, 30.0):
+    try:
+        answers = anyio.run(functools.partial(MCPServer(server.url).health, timeout=30.0))
+    except BaseException:
+        server.stop()
+        raise
+    if not answers:
         server.stop()
         raise RuntimeError(f"MCP test server ({kind}) at {server.url} does not answer")
     return server
@@ -237,7 +253,7 @@ async def test_wrong_http_path_names_the_status(http_url: str) -> None:
     url = http_url.replace("/mcp", "/nothing-here")
     err = error_of(await run_proc(MCPProcess(url, "add", arguments={"a": 1, "b": 2})))
     assert isinstance(err, MCPCallError)
-    assert url in str(err) and "404" in str(err)
+    assert url in str(err) and "Not Found" in str(err)
 
 
 @pytest.mark.anyio
@@ -410,19 +426,8 @@ async def test_fixed_arguments_win_over_the_input_channel(http_url: str) -> None
 # ---------------------------------------------------------------- placement
 
 
-def _placed_par() -> Any:
-    try:
-        from stbass import PLACED_PAR
-    except ImportError:
-        return None
-    return PLACED_PAR
-
-
 @pytest.mark.anyio
 async def test_placed_par_runs_tools_through_mcp_backends(http_url: str, sse_url: str) -> None:
-    PLACED_PAR = _placed_par()
-    if PLACED_PAR is None:
-        pytest.skip("PLACED_PAR is not on main yet (MCPBackend.execute is tested directly below)")
     registry = BackendRegistry()
     registry.register("calc", MCPBackend(http_url))
     registry.register("text", MCPBackend(sse_url))
@@ -437,6 +442,20 @@ async def test_placed_par_runs_tools_through_mcp_backends(http_url: str, sse_url
         ).run()
     assert result.is_ok, [f.summary for f in result.failures]
     assert [r.value for r in result.results] == [{"result": 11}, {"result": "placed"}]
+
+
+@pytest.mark.anyio
+async def test_placed_par_on_a_down_mcp_backend_fails_clearly(http_url: str, down_url: str) -> None:
+    registry = BackendRegistry()
+    registry.register("down", MCPBackend(down_url))
+    add = MCPProcess(http_url, "add", arguments={"a": 1, "b": 1})
+    with anyio.fail_after(60):
+        result = await PLACED_PAR(
+            (add, Placement(endpoint="down")), registry=registry, on_failure=FailurePolicy.COLLECT
+        ).run()
+    (failure,) = result.failures
+    assert isinstance(failure.error, BackendUnavailableError)
+    assert failure.placement == Placement(endpoint="down")
 
 
 @pytest.mark.anyio
