@@ -18,6 +18,9 @@ from typing import Any
 
 import anyio
 from temporalio import activity
+from temporalio.api.enums.v1 import TaskQueueType
+from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
@@ -183,6 +186,22 @@ async def _execute(call: Call, process: Process) -> dict[str, Any]:
         return dump(outcome_from_exception(err, call.name))
 
 
+async def _wait_visible(client: Client, namespace: str, queue: str, timeout: float = 10.0) -> None:
+    """Wait until the server lists this worker's pollers (what health checks see)."""
+    kinds = (TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW, TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY)
+    with anyio.move_on_after(timeout):
+        for kind in kinds:
+            while True:
+                response = await client.workflow_service.describe_task_queue(
+                    DescribeTaskQueueRequest(
+                        namespace=namespace, task_queue=TaskQueue(name=queue), task_queue_type=kind
+                    )
+                )
+                if response.pollers:
+                    break
+                await anyio.sleep(0.05)  # pollers register on the server: nothing to await
+
+
 def _runner() -> SandboxedWorkflowRunner:
     # The workflows only touch dicts; stbass itself is passed through, not re-imported.
     return SandboxedWorkflowRunner(
@@ -221,6 +240,7 @@ async def run_worker(
     )
     async with worker:
         if on_ready is not None:
+            await _wait_visible(client, namespace, endpoint)
             on_ready()
         if until is None:
             await anyio.sleep_forever()

