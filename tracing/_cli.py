@@ -64,7 +64,6 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--trace-file", help="where to keep the spans (default: OUTPUT with .jsonl)")
     r.add_argument("--title", help="page title")
     r.add_argument("--open", action="store_true", help="open the page in a browser")
-    r.add_argument("args", nargs=argparse.REMAINDER, help="arguments for the script (after --)")
 
     e = sub.add_parser("export", help="convert a trace file for Perfetto or Jaeger UI")
     e.add_argument("trace", help="trace file (JSON lines from the 'file' exporter)")
@@ -148,9 +147,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         raise CLIError(f"{script}: no such script")
     out = args.output or str(Path(script).with_suffix(".html").name)
     trace_file = args.trace_file or str(Path(out).with_suffix(".jsonl"))
-    script_args = list(args.args)
-    if script_args[:1] == ["--"]:
-        script_args = script_args[1:]
+    script_args = list(getattr(args, "script_args", []))
     os.environ[ENV_TRACE_FILE] = os.path.abspath(trace_file)
     if args.backend:
         os.environ["STBASS_BACKEND"] = args.backend
@@ -181,7 +178,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     >>> # main(["view", "trace.jsonl", "-o", "trace.html"])
     """
     parser = _parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    script_args: list[str] = []
+    if "--" in argv:  # everything after "--" goes to the script of `run`
+        cut = argv.index("--")
+        argv, script_args = argv[:cut], argv[cut + 1 :]
     args = parser.parse_args(argv)
+    args.script_args = script_args
     try:
         if args.command == "view":
             return _cmd_view(args)

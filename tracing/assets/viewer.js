@@ -141,7 +141,7 @@
         } else {
           h = Math.max(4, 10 - 3 * (s.level - 1)); yy = y + (ROW_H - h) / 2;
         }
-        ctx.globalAlpha = s.level === 0 && s.cat === "process" ? 0.55 : 1;
+        ctx.globalAlpha = s.level === 0 && s.cat === "process" ? (s.status === 2 ? 0.85 : 0.55) : 1;
         ctx.fillStyle = barColor(s);
         ctx.fillRect(x0, yy, w, h);
         ctx.globalAlpha = 1;
@@ -169,8 +169,9 @@
           }
         }
         if (s.level === 0 && s.cat === "process" && w > 60) {
-          ctx.fillStyle = "#0b1b36";
-          ctx.fillText(fmtDur(s.end - s.start), x0 + 4, y + ROW_H / 2);
+          ctx.fillStyle = "#0b1b36"; ctx.textAlign = "right";
+          ctx.fillText(fmtDur(s.end - s.start), Math.min(x1, LABEL_W + pw) - 4, y + ROW_H / 2);
+          ctx.textAlign = "left";
         }
       }
       ctx.restore();

@@ -1,0 +1,234 @@
+"""The HTML viewer page: lanes, arrows, failures and cancellations, self-containment.
+
+``sample_trace()`` builds a known trace by hand; ``big_trace()`` a 10,000-span
+one. Both are also used by the browser test (``test_viewer_browser.py``).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from stbass import PAR, SEQ, Chan, Process, ProcessContext, ProcessResult, observe
+from stbass_tracing import (
+    EventRecord,
+    LinkRecord,
+    SpanRecord,
+    Trace,
+    layout_trace,
+    render_html,
+    trace_from_spans,
+    write_html,
+)
+
+TRACE_ID = "5" * 32
+
+
+def _id(n: int) -> str:
+    return format(n, "016x")
+
+
+def sample_trace() -> Trace:
+    """PAR(a, b, c(SEQ(d, e)), f): 7 lanes (6 processes), 2 messages, 1 failure, 1 cancellation,
+    one ALT decision with a timer expiry, a URL and a ``</script>`` in attribute values."""
+    spans: list[SpanRecord] = []
+
+    def add(name: str, n: int, parent: int | None, start: int, end: int, **kw: Any) -> SpanRecord:
+        s = SpanRecord(name, TRACE_ID, _id(n), _id(parent) if parent else None, start, end,
+                       resource={"service.name": "sample"}, scope_name="stbass", **kw)
+        spans.append(s)
+        return s
+
+    ms = 1_000_000
+    add("PAR", 1, None, 0, 100 * ms, attributes={"stbass.composition": "PAR", "stbass.children": 4})
+    add("process a", 2, 1, 1 * ms, 60 * ms, attributes={"stbass.process.name": "a"})
+    add("process b", 3, 1, 1 * ms, 70 * ms, attributes={"stbass.process.name": "b"})
+    add("process c", 4, 1, 2 * ms, 95 * ms, attributes={"stbass.process.name": "c"})
+    add("SEQ", 5, 4, 3 * ms, 90 * ms, attributes={"stbass.composition": "SEQ", "stbass.children": 2})
+    add("process d", 6, 5, 3 * ms, 40 * ms, attributes={"stbass.process.name": "d"})
+    add("process e", 7, 5, 41 * ms, 90 * ms,
+        attributes={"stbass.process.name": "e", "stbass.failure.summary": "[e] ValueError: bad",
+                    "error.type": "ValueError"},
+        status_code="ERROR", status_description="ValueError: bad",
+        events=(EventRecord("exception", 89 * ms, {
+            "exception.type": "ValueError", "exception.message": "bad",
+            "exception.stacktrace": "Traceback (most recent call last):\n  ...\nValueError: bad"}),))
+    add("process f", 8, 1, 2 * ms, 50 * ms,
+        attributes={"stbass.process.name": "f", "stbass.cancelled": True, "stbass.cancelled.by": "halt"})
+    # a -> b on "ch1", d -> e on "ch2"
+    chan = {"stbass.channel.name": "ch1", "stbass.channel.type": "int"}
+    add("send ch1", 10, 2, 5 * ms, 20 * ms, kind="PRODUCER", attributes=chan)
+    add("recv ch1", 11, 3, 10 * ms, 20 * ms, kind="CONSUMER", attributes=chan,
+        links=(LinkRecord(TRACE_ID, _id(10)),))
+    chan2 = {"stbass.channel.name": "ch2", "stbass.channel.type": "str",
+             "note": "see http://example.invalid/x </script><script>alert(1)</script>"}
+    add("send ch2", 12, 6, 30 * ms, 40 * ms, kind="PRODUCER", attributes=chan2)
+    add("ALT", 13, 7, 45 * ms, 55 * ms,
+        attributes={"stbass.alt.kind": "fair", "stbass.alt.guards": 2, "stbass.alt.chosen": 1,
+                    "stbass.alt.chosen_kind": "timer", "stbass.alt.chosen_name": "timeout"},
+        events=(EventRecord("timer.expired", 55 * ms, {"stbass.timer.name": "timeout"}),))
+    add("recv ch2", 14, 7, 41 * ms, 41 * ms + 500_000, kind="CONSUMER", attributes=chan2,
+        links=(LinkRecord(TRACE_ID, _id(12)),))
+    add("recv orphan", 16, 2, 56 * ms, 58 * ms, kind="CONSUMER",
+        attributes={"stbass.channel.name": "unmatched"})
+    return Trace(spans)
+
+
+def big_trace(n_groups: int = 10, per_group: int = 100) -> Trace:
+    """1 + n_groups + n_groups*per_group*(1 + 9) spans: 10,011 with the defaults."""
+    spans: list[SpanRecord] = []
+    counter = iter(range(1, 10**9))
+    us = 1000
+
+    def add(name: str, parent: str | None, start: int, end: int, **kw: Any) -> SpanRecord:
+        s = SpanRecord(name, TRACE_ID, _id(next(counter)), parent, start, end, **kw)
+        spans.append(s)
+        return s
+
+    root = add("PAR", None, 0, 10_000 * us, attributes={"stbass.composition": "PAR", "stbass.children": n_groups})
+    for g in range(n_groups):
+        par = add("PAR_FOR", root.span_id, g * us, 10_000 * us - g * us,
+                  attributes={"stbass.composition": "PAR_FOR", "stbass.children": per_group})
+        previous_sends: list[SpanRecord] = []
+        for p in range(per_group):
+            t = g * 900 * us + p * 7 * us
+            proc = add(f"process worker[{p}]", par.span_id, t, t + 800 * us,
+                       attributes={"stbass.process.name": f"worker[{p}]"},
+                       status_code="ERROR" if p == 13 else "UNSET")
+            sends = []
+            for k in range(4):
+                sends.append(add(f"send ch{g}.{p}.{k}", proc.span_id, t + (10 + 40 * k) * us,
+                                 t + (30 + 40 * k) * us, kind="PRODUCER"))
+            for k, snd in enumerate(previous_sends):
+                add(f"recv ch{g}.{p - 1}.{k}", proc.span_id, t + (12 + 40 * k) * us,
+                    snd.end_time_ns, kind="CONSUMER", links=(LinkRecord(TRACE_ID, snd.span_id),))
+            for k in range(4 - len(previous_sends)):
+                add(f"recv idle{k}", proc.span_id, t + 300 * us, t + 310 * us, kind="CONSUMER")
+            add("ALT", proc.span_id, t + 400 * us, t + 500 * us,
+                attributes={"stbass.alt.kind": "fair", "stbass.alt.chosen": 0, "stbass.alt.chosen_kind": "recv"})
+            previous_sends = sends
+    return Trace(spans)
+
+
+def page_data(page: str) -> dict[str, Any]:
+    match = re.search(r'<script type="application/json" id="trace-data">(.*?)</script>', page, re.S)
+    assert match is not None
+    return json.loads(match.group(1))  # type: ignore[no-any-return]
+
+
+def test_layout_of_the_known_trace() -> None:
+    layout = layout_trace(sample_trace())
+    assert [(r.label, r.kind, r.depth) for r in layout.rows] == [
+        ("PAR (4)", "composition", 0),
+        ("a", "process", 1),
+        ("b", "process", 1),
+        ("f", "process", 1),  # siblings in start order (f starts with c, ends first)
+        ("c", "process", 1),
+        ("SEQ (2)", "composition", 2),
+        ("d", "process", 3),
+        ("e", "process", 3),
+    ]
+    assert len(layout.process_rows) == 6
+    assert [(a[-2:], b[-2:]) for a, b in layout.arrows] == [("0a", "0b"), ("0c", "0e")]
+    by_label = {r.label: r for r in layout.rows}
+    assert {s.name for s in by_label["a"].items} == {"process a", "send ch1", "recv orphan"}
+    assert {s.name for s in by_label["e"].items} == {"process e", "ALT", "recv ch2"}
+
+
+def test_page_embeds_lanes_arrows_and_marks_the_failure_and_cancellation() -> None:
+    page = render_html(sample_trace())
+    data = page_data(page)
+    assert len(data["rows"]) == 8
+    assert sum(1 for r in data["rows"] if r["kind"] == "process") == 6
+    assert len(data["arrows"]) == 2
+    spans = data["spans"]
+    failed = [s for s in spans if s["status"] == 2]
+    assert [s["name"] for s in failed] == ["process e"]
+    assert failed[0]["attrs"]["stbass.failure.summary"] == "[e] ValueError: bad"
+    assert "Traceback" in failed[0]["events"][0][2]["exception.stacktrace"]
+    assert [s["name"] for s in spans if s["cancelled"]] == ["process f"]
+    alt = [s for s in spans if s["cat"] == "alt"][0]
+    assert alt["chosen"] == "timer timeout [1]"
+    assert alt["events"][0][0] == "timer.expired"
+    # summary header
+    assert 'id="sum-processes" data-value="6"' in page
+    assert 'id="sum-messages" data-value="2"' in page
+    assert 'id="sum-failures" data-value="1"' in page
+    assert 'id="sum-cancelled" data-value="1"' in page
+    assert 'id="sum-wall" data-value="100000000"' in page
+    assert "100.00 ms" in page
+
+
+def test_page_is_self_contained() -> None:
+    page = render_html(sample_trace())
+    assert "http://" not in page and "https://" not in page
+    assert not re.search(r"""(src|href)\s*=\s*["']?(?!#)""", page, re.I)
+    assert "@import" not in page and "url(" not in page
+    assert "<canvas" in page and "<style>" in page
+    # the embedded data cannot close the script element, yet parses back exactly
+    data = page_data(page)
+    note = [s for s in data["spans"] if s["name"] == "send ch2"][0]["attrs"]["note"]
+    assert note == "see http://example.invalid/x </script><script>alert(1)</script>"
+    assert page.count("</script>") == 2  # the data block and the viewer script
+
+
+def test_page_from_real_spans_and_write_html(tmp_path: Path) -> None:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    ch = Chan(int, name="pipe")
+
+    @Process
+    async def src(ctx: ProcessContext) -> ProcessResult[None]:
+        for i in range(3):
+            await ch.send(i)
+        return ProcessResult.ok()
+
+    @Process
+    async def sink(ctx: ProcessContext) -> ProcessResult[int]:
+        return ProcessResult.ok(sum([await ch.recv() for _ in range(3)]))
+
+    @Process
+    async def after(ctx: ProcessContext) -> ProcessResult[None]:
+        return ProcessResult.ok()
+
+    async def main() -> None:
+        await SEQ(PAR(src, sink), after).run()
+
+    with observe.use_tracer_provider(provider):
+        anyio.run(main)
+    out = write_html(exporter.get_finished_spans(), tmp_path / "sub" / "page.html", title="pipe test")
+    page = Path(out).read_text()
+    data = page_data(page)
+    assert data["meta"]["title"] == "pipe test"
+    assert [r["label"] for r in data["rows"]] == ["SEQ (2)", "PAR (2)", "src", "sink", "after"]
+    assert len(data["arrows"]) == 3
+    assert trace_from_spans(exporter.get_finished_spans()).messages[0].channel == "pipe"
+
+
+def test_big_trace_has_ten_thousand_spans() -> None:
+    trace = big_trace()
+    assert len(trace) >= 10_000
+    layout = layout_trace(trace)
+    assert len(layout.process_rows) == 1000
+    assert len(layout.arrows) == 10 * 99 * 4
+    page = render_html(trace)
+    assert "http://" not in page and "https://" not in page
+
+
+@pytest.mark.parametrize("depth", [2000])
+def test_deep_nesting_does_not_hit_the_recursion_limit(depth: int) -> None:
+    spans = [SpanRecord("SEQ", TRACE_ID, _id(1), None, 0, depth + 1, attributes={"stbass.composition": "SEQ"})]
+    for i in range(2, depth + 2):
+        spans.append(SpanRecord(f"process p{i}", TRACE_ID, _id(i), _id(i - 1), i, depth + 1,
+                                attributes={"stbass.process.name": f"p{i}"}))
+    layout = layout_trace(Trace(spans))
+    assert layout.rows[-1].depth == depth
