@@ -130,7 +130,7 @@
       if (v % 2 === 0) { ctx.fillStyle = "#f7f8fa"; ctx.fillRect(0, y, width, ROW_H); }
       ctx.save();
       ctx.beginPath(); ctx.rect(LABEL_W, y, pw + 10, ROW_H); ctx.clip();
-      var items = rowItems[r];
+      var items = rowItems[r], labelEnd = -1;
       for (var k = 0; k < items.length; k++) {
         var s = spans[items[k]];
         if (s.end < tStart || s.start > tEnd) continue;
@@ -154,8 +154,10 @@
         }
         if (s.cat === "alt") {
           drawDiamond(x1, y + ROW_H / 2, 6, COLORS.alt);
-          if (s.chosen && x1 + 120 < LABEL_W + pw) {
-            ctx.fillStyle = COLORS.text; ctx.fillText("→ " + s.chosen, x1 + 8, y + ROW_H / 2);
+          if (s.chosen && x1 + 8 > labelEnd && x1 + 120 < LABEL_W + pw) {
+            var text = "→ " + s.chosen;
+            ctx.fillStyle = COLORS.text; ctx.fillText(text, x1 + 8, y + ROW_H / 2);
+            labelEnd = x1 + 12 + ctx.measureText(text).width;
           }
         }
         for (var e = 0; e < s.events.length; e++) {
