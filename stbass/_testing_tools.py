@@ -106,3 +106,37 @@ class Sequencer:
             yield
         finally:
             self._done[position].set()
+
+
+async def wait_all_tasks_blocked() -> None:
+    """Return once every other task is blocked (like
+    ``anyio.wait_all_tasks_blocked``), without anyio's 0.1 s polling sleep on
+    asyncio: property tests call it thousands of times.
+
+    On trio this is ``trio.testing.wait_all_tasks_blocked``. On asyncio it yields
+    with ``sleep(0)`` until no other task is runnable (the same test anyio uses:
+    each task is waiting on a future that is not done).
+
+    >>> await wait_all_tasks_blocked()   # doctest: +SKIP
+    """
+    import sniffio
+
+    if sniffio.current_async_library() == "trio":
+        import trio.testing
+
+        await trio.testing.wait_all_tasks_blocked()
+        return
+    import asyncio  # the one backend-specific spot of stbass.testing
+
+    this = asyncio.current_task()
+    await asyncio.sleep(0)
+    while True:
+        for task in asyncio.all_tasks():
+            if task is this:
+                continue
+            waiter = getattr(task, "_fut_waiter", None)
+            if waiter is None or waiter.done():
+                await asyncio.sleep(0)
+                break
+        else:
+            return

@@ -49,6 +49,7 @@ from ._testing_terms import with_policy as with_policy
 from ._testing_tools import Sequencer as Sequencer
 from ._testing_tools import SpanRecorder as SpanRecorder
 from ._testing_tools import record_spans as record_spans
+from ._testing_tools import wait_all_tasks_blocked as wait_all_tasks_blocked
 
 try:
     from ._testing_strategies import leaf_terms as leaf_terms
@@ -99,5 +100,6 @@ __all__ = (
     "run_process",
     "run_term",
     "terms",
+    "wait_all_tasks_blocked",
     "with_policy",
 )
