@@ -130,3 +130,30 @@ async def test_spans_arrive_over_otlp_http_with_names_kinds_parents_and_links(
     attrs = {a.key: a.value for a in recv.attributes}
     assert attrs["stbass.channel.name"].string_value == "data_chan"
     assert attrs["messaging.operation.type"].string_value == "receive"
+
+
+def test_trace_to_jaeger_example_sends_over_otlp_and_writes_the_upload_file(
+    receiver: _Receiver, tmp_path: Path
+) -> None:
+    import json
+    import os
+    import subprocess
+    import sys
+
+    example = EXAMPLE.parent / "trace_to_jaeger.py"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
+    port = receiver.server_address[1]
+    proc = subprocess.run(
+        [sys.executable, str(example), "--endpoint", f"http://127.0.0.1:{port}", "--backend", "trio"],
+        capture_output=True, text=True, timeout=60, env=env,
+    )
+    assert proc.returncode == 0, proc.stderr
+    names = {s.name for r in receiver.requests for rs in r.resource_spans for ss in rs.scope_spans
+             for s in ss.spans}
+    assert names == {"PAR", "process producer", "process consumer", "send data_chan", "recv data_chan"}
+    out = tmp_path / "jaeger.json"
+    proc = subprocess.run([sys.executable, str(example), "--jaeger-json", str(out)],
+                          capture_output=True, text=True, timeout=60, env=env)
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(out.read_text())
+    assert {s["operationName"] for s in doc["data"][0]["spans"]} == names
