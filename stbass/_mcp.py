@@ -36,7 +36,7 @@ from opentelemetry.trace import SpanKind
 from . import _names as N
 from . import observe
 from ._placement import ExecutionBackend
-from ._process import Process, ProcessContext
+from ._process import Process, ProcessContext, cancel_reason, current_context
 from ._result import ProcessResult
 from ._version import __version__
 
@@ -411,7 +411,8 @@ async def _call_tool(
             raise
         except BaseException as exc:
             if isinstance(exc, anyio.get_cancelled_exc_class()):
-                rec.cancelled("outer")
+                ctx = current_context()
+                rec.cancelled(cancel_reason(ctx) if ctx is not None else "outer")
             raise
 
 

@@ -53,6 +53,7 @@ from stbass.mcp import (
 HERE = Path(__file__).resolve().parent
 SERVER_SCRIPT = HERE / "mcp_servers" / "tools_server.py"
 EXAMPLE = HERE.parent / "examples" / "mcp_tools.py"
+DOCS = HERE.parent / "docs" / "mcp.md"
 STDIO_COMMAND = [sys.executable, str(SERVER_SCRIPT), "stdio"]
 
 
@@ -599,3 +600,26 @@ def test_example_runs_as_a_script(runner: str) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert "add(2, 3) -> {'result': 5}" in proc.stdout
+
+
+@pytest.mark.parametrize("runner", ["asyncio", "trio"])
+def test_docs_snippet_runs(runner: str, tmp_path: Path) -> None:
+    text = DOCS.read_text()
+    start = text.index("```python", text.index("## A runnable example")) + len("```python")
+    source = text[start : text.index("```", start)]
+    assert "anyio.run(main)" in source
+    script = tmp_path / "snippet.py"
+    script.write_text(source.replace("anyio.run(main)", f"anyio.run(main, backend={runner!r})"))
+    proc = subprocess.run(
+        [sys.executable, str(script)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=HERE.parent,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == [
+        "['add', 'shout', 'word_count']",
+        "{'result': 5}",
+        "[{'result': 'HELLO!'}, {'words': 3, 'chars': 13}]",
+    ]
