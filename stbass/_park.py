@@ -94,9 +94,17 @@ class Party:
 
 
 class _Ops:
-    """The backend operations a channel needs, resolved once per call."""
+    """The backend operations a channel needs, resolved once per call.
+
+    Every channel operation is a checkpoint: ``await ops.before()`` first, then
+    the synchronous commit or a park, then — where ``ops.yield_after`` is set —
+    ``await ops.after_commit()`` when it committed without parking.
+    """
 
     __slots__ = ()
+
+    #: does a commit that did not park still need a schedule point afterwards?
+    yield_after: bool = False
 
     def new_party(self) -> Party:
         raise NotImplementedError
@@ -104,28 +112,21 @@ class _Ops:
     async def park(self, party: Party) -> None:
         raise NotImplementedError
 
-    async def checkpoint_if_cancelled(self) -> None:
+    async def before(self) -> None:
         raise NotImplementedError
 
-    async def yield_after_commit(self) -> None:
+    async def after_commit(self) -> None:
         raise NotImplementedError
 
 
 def _keep_result_despite_cancel(exc: BaseException) -> None:
-    """The task was handed a result and then cancelled before it resumed.
+    """The task was handed a result and then cancelled natively before it resumed.
 
-    It keeps the result (the operation happened) and the cancellation must still
-    fire at its next checkpoint. An anyio cancel scope re-delivers by itself while
-    the task stays inside it, so nothing is to be done; a native ``Task.cancel()``
-    is re-armed with the task's cancellation count unchanged (``asyncio.timeout``
-    relies on that count).
+    It keeps the result (the operation happened). anyio never cancels a task
+    whose awaited future is already done, so this is a native ``Task.cancel()``
+    (``asyncio.timeout``, ``wait_for``): re-arm it, with the task's cancellation
+    count unchanged, so that it fires at the next checkpoint.
     """
-    import math
-
-    import anyio
-
-    if anyio.current_effective_deadline() == -math.inf:
-        return
     task = asyncio.current_task()
     if task is None:  # pragma: no cover - always inside a task
         return
@@ -134,6 +135,10 @@ def _keep_result_despite_cancel(exc: BaseException) -> None:
 
 
 class _AsyncioOps(_Ops):
+    """asyncio: a full checkpoint (``sleep(0)``) before the operation, as anyio's
+    own memory streams do; anyio delivers a pending cancellation there. After a
+    commit nothing can cancel the operation any more."""
+
     __slots__ = ()
 
     def new_party(self) -> Party:
@@ -154,22 +159,20 @@ class _AsyncioOps(_Ops):
             party.withdraw()
             raise
 
-    async def checkpoint_if_cancelled(self) -> None:
-        from anyio.lowlevel import checkpoint_if_cancelled
+    async def before(self) -> None:
+        await asyncio.sleep(0)
 
-        await checkpoint_if_cancelled()
-
-    async def yield_after_commit(self) -> None:
-        # The operation has already happened: a cancellation arriving now must not
-        # make it look as if it had not. Yield, and re-arm any native cancel.
-        try:
-            await asyncio.sleep(0)
-        except asyncio.CancelledError as exc:
-            _keep_result_despite_cancel(exc)
+    async def after_commit(self) -> None:  # pragma: no cover - yield_after is False
+        pass
 
 
 class _TrioOps(_Ops):
+    """trio: ``checkpoint_if_cancelled`` before and a cancel-shielded schedule
+    point after a commit that did not park — the pattern of trio's own channels."""
+
     __slots__ = ()
+
+    yield_after = True
 
     def new_party(self) -> Party:
         party = Party()
@@ -183,10 +186,10 @@ class _TrioOps(_Ops):
 
         await _trio_lowlevel.wait_task_rescheduled(abort)
 
-    async def checkpoint_if_cancelled(self) -> None:
+    async def before(self) -> None:
         await _trio_lowlevel.checkpoint_if_cancelled()
 
-    async def yield_after_commit(self) -> None:
+    async def after_commit(self) -> None:
         await _trio_lowlevel.cancel_shielded_checkpoint()
 
 

@@ -18,6 +18,7 @@ Payloads are not recorded unless :func:`capture_payloads` turns it on.
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
@@ -62,12 +63,30 @@ class _Hub:
 _hub = _Hub()
 
 
+def _global_provider() -> Any:
+    # ``trace.get_tracer_provider()`` consults ``os.environ`` on every call until
+    # a provider is set; this is the hot path of every channel operation, so read
+    # the module's provider slot and fall back to the API when it is not there.
+    provider = getattr(trace, "_TRACER_PROVIDER", _MISSING)
+    if provider is None and not _ENV_PROVIDER:
+        return None
+    if provider is _MISSING or provider is None:
+        return trace.get_tracer_provider()
+    return provider
+
+
+_MISSING: Any = object()
+_ENV_PROVIDER = bool(os.environ.get("OTEL_PYTHON_TRACER_PROVIDER"))
+
+
 def active_tracer() -> trace.Tracer | None:
     """The ``stbass`` tracer, or ``None`` when no SDK listens (spans would be no-ops)."""
     hub = _hub
     provider = hub.override
     if provider is None:
-        provider = trace.get_tracer_provider()
+        provider = _global_provider()
+        if provider is None:
+            return None
     if provider is hub.provider:
         return hub.tracer  # type: ignore[no-any-return]
     hub.provider = provider

@@ -28,6 +28,13 @@ pytestmark = pytest.mark.anyio
 EPS = 1e-6  # clock arithmetic in floating point
 
 
+async def until_parked(*chans: Chan[int]) -> None:
+    """Let the scheduler run until a sender is parked on each of *chans*."""
+    with anyio.fail_after(10):
+        while not all(c.statistics().waiting_senders for c in chans):
+            await anyio.lowlevel.checkpoint()
+
+
 async def test_alt_consumes_exactly_one_value_and_leaves_the_others() -> None:
     chans = [Chan(int, name=f"c{i}") for i in range(3)]
     with anyio.fail_after(10):
@@ -76,7 +83,7 @@ async def test_alt_is_fair_among_ready_guards() -> None:
         for i in range(3):
             tg.start_soon(always_send, i)
         for _ in range(3000):
-            await anyio.wait_all_tasks_blocked()
+            await until_parked(*chans)
             counts[await alt] += 1
         tg.cancel_scope.cancel()
     expected = 1000
@@ -94,7 +101,7 @@ async def test_skip_is_chosen_only_when_nothing_else_is_ready() -> None:
             got = await ALT(SKIP, ch)
             assert got == 1
             tg.start_soon(ch.send, 1)
-            await anyio.wait_all_tasks_blocked()
+            await until_parked(ch)
         tg.cancel_scope.cancel()
 
 

@@ -1,0 +1,99 @@
+"""The commit/cancel race: an operation that was committed is kept, and the
+cancellation that raced it fires at the next checkpoint (SPEC §4.2)."""
+
+from __future__ import annotations
+
+import anyio
+import pytest
+
+from stbass import ALT, Chan
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_receiver_cancelled_right_after_commit_keeps_the_value() -> None:
+    ch = Chan(int, name="race")
+    got: list[int] = []
+    scope = anyio.CancelScope()
+
+    async def receiver() -> None:
+        with scope:
+            got.append(await ch.recv())
+            await anyio.lowlevel.checkpoint()
+            got.append(-1)  # never: the cancellation fires at the checkpoint
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(receiver)
+        await anyio.wait_all_tasks_blocked()
+        await ch.send(1)  # commits to the parked receiver ...
+        scope.cancel()  # ... which is cancelled before it resumes
+    assert got == [1]
+    assert scope.cancelled_caught
+
+
+async def test_sender_cancelled_right_after_commit_reports_success() -> None:
+    ch = Chan(int, name="race")
+    sent: list[str] = []
+    scope = anyio.CancelScope()
+
+    async def sender() -> None:
+        with scope:
+            await ch.send(1)
+            sent.append("returned")
+            await anyio.lowlevel.checkpoint()
+            sent.append("never")
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(sender)
+        await anyio.wait_all_tasks_blocked()
+        assert await ch.recv() == 1
+        scope.cancel()
+    assert sent == ["returned"] and scope.cancelled_caught
+
+
+async def test_alt_cancelled_right_after_commit_keeps_its_choice() -> None:
+    a, b = Chan(int, name="a"), Chan(int, name="b")
+    got: list[int] = []
+    scope = anyio.CancelScope()
+
+    async def chooser() -> None:
+        with scope:
+            got.append(await ALT(a, b))
+            await anyio.lowlevel.checkpoint()
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(chooser)
+        await anyio.wait_all_tasks_blocked()
+        await b.send(2)
+        scope.cancel()
+    assert got == [2]
+    assert a.statistics().waiting_receivers == 0 and b.statistics().waiting_receivers == 0
+
+
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+async def test_native_asyncio_cancel_after_commit_is_rearmed(anyio_backend: str) -> None:
+    """asyncio only: a plain ``Task.cancel()`` (as asyncio.timeout uses) landing
+    after the commit; trio cannot deliver a cancellation after ``reschedule``."""
+    import asyncio
+
+    ch = Chan(int, name="native")
+    got: list[object] = []
+    holder: list[asyncio.Task[None]] = []
+
+    async def receiver() -> None:
+        holder.append(asyncio.current_task())  # type: ignore[arg-type]
+        got.append(await ch.recv())
+        try:
+            await asyncio.sleep(0)
+        except asyncio.CancelledError:
+            got.append("cancelled at the next checkpoint")
+            raise
+
+    task = asyncio.ensure_future(receiver())
+    await anyio.wait_all_tasks_blocked()
+    await ch.send(5)
+    holder[0].cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert got == [5, "cancelled at the next checkpoint"]
+    assert task.cancelling() == 1  # the count asyncio.timeout relies on is unchanged
