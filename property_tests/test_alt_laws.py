@@ -131,7 +131,8 @@ async def test_pri_alt_takes_the_first_ready_guard(
 
 def _fair_examples() -> int:
     # A fairness example runs hundreds of ALTs: scale the profile down.
-    return max(20, settings.default.max_examples // 20)
+    current = settings.default
+    return max(20, (current.max_examples if current is not None else 100) // 20)
 
 
 # Chi-square critical values at p = 0.0001 for 1..5 degrees of freedom.

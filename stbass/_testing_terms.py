@@ -180,7 +180,7 @@ class Term:
         raise NotImplementedError
 
     def __eq__(self, other: object) -> bool:
-        return type(self) is type(other) and self._key() == other._key()  # type: ignore[attr-defined]
+        return isinstance(other, Term) and type(self) is type(other) and self._key() == other._key()
 
     def __hash__(self) -> int:
         return hash((type(self).__name__, self._key()))
@@ -723,7 +723,8 @@ class _AltProcess(Process):
             for i in range(n):
                 tg.start_soon(branch, i)
             failures = 0
-            guards = [Guard(c) for c in chans] + [Guard(failed)]
+            guards: list[Guard[Any]] = [Guard(c) for c in chans]
+            guards.append(Guard(failed))
             while not chosen and failures < n:
                 index, value = await ALT(*guards).choose()
                 if index == n:

@@ -131,7 +131,8 @@ async def test_assert_equivalent_detects_different_sides(anyio_backend: Any) -> 
 async def test_run_process_reports_a_plain_process(anyio_backend: Any) -> None:
     @Process
     async def double(ctx: ProcessContext) -> int:
-        return 2 * await ctx.recv("input")
+        got: int = await ctx.recv("input")
+        return 2 * got
 
     assert await run_process(double, input_value=4) == Outcome.ok(8)
     assert await run_term(Fail("nope")) == Outcome.failed("nope")
