@@ -220,6 +220,15 @@ def test_constructor_validates() -> None:
         TemporalBackend("q", heartbeat_timeout=-1)
 
 
+@pytest.mark.anyio
+async def test_unreachable_server_gives_a_failed_result() -> None:
+    async with TemporalBackend("q-a", target=f"127.0.0.1:{_free_port()}") as backend:
+        with anyio.fail_after(30):
+            result = await backend.execute(tp.whoami, ProcessContext("whoami"))
+    assert result.is_fail
+    assert result.failure.summary.startswith("[whoami] RuntimeError: Failed client connect")
+
+
 # ---------------------------------------------------------------- real server
 
 
@@ -338,6 +347,18 @@ async def test_durable_par_for_and_par(temporal: TemporalEnv) -> None:
     assert mixed.is_ok
     assert mixed.results[0].value["queue"] == "q-a"
     assert mixed.failures[0].summary == "[boom] ValueError: remote boom 42"
+
+
+@pytest.mark.anyio
+async def test_durable_seq_halts_at_a_remote_failure(temporal: TemporalEnv, tmp_path: Path) -> None:
+    async with temporal.backend("q-b") as backend:
+        pipeline = durable(SEQ(tp.step_one, tp.boom, tp.step_three), backend=backend)
+        with anyio.fail_after(30):
+            result = await pipeline.run({"dir": str(tmp_path), "trail": []})
+    assert result.is_fail
+    assert [r.is_ok for r in result.results] == [True, False]
+    assert result.failures[0].summary == "[boom] ValueError: remote boom 42"
+    assert tp.runs(tmp_path, "step_three") == 0
 
 
 @pytest.mark.anyio

@@ -25,7 +25,7 @@ from .._placement import BackendRegistry, PLACED_PAR
 from .._process import Process, ProcessContext
 from .._replicator import PAR_FOR, SEQ_FOR
 from .._result import Failure, FailurePolicy, ProcessResult
-from ._backend import TemporalBackend
+from ._backend import TemporalBackend, cancel_quietly
 from ._codec import DURABLE_WORKFLOW, Call, Outcome, dump, result_from_outcome
 from ._paths import RemotePlacementError, callable_path
 
@@ -131,24 +131,21 @@ class DurableComposition(Composition):
     async def _run_remote(self, wf_id: str, request: Json) -> Json:
         client = await self.backend._connect()
         try:
-            handle = await client.start_workflow(
-                DURABLE_WORKFLOW,
-                request,
-                id=wf_id,
-                task_queue=self.backend.endpoint,
-                id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
-                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            )
-        except WorkflowAlreadyStartedError:
-            handle = client.get_workflow_handle(wf_id)
-        try:
+            try:
+                handle = await client.start_workflow(
+                    DURABLE_WORKFLOW,
+                    request,
+                    id=wf_id,
+                    task_queue=self.backend.endpoint,
+                    id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
+                    id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+                )
+            except WorkflowAlreadyStartedError:
+                handle = client.get_workflow_handle(wf_id)
             result: Json = await handle.result()
             return result
         except asyncio.CancelledError:
-            try:
-                await asyncio.wait_for(handle.cancel(), 5.0)
-            except Exception:
-                pass
+            await cancel_quietly(client, wf_id)
             raise
 
 
