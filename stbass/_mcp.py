@@ -466,6 +466,15 @@ async def _call_tool_unspanned(
     return _result_value(outcome)
 
 
+def _require_sdk() -> None:
+    import importlib.util
+
+    if importlib.util.find_spec("mcp") is None:  # pragma: no cover - the extra is missing
+        raise ModuleNotFoundError(
+            "stbass.mcp needs the official MCP SDK: pip install 'stbass[mcp]'", name="mcp"
+        )
+
+
 # ---------------------------------------------------------------- the API
 
 
@@ -498,6 +507,7 @@ class MCPServer:
         if name is not None and (not isinstance(name, str) or not name):
             raise TypeError(f"MCPServer: name must be a non-empty str, got {name!r}")
         self._target = _parse_target(url_or_command, transport, env, cwd, "MCPServer")
+        _require_sdk()
         if name is None:
             host, port = self._target.address
             name = f"{host}:{port}" if host is not None else os.path.basename(self._target.argv[0])
