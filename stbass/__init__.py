@@ -25,7 +25,12 @@ from ._compose import SEQ as SEQ
 from ._compose import PARResult as PARResult
 from ._compose import ProcessCancelledError as ProcessCancelledError
 from ._compose import SEQResult as SEQResult
+from ._failure import FailureAggregator as FailureAggregator
+from ._failure import FailureReport as FailureReport
+from ._failure import retry_process as retry_process
+from ._placement import PLACED_PAR as PLACED_PAR
 from ._placement import BackendRegistry as BackendRegistry
+from ._placement import BackendUnavailableError as BackendUnavailableError
 from ._placement import ExecutionBackend as ExecutionBackend
 from ._placement import LocalBackend as LocalBackend
 from ._placement import Placement as Placement
@@ -35,43 +40,58 @@ from ._result import Failure as Failure
 from ._result import FailurePolicy as FailurePolicy
 from ._result import ProcessResult as ProcessResult
 from ._result import RetryPolicy as RetryPolicy
+from ._replicator import PAR_FOR as PAR_FOR
+from ._replicator import SEQ_FOR as SEQ_FOR
 from ._timer import DEADLINE as DEADLINE
 from ._timer import TIMER as TIMER
 from ._timer import TimerExpired as TimerExpired
+from ._topology import ChanArray as ChanArray
+from ._topology import Collector as Collector
+from ._topology import Distributor as Distributor
 from ._util import fixup_module_metadata as _fixup_module_metadata
 from ._version import __version__ as __version__
 
 __all__ = (
-    "ALT",
     "AllGuardsDisabledError",
-    "DEADLINE",
-    "Guard",
-    "PRI_ALT",
-    "SKIP",
-    "TIMER",
-    "TimerExpired",
+    "ALT",
     "BackendRegistry",
+    "BackendUnavailableError",
     "Chan",
-    "ChanStatistics",
+    "ChanArray",
     "ChannelClosedError",
     "ChannelProtocolError",
     "ChannelTopologyError",
     "ChannelTypeError",
+    "ChanStatistics",
+    "Collector",
+    "DEADLINE",
+    "Distributor",
     "ExecutionBackend",
     "Failure",
+    "FailureAggregator",
     "FailurePolicy",
+    "FailureReport",
+    "Guard",
     "LocalBackend",
     "PAR",
+    "PAR_FOR",
     "PARResult",
+    "PLACED_PAR",
     "Placement",
+    "PRI_ALT",
     "Process",
     "ProcessCancelledError",
     "ProcessContext",
     "ProcessResult",
+    "retry_process",
     "RetryPolicy",
     "SEQ",
+    "SEQ_FOR",
     "SEQResult",
     "SequentialProtocol",
+    "SKIP",
+    "TIMER",
+    "TimerExpired",
     "VariantProtocol",
     "__version__",
 )

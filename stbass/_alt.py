@@ -146,7 +146,7 @@ class Guard(Generic[R]):
             return True
         if pre is False:
             return False
-        return bool(pre())  # type: ignore[operator]
+        return bool(pre())
 
     @property
     def name(self) -> str | None:
@@ -357,9 +357,9 @@ async def _alt(
         await ops.park(party)
 
     if party.state == COMMITTED:
-        offer = party.chosen
-        assert offer is not None
-        chosen = offer.index
+        taken = party.chosen
+        assert taken is not None
+        chosen = taken.index
         g = guards[chosen]
         if party.error is not None:
             _report(rec, chosen, g)
@@ -378,7 +378,7 @@ async def _alt(
                     via_alt=True,
                 )
         else:
-            value = offer.value
+            value = taken.value
         _report(rec, chosen, g)
         return chosen, value
 

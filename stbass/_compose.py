@@ -65,8 +65,10 @@ class Composition(Process):
     """Base of SEQ, PAR and the replicators: a process made of processes."""
 
     on_failure: FailurePolicy
+    #: the result of the last run started by ``async with`` (``None`` before)
+    result: Any = None
 
-    async def run(self, ctx: ProcessContext) -> Any:  # type: ignore[override]
+    async def run(self, ctx: ProcessContext) -> Any:
         raise NotImplementedError
 
     async def _run_in(self, ctx: ProcessContext | None, input_value: Any) -> CompositionResult:
@@ -87,7 +89,7 @@ class Composition(Process):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if exc_type is None and getattr(self, "result", None) is None:
+        if exc_type is None and self.result is None:
             self.result = await self._run_in(None, None)
 
 
@@ -195,7 +197,7 @@ class SEQ(Composition):
             args.append(f"on_failure={self.on_failure!r}")
         return f"SEQ({', '.join(args)})" + (".optional()" if self.is_optional else "")
 
-    async def run(self, input_value: Any = None) -> SEQResult:  # type: ignore[override]
+    async def run(self, input_value: Any = None) -> SEQResult:
         """Run the stages in order; returns a :class:`SEQResult`."""
         if isinstance(input_value, ProcessContext):
             return await self._run_in(input_value, None)
@@ -327,7 +329,7 @@ class PAR(Composition):
             args.append(f"deadline={self.deadline!r}")
         return f"PAR({', '.join(args)})" + (".optional()" if self.is_optional else "")
 
-    async def run(self, ctx: ProcessContext | None = None) -> PARResult:  # type: ignore[override]
+    async def run(self, ctx: ProcessContext | None = None) -> PARResult:
         """Run every child; returns a :class:`PARResult` once all have finished."""
         return await self._run_in(ctx, None)
 

@@ -7,12 +7,16 @@ import enum
 import traceback as _traceback
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Final, Generic, Literal, TypeVar, final
+from typing import TYPE_CHECKING, Any, Final, Generic, Literal, final
+
+from typing_extensions import TypeVar
 
 if TYPE_CHECKING:
     from ._placement import Placement
 
-T = TypeVar("T")
+# A default lets users write a bare ``-> ProcessResult`` (as the docs do) under
+# ``mypy --strict``; it means ``ProcessResult[Any]``.
+T = TypeVar("T", default=Any)
 
 _BACKOFFS: Final = ("exponential", "linear", "constant")
 
