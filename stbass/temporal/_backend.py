@@ -6,7 +6,6 @@ backend works the same from asyncio and from trio programs.
 
 from __future__ import annotations
 
-import asyncio  # only inside coroutines that run on the backend's own loop thread
 from datetime import datetime, timedelta, timezone
 from types import TracebackType
 from typing import Any
@@ -31,7 +30,7 @@ from ._codec import (
     outcome_from_exception,
     result_from_outcome,
 )
-from ._loop import LoopThread
+from ._loop import LoopThread, cancelling_remote
 from ._paths import RemotePlacementError, process_path
 
 
@@ -221,30 +220,34 @@ class TemporalBackend(ExecutionBackend):
 
     async def _run_remote(self, wf_id: str, call: dict[str, Any]) -> dict[str, Any]:
         client = await self._connect()
+        return await cancelling_remote(
+            self._start_and_wait(client, wf_id, call),
+            lambda: client.get_workflow_handle(wf_id).cancel(),
+        )
+
+    async def _start_and_wait(
+        self, client: Client, wf_id: str, call: dict[str, Any]
+    ) -> dict[str, Any]:
         try:
-            try:
-                handle = await client.start_workflow(
-                    RUN_WORKFLOW,
-                    {"call": call, "options": self.options()},
-                    id=wf_id,
-                    task_queue=self.endpoint,
-                    id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
-                    id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-                )
-            except WorkflowAlreadyStartedError:
-                handle = client.get_workflow_handle(wf_id)  # it succeeded before: reuse it
-            try:
-                result: dict[str, Any] = await handle.result()
-                return result
-            except WorkflowFailureError as exc:
-                cause = exc.cause
-                if isinstance(cause, ApplicationError) and cause.type == PROCESS_FAILED and cause.details:
-                    details: dict[str, Any] = cause.details[0]
-                    return details
-                raise RuntimeError(f"workflow {wf_id} failed: {cause}") from None
-        except asyncio.CancelledError:
-            await cancel_quietly(client, wf_id)
-            raise
+            handle = await client.start_workflow(
+                RUN_WORKFLOW,
+                {"call": call, "options": self.options()},
+                id=wf_id,
+                task_queue=self.endpoint,
+                id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
+                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            )
+        except WorkflowAlreadyStartedError:
+            handle = client.get_workflow_handle(wf_id)  # it succeeded before: reuse it
+        try:
+            result: dict[str, Any] = await handle.result()
+            return result
+        except WorkflowFailureError as exc:
+            cause = exc.cause
+            if isinstance(cause, ApplicationError) and cause.type == PROCESS_FAILED and cause.details:
+                details: dict[str, Any] = cause.details[0]
+                return details
+            raise RuntimeError(f"workflow {wf_id} failed: {cause}") from None
 
     async def health_check(self) -> bool:
         """True when a worker polled this task queue (workflows and activities)
@@ -273,15 +276,6 @@ class TemporalBackend(ExecutionBackend):
             if not recent:
                 return False
         return True
-
-
-async def cancel_quietly(client: Client, workflow_id: str) -> None:
-    """The stbass side was cancelled: cancel the remote run too (shielded from the
-    cancellation being handled, bounded, and ignoring a run that already ended)."""
-    try:
-        await asyncio.wait_for(asyncio.shield(client.get_workflow_handle(workflow_id).cancel()), 5.0)
-    except Exception:
-        pass
 
 
 class _NoLimit:

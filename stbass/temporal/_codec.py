@@ -36,6 +36,7 @@ class RemoteProcessError(Exception):
     still works); ``remote_type`` is the remote ``module.QualName``,
     ``remote_traceback`` the remote traceback text.
 
+    >>> from stbass.temporal._codec import remote_error
     >>> err = remote_error("ValueError", "builtins", "bad input", None)
     >>> isinstance(err, ValueError), type(err).__name__, str(err)
     (True, 'ValueError', 'bad input')

@@ -10,7 +10,6 @@ are not run again, the step that was running when the worker died runs again
 
 from __future__ import annotations
 
-import asyncio  # only inside coroutines that run on the backend's own loop thread
 import uuid
 from typing import Any
 
@@ -25,7 +24,8 @@ from .._placement import BackendRegistry, PLACED_PAR
 from .._process import Process, ProcessContext
 from .._replicator import PAR_FOR, SEQ_FOR
 from .._result import Failure, FailurePolicy, ProcessResult
-from ._backend import TemporalBackend, cancel_quietly
+from ._backend import TemporalBackend
+from ._loop import cancelling_remote
 from ._codec import DURABLE_WORKFLOW, Call, Outcome, dump, result_from_outcome
 from ._paths import RemotePlacementError, callable_path
 
@@ -130,7 +130,8 @@ class DurableComposition(Composition):
 
     async def _run_remote(self, wf_id: str, request: Json) -> Json:
         client = await self.backend._connect()
-        try:
+
+        async def start_and_wait() -> Json:
             try:
                 handle = await client.start_workflow(
                     DURABLE_WORKFLOW,
@@ -144,9 +145,10 @@ class DurableComposition(Composition):
                 handle = client.get_workflow_handle(wf_id)
             result: Json = await handle.result()
             return result
-        except asyncio.CancelledError:
-            await cancel_quietly(client, wf_id)
-            raise
+
+        return await cancelling_remote(
+            start_and_wait(), lambda: client.get_workflow_handle(wf_id).cancel()
+        )
 
 
 def durable(

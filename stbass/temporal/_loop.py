@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio  # the one place stbass drives asyncio itself: the Temporal SDK needs it
 import concurrent.futures
 import threading
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
 import anyio
@@ -119,3 +119,19 @@ class LoopThread:
         loop.call_soon_threadsafe(loop.stop)
         if thread is not threading.current_thread():
             thread.join()
+
+
+async def cancelling_remote(
+    body: Awaitable[T], on_cancel: Callable[[], Awaitable[Any]], grace: float = 5.0
+) -> T:
+    """Await *body* on the loop thread; if it is cancelled (the stbass side was),
+    run *on_cancel* (shielded, bounded by *grace*, errors ignored) before the
+    cancellation goes on."""
+    try:
+        return await body
+    except asyncio.CancelledError:
+        try:
+            await asyncio.wait_for(asyncio.shield(on_cancel()), grace)
+        except Exception:
+            pass
+        raise
