@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from contextvars import ContextVar
@@ -49,7 +50,7 @@ class ProcessContext:
 
     __slots__ = (
         "process_name",
-        "process_id",
+        "_process_id",
         "channels",
         "parent",
         "placement",
@@ -57,6 +58,7 @@ class ProcessContext:
         "last_checkpoint",
         "_bound",
         "_cancel_reason",
+        "_label",
     )
 
     def __init__(
@@ -73,7 +75,12 @@ class ProcessContext:
                 f"ProcessContext: process_name must be a str, got {type(process_name).__name__}"
             )
         self.process_name = process_name
-        self.process_id = process_id if process_id is not None else str(uuid.uuid4())
+        if process_id is not None and not isinstance(process_id, str):
+            raise TypeError(
+                f"ProcessContext({process_name!r}): process_id must be a str, "
+                f"got {type(process_id).__name__}"
+            )
+        self._process_id = process_id
         self.channels: dict[str, Chan[Any]] = dict(channels) if channels else {}
         for key, ch in self.channels.items():
             if not isinstance(ch, Chan):
@@ -88,6 +95,7 @@ class ProcessContext:
         self.last_checkpoint: Any = None
         self._bound: list[tuple[Chan[Any], bool]] = []
         self._cancel_reason: str | None = None
+        self._label: str | None = None
 
     def __repr__(self) -> str:
         return (
@@ -95,9 +103,20 @@ class ProcessContext:
         )
 
     @property
+    def process_id(self) -> str:
+        """A unique id (a UUID4 string), made the first time it is asked for."""
+        pid = self._process_id
+        if pid is None:
+            pid = self._process_id = str(uuid.uuid4())
+        return pid
+
+    @property
     def label(self) -> str:
         """``name#id8``: how this process appears in topology errors."""
-        return f"{self.process_name}#{self.process_id[:8]}"
+        label = self._label
+        if label is None:
+            label = self._label = f"{self.process_name}#{self.process_id[:8]}"
+        return label
 
     def get_channel(self, name: str) -> Chan[Any]:
         """The channel bound as *name*; ``KeyError`` naming the channels that exist."""
@@ -151,6 +170,10 @@ class ProcessContext:
 
 def _now() -> datetime:
     return datetime.now(timezone.utc)
+
+
+def _from_timestamp(ts: float) -> datetime:
+    return datetime.fromtimestamp(ts, timezone.utc)
 
 
 class Process:
@@ -288,8 +311,22 @@ class Process:
 
     async def execute(self, ctx: ProcessContext) -> ProcessResult[Any]:
         """Run the body in *ctx*; failures become a failed ``ProcessResult``."""
-        started = _now()
+        started = time.time()
         token = _current_ctx.set(ctx)
+        try:
+            if observe.active_tracer() is None:
+                try:
+                    outcome = await self.run(ctx)
+                except Exception as exc:
+                    return ProcessResult.fail(self._failure(exc, ctx, started))
+                return self._outcome(outcome, ctx, started, None)
+            return await self._execute_traced(ctx, started)
+        finally:
+            if ctx._bound:
+                ctx._release()
+            _current_ctx.reset(token)
+
+    async def _execute_traced(self, ctx: ProcessContext, started: float) -> ProcessResult[Any]:
         attrs = {
             N.PROCESS_NAME: self.name,
             N.PROCESS_ID: ctx.process_id,
@@ -299,35 +336,37 @@ class Process:
         if placement is not None:
             attrs[N.PLACEMENT_MODEL] = placement.model
             attrs[N.PLACEMENT_ENDPOINT] = placement.endpoint
-        try:
-            with observe.span(N.SPAN_PROCESS_PREFIX + self.name, attrs) as rec:
-                try:
-                    outcome = await self.run(ctx)
-                except Exception as exc:
-                    failure = self._failure(exc, ctx, started)
-                    rec.failed(exc, failure.summary)
-                    return ProcessResult.fail(failure)
-                except BaseException as exc:
-                    if isinstance(exc, anyio.get_cancelled_exc_class()):
-                        rec.cancelled(cancel_reason(ctx))
-                    raise
-                if not isinstance(outcome, ProcessResult):
-                    return ProcessResult.ok(outcome)
-                if outcome.is_fail:
-                    failure = self._enrich(outcome.failure, ctx, started)
-                    rec.failed(failure.error, failure.summary)
-                    return ProcessResult.fail(failure)
-                return outcome
-        finally:
-            ctx._release()
-            _current_ctx.reset(token)
+        with observe.span(N.SPAN_PROCESS_PREFIX + self.name, attrs) as rec:
+            try:
+                outcome = await self.run(ctx)
+            except Exception as exc:
+                failure = self._failure(exc, ctx, started)
+                rec.failed(exc, failure.summary)
+                return ProcessResult.fail(failure)
+            except BaseException as exc:
+                if isinstance(exc, anyio.get_cancelled_exc_class()):
+                    rec.cancelled(cancel_reason(ctx))
+                raise
+            return self._outcome(outcome, ctx, started, rec)
 
-    def _failure(self, exc: BaseException, ctx: ProcessContext, started: datetime) -> Failure:
+    def _outcome(
+        self, outcome: Any, ctx: ProcessContext, started: float, rec: Any
+    ) -> ProcessResult[Any]:
+        if not isinstance(outcome, ProcessResult):
+            return ProcessResult.ok(outcome)
+        if outcome.is_fail:
+            failure = self._enrich(outcome.failure, ctx, started)
+            if rec is not None:
+                rec.failed(failure.error, failure.summary)
+            return ProcessResult.fail(failure)
+        return outcome
+
+    def _failure(self, exc: BaseException, ctx: ProcessContext, started: float) -> Failure:
         return Failure(
             exc,
             process_name=self.name,
             process_id=ctx.process_id,
-            started_at=started,
+            started_at=_from_timestamp(started),
             failed_at=_now(),
             placement=ctx.placement,
             parent_process=ctx.parent,
@@ -335,14 +374,14 @@ class Process:
             checkpoint=ctx.last_checkpoint,
         )
 
-    def _enrich(self, failure: Failure, ctx: ProcessContext, started: datetime) -> Failure:
+    def _enrich(self, failure: Failure, ctx: ProcessContext, started: float) -> Failure:
         changes: dict[str, Any] = {}
         if failure.process_name == "unknown":
             changes["process_name"] = self.name
         if failure.process_id is None:
             changes["process_id"] = ctx.process_id
         if failure.started_at is None:
-            changes["started_at"] = started
+            changes["started_at"] = _from_timestamp(started)
         if failure.placement is None and ctx.placement is not None:
             changes["placement"] = ctx.placement
         if failure.parent_process is None and ctx.parent is not None:

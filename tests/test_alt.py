@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 import anyio
 import pytest
 
-from conftest import TIMER_BACKENDS
+from testing_backends import TIMER_BACKENDS
 from stbass import (
     ALT,
     DEADLINE,

@@ -7,7 +7,7 @@ from typing import Any
 import anyio
 import pytest
 
-from conftest import TIMER_BACKENDS
+from testing_backends import TIMER_BACKENDS
 from stbass import (
     PAR,
     SEQ,

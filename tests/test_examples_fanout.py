@@ -12,7 +12,7 @@ from typing import Any
 import anyio
 import pytest
 
-from conftest import TIMER_BACKENDS
+from testing_backends import TIMER_BACKENDS
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 

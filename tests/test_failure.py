@@ -8,7 +8,7 @@ from typing import Any
 
 import anyio
 import pytest
-from conftest import TIMER_BACKENDS
+from testing_backends import TIMER_BACKENDS
 
 import stbass.failure
 import stbass.result

@@ -8,7 +8,7 @@ import anyio
 import pytest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from conftest import TIMER_BACKENDS
+from testing_backends import TIMER_BACKENDS
 from stbass import (
     PAR,
     SEQ,
