@@ -134,7 +134,7 @@ def agent(
         for key, fact in notes.items():
             await anyio.sleep(0.01)  # "thinking"
             await ref.tell(Remember(key, fact))
-        await anyio.sleep(0.03)  # working on something else
+        await anyio.sleep(0.1)  # working on something else (the planner is done by then)
         for key in looks_up:
             seen[key] = await ref.ask(key)
             print(f"{name} asked {key!r}: {seen[key]!r}")

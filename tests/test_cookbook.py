@@ -36,7 +36,7 @@ def _load(name: str) -> dict[str, Any]:
 async def test_cache_search_timeout_takes_whichever_answers_first() -> None:
     main = _load("cache_search_timeout.py")["main"]
     with anyio.fail_after(20):
-        answers = await main(timeout=0.3)
+        answers = await main(timeout=1.0)  # generous: the search answers after 40 ms
     assert [(a.query, a.source) for a in answers] == [
         ("capital of France", "cache"),
         ("population of Lyon", "search"),
