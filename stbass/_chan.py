@@ -587,24 +587,22 @@ class Chan(Generic[T]):
     def bind_writer(self, writer_id: str) -> None:
         """Attach the one writer; a different second writer raises
         :class:`ChannelTopologyError`."""
-        if self._writer is not None and self._writer != writer_id:
-            raise ChannelTopologyError(
-                f"channel {self._name!r} already has writer {self._writer!r}; "
-                f"{writer_id!r} cannot also write to it",
-                channel=self._name,
-            )
+        self._check_free(self._writer, writer_id, "writer", "write to")
         self._writer = writer_id
 
     def bind_reader(self, reader_id: str) -> None:
         """Attach the one reader; a different second reader raises
         :class:`ChannelTopologyError`."""
-        if self._reader is not None and self._reader != reader_id:
+        self._check_free(self._reader, reader_id, "reader", "read from")
+        self._reader = reader_id
+
+    def _check_free(self, current: str | None, new: str, role: str, verb: str) -> None:
+        if current is not None and current != new:
             raise ChannelTopologyError(
-                f"channel {self._name!r} already has reader {self._reader!r}; "
-                f"{reader_id!r} cannot also read from it",
+                f"channel {self._name!r} already has {role} {current!r}; "
+                f"{new!r} cannot also {verb} it",
                 channel=self._name,
             )
-        self._reader = reader_id
 
     def unbind_writer(self) -> None:
         self._writer = None
@@ -632,7 +630,6 @@ class Chan(Generic[T]):
     @property
     def reader(self) -> str | None:
         return self._reader
-
 
 
 def _variant_checker(checkers: tuple[Checker | None, ...]) -> Checker | None:
