@@ -1,0 +1,432 @@
+"""The in-process benchmark cases.
+
+Each case is an ``async`` function that builds what it needs, times only the work
+being measured with ``time.perf_counter`` and returns a number (seconds, or a
+fraction for the idle-CPU case). ``benchmarks.run`` runs each one in a fresh
+``anyio.run`` per repeat, interleaving the variants.
+
+The channel variants share one interface (:class:`Endpoints`: bound ``send`` and
+``recv`` methods, so no wrapper sits on the hot path):
+
+* ``stbass`` — :class:`stbass.Chan`
+* ``anyio`` — ``anyio.create_memory_object_stream(0)``
+* ``trio`` — ``trio.open_memory_channel(0)`` (trio only)
+* ``asyncio.Queue(1)`` — (asyncio only; a one-slot queue, not a rendezvous)
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import anyio
+
+from stbass import ALT, PAR, Chan, Process, observe
+
+PAR_FOR: Any
+try:  # PAR_FOR arrived after the core; the suite runs without it.
+    from stbass.replicator import PAR_FOR
+except ImportError:  # pragma: no cover
+    PAR_FOR = None
+
+Send = Callable[[Any], Awaitable[None]]
+Recv = Callable[[], Awaitable[Any]]
+
+#: the clock the cases time with; ``benchmarks.run`` sets it (``--clock``)
+perf: Callable[[], float] = time.perf_counter
+
+
+class Endpoints:
+    """The two ends of one channel of some kind, plus how to dispose of it."""
+
+    __slots__ = ("send", "recv", "_close")
+
+    def __init__(self, send: Send, recv: Recv, close: Callable[[], None]) -> None:
+        self.send = send
+        self.recv = recv
+        self._close = close
+
+    def close(self) -> None:
+        self._close()
+
+
+def _nothing() -> None:
+    pass
+
+
+def make_stbass() -> Endpoints:
+    ch = Chan(int, name="bench")
+    return Endpoints(ch.send, ch.recv, ch.close)
+
+
+def make_anyio() -> Endpoints:
+    s, r = anyio.create_memory_object_stream[int](0)
+
+    def close() -> None:
+        s.close()
+        r.close()
+
+    return Endpoints(s.send, r.receive, close)
+
+
+def make_trio() -> Endpoints:
+    import trio
+
+    s, r = trio.open_memory_channel[int](0)
+
+    def close() -> None:
+        s.close()
+        r.close()
+
+    return Endpoints(s.send, r.receive, close)
+
+
+def make_queue() -> Endpoints:
+    import asyncio
+
+    q: asyncio.Queue[int] = asyncio.Queue(1)
+    return Endpoints(q.put, q.get, _nothing)
+
+
+Maker = Callable[[], Endpoints]
+
+
+def channel_variants(backend: str) -> dict[str, Maker]:
+    """stbass, raw anyio and the backend's native primitive, in that order."""
+    variants: dict[str, Maker] = {"stbass": make_stbass, "anyio": make_anyio}
+    if backend == "trio":
+        variants["trio"] = make_trio
+    else:
+        variants["asyncio.Queue(1)"] = make_queue
+    return variants
+
+
+# ------------------------------------------------------------------ ping-pong
+
+
+async def pingpong(make: Maker, messages: int) -> float:
+    """``messages`` one-way transfers: ints go out on one channel and are echoed
+    back on another (``messages // 2`` round trips). Returns seconds."""
+    a, b = make(), make()
+    rounds = messages // 2
+
+    async def echo() -> None:
+        recv, send = a.recv, b.send
+        for _ in range(rounds):
+            await send(await recv())
+
+    t0 = perf()
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(echo)
+        send, recv = a.send, b.recv
+        for i in range(rounds):
+            await send(i)
+            await recv()
+    elapsed = perf() - t0
+    a.close()
+    b.close()
+    return elapsed
+
+
+async def stream(make: Maker, messages: int) -> float:
+    """One producer sends ``messages`` ints to one consumer. Returns seconds."""
+    ep = make()
+
+    async def produce() -> None:
+        send = ep.send
+        for i in range(messages):
+            await send(i)
+
+    t0 = perf()
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(produce)
+        recv = ep.recv
+        for _ in range(messages):
+            await recv()
+    elapsed = perf() - t0
+    ep.close()
+    return elapsed
+
+
+async def pipeline(make: Maker, messages: int) -> float:
+    """producer -> relay -> consumer over two channels. Returns seconds."""
+    first, second = make(), make()
+
+    async def produce() -> None:
+        send = first.send
+        for i in range(messages):
+            await send(i)
+
+    async def relay() -> None:
+        recv, send = first.recv, second.send
+        for _ in range(messages):
+            await send(await recv())
+
+    t0 = perf()
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(produce)
+        tg.start_soon(relay)
+        recv = second.recv
+        for _ in range(messages):
+            await recv()
+    elapsed = perf() - t0
+    first.close()
+    second.close()
+    return elapsed
+
+
+async def pairs(make: Maker, n_pairs: int, per_pair: int) -> float:
+    """``n_pairs`` independent producer/consumer pairs, ``per_pair`` messages each,
+    all released at once after every task has started. Returns seconds."""
+    eps = [make() for _ in range(n_pairs)]
+    go = anyio.Event()
+
+    async def produce(ep: Endpoints) -> None:
+        await go.wait()
+        send = ep.send
+        for i in range(per_pair):
+            await send(i)
+
+    async def consume(ep: Endpoints) -> None:
+        await go.wait()
+        recv = ep.recv
+        for _ in range(per_pair):
+            await recv()
+
+    async with anyio.create_task_group() as tg:
+        for ep in eps:
+            tg.start_soon(produce, ep)
+            tg.start_soon(consume, ep)
+        await anyio.wait_all_tasks_blocked()
+        t0 = perf()
+        go.set()
+    elapsed = perf() - t0
+    for ep in eps:
+        ep.close()
+    return elapsed
+
+
+# ------------------------------------------------------------------------ ALT
+
+
+async def alt_pingpong(messages: int, use_alt: bool) -> float:
+    """Ping-pong where every receive is an ALT over the data channel and an idle
+    one (``use_alt``) or a plain ``recv``. Returns seconds."""
+    ping, pong = Chan(int, name="ping"), Chan(int, name="pong")
+    idle1, idle2 = Chan(int, name="idle1"), Chan(int, name="idle2")
+    get_ping: Recv = ALT(ping, idle1).select if use_alt else ping.recv
+    get_pong: Recv = ALT(pong, idle2).select if use_alt else pong.recv
+    rounds = messages // 2
+
+    async def echo() -> None:
+        send = pong.send
+        for _ in range(rounds):
+            await send(await get_ping())
+
+    t0 = perf()
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(echo)
+        send = ping.send
+        for i in range(rounds):
+            await send(i)
+            await get_pong()
+    return perf() - t0
+
+
+async def alt_stream(messages: int, use_alt: bool) -> float:
+    """One producer, one consumer that receives with ALT over the data channel and
+    an idle one (``use_alt``) or with a plain ``recv``. Returns seconds."""
+    data, idle = Chan(int, name="data"), Chan(int, name="idle")
+    get: Recv = ALT(data, idle).select if use_alt else data.recv
+
+    async def produce() -> None:
+        send = data.send
+        for i in range(messages):
+            await send(i)
+
+    t0 = perf()
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(produce)
+        for _ in range(messages):
+            await get()
+    return perf() - t0
+
+
+async def idle_cpu(seconds: float, with_alt: bool) -> float:
+    """Fraction of one core the process uses over ``seconds`` of wall time while
+    one ALT over two silent channels waits (``with_alt``), or while nothing does."""
+    a, b = Chan(int, name="a"), Chan(int, name="b")
+
+    async def waiter() -> None:
+        await ALT(a, b)
+
+    async with anyio.create_task_group() as tg:
+        if with_alt:
+            tg.start_soon(waiter)
+            await anyio.wait_all_tasks_blocked()
+        c0, w0 = time.process_time(), time.perf_counter()
+        await anyio.sleep(seconds)
+        c1, w1 = time.process_time(), time.perf_counter()
+        tg.cancel_scope.cancel()
+    return (c1 - c0) / (w1 - w0)
+
+
+# ------------------------------------------------------------------- spawning
+
+
+@Process
+async def trivial(ctx: Any) -> None:
+    """A process that does nothing."""
+
+
+async def _noop() -> None:
+    pass
+
+
+async def spawn_par(n: int) -> float:
+    procs = [trivial] * n
+    t0 = perf()
+    result = await PAR(*procs).run()
+    elapsed = perf() - t0
+    assert result.is_ok and len(result.results) == n
+    return elapsed
+
+
+async def _body(index: int, ctx: Any) -> int:
+    return index
+
+
+async def spawn_par_for(n: int) -> float:
+    assert PAR_FOR is not None
+    t0 = perf()
+    result = await PAR_FOR(n, _body).run()
+    elapsed = perf() - t0
+    assert result.is_ok and len(result.results) == n
+    return elapsed
+
+
+async def spawn_anyio(n: int) -> float:
+    t0 = perf()
+    async with anyio.create_task_group() as tg:
+        for _ in range(n):
+            tg.start_soon(_noop)
+    return perf() - t0
+
+
+async def spawn_native(n: int) -> float:
+    """A native trio nursery or ``asyncio.TaskGroup``."""
+    import sniffio
+
+    t0 = perf()
+    if sniffio.current_async_library() == "trio":
+        import trio
+
+        async with trio.open_nursery() as nursery:
+            for _ in range(n):
+                nursery.start_soon(_noop)
+    else:
+        import asyncio
+
+        async with asyncio.TaskGroup() as group:
+            for _ in range(n):
+                group.create_task(_noop())
+    return perf() - t0
+
+
+def spawn_variants(backend: str) -> dict[str, Callable[[int], Awaitable[float]]]:
+    variants: dict[str, Callable[[int], Awaitable[float]]] = {"PAR": spawn_par}
+    if PAR_FOR is not None:
+        variants["PAR_FOR"] = spawn_par_for
+    variants["anyio start_soon"] = spawn_anyio
+    variants["trio nursery" if backend == "trio" else "asyncio.TaskGroup"] = spawn_native
+    return variants
+
+
+# -------------------------------------------------------------------- tracing
+
+
+def make_provider() -> tuple[Any, Any]:
+    """An SDK TracerProvider whose one span processor only counts ended spans."""
+    from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+
+    class CountingProcessor(SpanProcessor):
+        def __init__(self) -> None:
+            self.ended = 0
+
+        def on_end(self, span: Any) -> None:
+            self.ended += 1
+
+    processor = CountingProcessor()
+    provider = TracerProvider()
+    provider.add_span_processor(processor)
+    return provider, processor
+
+
+@contextmanager
+def instrumentation_short_circuited() -> Iterator[None]:
+    """Replace ``stbass.observe.active_tracer`` by the cheapest possible ``None``
+    (this benchmark only): what the channels would cost with no hook at all."""
+    saved = observe.active_tracer
+    observe.active_tracer = lambda: None
+    try:
+        yield
+    finally:
+        observe.active_tracer = saved
+
+
+async def traced_pipeline(messages: int, mode: str, spans: list[int] | None = None) -> float:
+    """The stbass pipeline with no SDK (``"off"``), with the hook short-circuited
+    (``"bare"``) or with an SDK provider (``"on"``; the number of spans emitted is
+    appended to *spans*). Returns seconds."""
+    if mode == "bare":
+        with instrumentation_short_circuited():
+            return await pipeline(make_stbass, messages)
+    if mode == "on":
+        provider, processor = make_provider()
+        with observe.use_tracer_provider(provider):
+            elapsed = await pipeline(make_stbass, messages)
+        if spans is not None:
+            spans.append(processor.ended)
+        provider.shutdown()
+        return elapsed
+    assert mode == "off"
+    return await pipeline(make_stbass, messages)
+
+
+async def sdk_span_cost(count: int, equivalent: bool) -> float:
+    """Seconds per span the SDK itself takes (same provider set-up as "on").
+
+    ``equivalent=False``: one span with 3 attributes, the reference of SPEC §10.
+    ``equivalent=True``: a span shaped like a stbass channel span (6 attributes
+    at start, 3 set afterwards).
+    """
+    provider, _ = make_provider()
+    tracer = provider.get_tracer("bench")
+    if not equivalent:
+        attrs: dict[str, Any] = {"a": 1, "b": "two", "c": 3.0}
+        t0 = perf()
+        for _ in range(count):
+            tracer.start_span("reference", attributes=attrs).end()
+        elapsed = perf() - t0
+    else:
+        attrs = {
+            "stbass.channel.name": "bench",
+            "stbass.channel.type": "int",
+            "messaging.system": "stbass",
+            "messaging.operation.name": "send",
+            "messaging.operation.type": "send",
+            "messaging.destination.name": "bench",
+        }
+        t0 = perf()
+        for i in range(count):
+            span = tracer.start_span("send bench", attributes=attrs)
+            span.set_attribute("stbass.message.seq", i)
+            span.set_attribute("stbass.outcome", "ok")
+            span.set_attribute("stbass.wait_s", 0.0)
+            span.end()
+        elapsed = perf() - t0
+    provider.shutdown()
+    await anyio.lowlevel.checkpoint()
+    return elapsed / count
