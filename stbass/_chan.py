@@ -33,7 +33,18 @@ _name_counter = itertools.count(1)
 
 class ChannelClosedError(anyio.ClosedResourceError):
     """The channel was closed: raised by every send and recv after ``close()``,
-    and in every task that was waiting on it when it closed."""
+    and in every task that was waiting on it when it closed.
+
+    A subclass of ``anyio.ClosedResourceError``; ``channel`` is the channel's name.
+    ``async for`` over a channel ends quietly when it closes instead.
+
+    >>> ch = Chan(int, name="numbers")
+    >>> ch.close()
+    >>> ch.send_nowait(1)
+    Traceback (most recent call last):
+      ...
+    stbass.ChannelClosedError: send on closed channel 'numbers'
+    """
 
     def __init__(self, message: str, *, channel: str | None = None) -> None:
         super().__init__(message)
@@ -42,7 +53,13 @@ class ChannelClosedError(anyio.ClosedResourceError):
 
 class ChannelTypeError(TypeError):
     """A value does not match the channel's type; raised in the sender, before any
-    rendezvous. The message names the channel, the expected and the actual type."""
+    rendezvous. The message names the channel, the expected and the actual type.
+
+    >>> Chan(int, name="numbers").validate("seven")
+    Traceback (most recent call last):
+      ...
+    stbass.ChannelTypeError: channel 'numbers' expects int, got str ('seven')
+    """
 
     def __init__(self, message: str, *, channel: str | None = None) -> None:
         super().__init__(message)
@@ -51,11 +68,26 @@ class ChannelTypeError(TypeError):
 
 class ChannelProtocolError(ChannelTypeError):
     """A value breaks the channel's :class:`SequentialProtocol` (wrong position or
-    past the end of the protocol)."""
+    past the end of the protocol).
+
+    >>> ch = Chan(SequentialProtocol(str, int), name="order")
+    >>> ch.validate(3)   # the first value must be the str
+    Traceback (most recent call last):
+      ...
+    stbass.ChannelProtocolError: channel 'order': value 1 of ... must be str, got int (3)
+    """
 
 
 class ChannelTopologyError(RuntimeError):
-    """A second writer or reader tried to bind to a point-to-point channel."""
+    """A second writer or reader tried to bind to a point-to-point channel.
+
+    >>> ch = Chan(int, name="numbers")
+    >>> ch.bind_writer("producer")
+    >>> ch.bind_writer("intruder")
+    Traceback (most recent call last):
+      ...
+    stbass.ChannelTopologyError: channel 'numbers' already has writer 'producer'; ...
+    """
 
     def __init__(self, message: str, *, channel: str | None = None) -> None:
         super().__init__(message)
@@ -240,7 +272,13 @@ def first_available(waiting: dict[Offer, None]) -> Offer | None:
 @final
 @dataclass(frozen=True)
 class ChanStatistics:
-    """A snapshot of a channel's state (see :meth:`Chan.statistics`)."""
+    """A snapshot of a channel's state (see :meth:`Chan.statistics`).
+
+    >>> ch = Chan(int, name="numbers")
+    >>> stats = ch.statistics()
+    >>> stats.messages, stats.waiting_senders, stats.closed
+    (0, 0, False)
+    """
 
     name: str
     type: str
@@ -345,18 +383,43 @@ class Chan(Generic[T]):
 
     @property
     def name(self) -> str:
+        """The channel's name, given or generated (``chan-<n>``); it names the
+        channel in spans and error messages.
+
+        >>> Chan(int, name="numbers").name
+        'numbers'
+        """
         return self._name
 
     @property
     def type_spec(self) -> Any:
+        """The type (or protocol) values are checked against; ``None`` while a
+        ``Chan()`` has no type yet.
+
+        >>> Chan[str]("names").type_spec
+        <class 'str'>
+        """
         return None if self._spec is _PENDING else self._spec
 
     @property
     def closed(self) -> bool:
+        """True once :meth:`close` has been called.
+
+        >>> ch = Chan(int)
+        >>> ch.close()
+        >>> ch.closed
+        True
+        """
         return self._closed
 
     @property
     def type_name(self) -> str:
+        """A short name of :attr:`type_spec` for messages and spans (``"?"``
+        while there is no type yet).
+
+        >>> Chan(list[int]).type_name
+        'list[int]'
+        """
         return "?" if self._spec is _PENDING else describe_type(self._spec)
 
     def __repr__(self) -> str:
@@ -605,17 +668,46 @@ class Chan(Generic[T]):
             )
 
     def unbind_writer(self) -> None:
+        """Detach the writer, so another one may :meth:`bind_writer`.
+
+        >>> ch = Chan(int)
+        >>> ch.bind_writer("a")
+        >>> ch.unbind_writer()
+        >>> ch.bind_writer("b")
+        >>> ch.writer
+        'b'
+        """
         self._writer = None
 
     def unbind_reader(self) -> None:
+        """Detach the reader, so another one may :meth:`bind_reader`.
+
+        >>> ch = Chan(int)
+        >>> ch.bind_reader("a")
+        >>> ch.unbind_reader()
+        >>> ch.reader_attached
+        False
+        """
         self._reader = None
 
     @property
     def writer_attached(self) -> bool:
+        """True while a writer is bound (see :meth:`bind_writer`).
+
+        >>> ch = Chan(int)
+        >>> ch.bind_writer("producer")
+        >>> ch.writer_attached
+        True
+        """
         return self._writer is not None
 
     @property
     def reader_attached(self) -> bool:
+        """True while a reader is bound (see :meth:`bind_reader`).
+
+        >>> Chan(int).reader_attached
+        False
+        """
         return self._reader is not None
 
     @property
@@ -625,10 +717,24 @@ class Chan(Generic[T]):
 
     @property
     def writer(self) -> str | None:
+        """The id of the bound writer, or ``None``.
+
+        >>> ch = Chan(int)
+        >>> ch.bind_writer("producer")
+        >>> ch.writer
+        'producer'
+        """
         return self._writer
 
     @property
     def reader(self) -> str | None:
+        """The id of the bound reader, or ``None``.
+
+        >>> ch = Chan(int)
+        >>> ch.bind_reader("consumer")
+        >>> ch.reader
+        'consumer'
+        """
         return self._reader
 
 
