@@ -19,6 +19,18 @@ class TimerExpired(Exception):
 
     Attributes: ``started_at`` and ``deadline`` (on anyio's clock), ``elapsed``
     (seconds), ``timer_name`` and ``last_checkpoint`` of the running process.
+
+    >>> e = TimerExpired(started_at=10.0, deadline=12.5, elapsed=2.5, timer_name="llm")
+    >>> e
+    TimerExpired(timer_name='llm', elapsed=2.5, deadline=12.5)
+    >>> str(e)
+    "timer 'llm' expired after 2.500s"
+
+    An ALT whose timer guard fires returns it (or passes it to the guard's handler)::
+
+        result = await ALT(Guard(replies), Guard(TIMER(2.0)))
+        if isinstance(result, TimerExpired):
+            ...  # no reply within 2 s
     """
 
     def __init__(
@@ -51,9 +63,26 @@ class _TimerBase:
     name: str | None
 
     def deadline_from(self, now: float) -> float:
+        """The instant on anyio's clock when the timer fires, for a wait that
+        starts at *now* (an ``anyio.current_time()`` reading).
+
+        >>> TIMER(2.5).deadline_from(100.0)
+        102.5
+        """
         raise NotImplementedError
 
     def expired(self, started_at: float, deadline: float) -> TimerExpired:
+        """The :class:`TimerExpired` for a wait that started at *started_at* and
+        was due at *deadline*, measured now; call it inside a running event loop.
+
+        >>> import anyio
+        >>> async def fire() -> TimerExpired:
+        ...     timer = TIMER(0.0, name="t")
+        ...     start = anyio.current_time()
+        ...     return timer.expired(start, timer.deadline_from(start))
+        >>> anyio.run(fire).timer_name
+        't'
+        """
         now = anyio.current_time()
         ctx = current_context()
         return TimerExpired(
@@ -97,6 +126,11 @@ class TIMER(_TimerBase):
         self.name = _check_name("TIMER", name)
 
     def deadline_from(self, now: float) -> float:
+        """*now* plus the timer's seconds.
+
+        >>> TIMER(2.5).deadline_from(100.0)
+        102.5
+        """
         return now + self.seconds
 
     def __repr__(self) -> str:
@@ -122,6 +156,14 @@ class DEADLINE(_TimerBase):
         self.name = _check_name("DEADLINE", name)
 
     def deadline_from(self, now: float) -> float:
+        """The wall-clock instant ``when`` moved onto anyio's clock: *now* plus the
+        seconds from the present moment until ``when`` (negative if past).
+
+        >>> from datetime import datetime, timedelta, timezone
+        >>> soon = DEADLINE(datetime.now(timezone.utc) + timedelta(seconds=60))
+        >>> round(soon.deadline_from(1000.0))
+        1060
+        """
         # Convert the wall-clock instant to anyio's clock, relative to now.
         remaining = (self.when - datetime.now(timezone.utc)).total_seconds()
         return now + remaining
