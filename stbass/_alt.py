@@ -35,7 +35,14 @@ SKIP_KIND: Final = "skip"
 
 class AllGuardsDisabledError(RuntimeError):
     """Every guard of an ALT was disabled by its precondition: nothing could ever
-    be chosen."""
+    be chosen.
+
+    >>> import anyio
+    >>> anyio.run(ALT(Guard(Chan(int), precondition=False)).select)
+    Traceback (most recent call last):
+      ...
+    stbass.AllGuardsDisabledError: ALT: all 1 guards are disabled by their preconditions
+    """
 
 
 @final
@@ -141,6 +148,16 @@ class Guard(Generic[R]):
         return guard
 
     def enabled(self) -> bool:
+        """Evaluate the precondition now: may the ALT choose this guard?
+
+        >>> open_ = {"a": False}
+        >>> g = Guard(Chan(int), precondition=lambda: open_["a"])
+        >>> g.enabled()
+        False
+        >>> open_["a"] = True
+        >>> g.enabled()
+        True
+        """
         pre = self.precondition
         if pre is True:
             return True
@@ -150,6 +167,14 @@ class Guard(Generic[R]):
 
     @property
     def name(self) -> str | None:
+        """The name of the guard's channel or timer (``None`` for SKIP or an
+        unnamed timer); spans and errors use it.
+
+        >>> Guard(Chan(int, name="requests")).name
+        'requests'
+        >>> Guard(TIMER(1.0, name="timeout")).name
+        'timeout'
+        """
         target = self.target
         if isinstance(target, Chan):
             return target.name
