@@ -64,6 +64,11 @@ class Failure:
 
     @property
     def error_type(self) -> str:
+        """The class name of the error.
+
+        >>> Failure(TimeoutError("slow"), process_name="fetch").error_type
+        'TimeoutError'
+        """
         return type(self.error).__name__
 
     @property
@@ -154,10 +159,21 @@ class ProcessResult(Generic[T]):
 
     @property
     def is_ok(self) -> bool:
+        """True for a success (the result has a value, maybe ``None``).
+
+        >>> ProcessResult.ok(None).is_ok
+        True
+        """
         return self._failure is None
 
     @property
     def is_fail(self) -> bool:
+        """True for a failure (the result has a :attr:`failure`); the opposite of
+        :attr:`is_ok`.
+
+        >>> ProcessResult.fail(ValueError("no"), process_name="parse").is_fail
+        True
+        """
         return self._failure is not None
 
     @property
@@ -243,6 +259,10 @@ class FailurePolicy(enum.Enum):
     ``HALT`` cancels the rest as soon as a non-optional child fails; ``COLLECT``
     lets every child finish and reports all failures. ``FailurePolicy.retry(...)``
     builds a :class:`RetryPolicy` for :func:`stbass.retry_process`.
+
+    >>> FailurePolicy.COLLECT
+    FailurePolicy.COLLECT
+    >>> result = await PAR(fetch_a, fetch_b, on_failure=FailurePolicy.COLLECT).run()  # doctest: +SKIP
     """
 
     HALT = "halt"
@@ -254,6 +274,11 @@ class FailurePolicy(enum.Enum):
         backoff: Literal["exponential", "linear", "constant"] = "exponential",
         base_delay: float = 1.0,
     ) -> RetryPolicy:
+        """The :class:`RetryPolicy` with these settings.
+
+        >>> FailurePolicy.retry(5, backoff="constant", base_delay=0.1)
+        RetryPolicy(max_attempts=5, backoff='constant', base_delay=0.1)
+        """
         return RetryPolicy(max_attempts=max_attempts, backoff=backoff, base_delay=base_delay)
 
     def __repr__(self) -> str:
