@@ -22,7 +22,22 @@ from ._result import Failure, FailurePolicy, ProcessResult, check_policy
 
 class ProcessCancelledError(Exception):
     """A child was cancelled by its composition: by HALT after a sibling failed, or
-    by the composition's deadline. ``reason`` is ``"halt"`` or ``"deadline"``."""
+    by the composition's deadline. ``reason`` is ``"halt"`` or ``"deadline"``.
+
+    It is the error of the cancelled child's :class:`Failure`:
+
+    >>> import anyio
+    >>> @Process
+    ... async def fails(ctx: ProcessContext) -> None:
+    ...     raise ValueError("boom")
+    >>> @Process
+    ... async def waits(ctx: ProcessContext) -> None:
+    ...     await anyio.sleep_forever()
+    >>> result = anyio.run(PAR(fails, waits).run)
+    >>> cancelled = result.failures[1].error
+    >>> cancelled.reason, cancelled.process_name
+    ('halt', 'waits')
+    """
 
     def __init__(self, message: str, *, reason: str, process_name: str | None = None) -> None:
         super().__init__(message)
@@ -110,17 +125,67 @@ class CompositionResult:
 
     @property
     def is_fail(self) -> bool:
+        """True when a non-optional child failed; the opposite of :attr:`is_ok`
+        (a failed optional child is in :attr:`failures` but does not count).
+
+        >>> import anyio
+        >>> @Process
+        ... async def fails(ctx: ProcessContext) -> None:
+        ...     raise ValueError("boom")
+        >>> anyio.run(PAR(fails).run).is_fail
+        True
+        >>> anyio.run(PAR(fails.optional()).run).is_fail
+        False
+        """
         return not self.is_ok
 
     @property
     def successes(self) -> list[ProcessResult[Any]]:
+        """The successful results among :attr:`results`, in order.
+
+        >>> import anyio
+        >>> @Process
+        ... async def one(ctx: ProcessContext) -> int:
+        ...     return 1
+        >>> @Process
+        ... async def fails(ctx: ProcessContext) -> None:
+        ...     raise ValueError("boom")
+        >>> anyio.run(PAR(one, fails, on_failure=FailurePolicy.COLLECT).run).successes
+        [ProcessResult.ok(1)]
+        """
         return [r for r in self.results if r.is_ok]
 
     @property
     def value(self) -> Any:
+        """The composition's value (see :attr:`SEQResult.value` and
+        :attr:`PARResult.value`).
+
+        >>> import anyio
+        >>> @Process
+        ... async def one(ctx: ProcessContext) -> int:
+        ...     return 1
+        >>> anyio.run(SEQ(one).run).value
+        1
+        """
         raise NotImplementedError
 
     def as_process_result(self) -> ProcessResult[Any]:
+        """This outcome as one :class:`ProcessResult`: a success with :attr:`value`,
+        or a failure with the first failure of a non-optional child (what a parent
+        composition sees when this one runs nested inside it).
+
+        >>> import anyio
+        >>> @Process
+        ... async def hello(ctx: ProcessContext) -> str:
+        ...     return "hello"
+        >>> @Process
+        ... async def fails(ctx: ProcessContext) -> None:
+        ...     raise ValueError("boom")
+        >>> anyio.run(SEQ(hello).run).as_process_result()
+        ProcessResult.ok('hello')
+        >>> anyio.run(SEQ(hello, fails).run).as_process_result()
+        ProcessResult.fail(ValueError('boom'))
+        """
         if self.is_ok:
             return ProcessResult.ok(self.value)
         first = next(
@@ -132,7 +197,18 @@ class CompositionResult:
 @final
 class SEQResult(CompositionResult):
     """What ``SEQ.run`` returns: ``is_ok``, ``value`` (the last stage's output),
-    ``results`` (one per stage run) and ``failures``."""
+    ``results`` (one per stage run) and ``failures``.
+
+    >>> import anyio
+    >>> @Process
+    ... async def double(ctx: ProcessContext) -> int:
+    ...     return 2 * await ctx.recv("input")
+    >>> result = anyio.run(SEQ(double, double).run, 3)
+    >>> result
+    SEQResult(is_ok=True, value=12, failures=0)
+    >>> result.results
+    [ProcessResult.ok(6), ProcessResult.ok(12)]
+    """
 
     __slots__ = ("_value",)
 
@@ -144,6 +220,15 @@ class SEQResult(CompositionResult):
 
     @property
     def value(self) -> Any:
+        """The output of the last stage that ran (``None`` if it failed).
+
+        >>> import anyio
+        >>> @Process
+        ... async def shout(ctx: ProcessContext) -> str:
+        ...     return (await ctx.recv("input")).upper()
+        >>> anyio.run(SEQ(shout).run, "hi").value
+        'HI'
+        """
         return self._value
 
     def __repr__(self) -> str:
@@ -154,12 +239,38 @@ class SEQResult(CompositionResult):
 class PARResult(CompositionResult):
     """What ``PAR.run`` returns: ``is_ok``, ``results`` in declaration order,
     ``successes``, ``failures`` and ``value`` (the children's values in declaration
-    order, ``None`` for a failed child)."""
+    order, ``None`` for a failed child).
+
+    >>> import anyio
+    >>> @Process
+    ... async def one(ctx: ProcessContext) -> int:
+    ...     return 1
+    >>> @Process
+    ... async def fails(ctx: ProcessContext) -> None:
+    ...     raise ValueError("boom")
+    >>> result = anyio.run(PAR(one, fails, on_failure=FailurePolicy.COLLECT).run)
+    >>> result
+    PARResult(is_ok=False, value=[1, None], failures=1)
+    >>> result.failures[0].summary
+    '[fails] ValueError: boom'
+    """
 
     __slots__ = ()
 
     @property
     def value(self) -> list[Any]:
+        """The children's values in declaration order, ``None`` for a failed child.
+
+        >>> import anyio
+        >>> @Process
+        ... async def one(ctx: ProcessContext) -> int:
+        ...     return 1
+        >>> @Process
+        ... async def two(ctx: ProcessContext) -> int:
+        ...     return 2
+        >>> anyio.run(PAR(two, one).run).value
+        [2, 1]
+        """
         return [r._value if r.is_ok else None for r in self.results]
 
     def __repr__(self) -> str:
