@@ -48,6 +48,13 @@ class Placement:
 
     @property
     def summary(self) -> str:
+        """One line for messages and spans: the fields that are set, or ``"local"``.
+
+        >>> Placement(model="llama", config={"temperature": 0.2}).summary
+        'model=llama config=temperature=0.2'
+        >>> Placement().summary
+        'local'
+        """
         parts = []
         if self.model is not None:
             parts.append(f"model={self.model}")
@@ -82,6 +89,15 @@ class ExecutionBackend(abc.ABC):
     Subclasses implement :meth:`execute` and :meth:`health_check`; a
     ``concurrency_limit`` (``None``: unlimited) is enforced by PLACED_PAR with one
     capacity limiter per backend, shared by every PLACED_PAR that uses it.
+
+    >>> class Inline(ExecutionBackend):
+    ...     concurrency_limit = 4
+    ...     async def execute(self, process: Process, ctx: ProcessContext) -> ProcessResult[Any]:
+    ...         return await process.execute(ctx)
+    ...     async def health_check(self) -> bool:
+    ...         return True
+    >>> registry = BackendRegistry()
+    >>> registry.register("inline", Inline())
     """
 
     #: how many processes this backend may run at once (``None``: no limit)
@@ -89,6 +105,17 @@ class ExecutionBackend(abc.ABC):
 
     @property
     def name(self) -> str:
+        """The backend's name in spans and errors; the class name unless a
+        subclass overrides it.
+
+        >>> class Inline(ExecutionBackend):
+        ...     async def execute(self, process: Process, ctx: ProcessContext) -> ProcessResult[Any]:
+        ...         return await process.execute(ctx)
+        ...     async def health_check(self) -> bool:
+        ...         return True
+        >>> Inline().name
+        'Inline'
+        """
         return type(self).__name__
 
     @abc.abstractmethod
@@ -121,7 +148,16 @@ class ExecutionBackend(abc.ABC):
 
 
 class LocalBackend(ExecutionBackend):
-    """Runs processes in this event loop (the default backend)."""
+    """Runs processes in this event loop (the default backend).
+
+    >>> import anyio
+    >>> @Process
+    ... async def work(ctx: ProcessContext) -> int:
+    ...     return 1
+    >>> backend = LocalBackend(name="cpu", concurrency_limit=4)
+    >>> anyio.run(backend.execute, work, ProcessContext("work"))
+    ProcessResult.ok(1)
+    """
 
     def __init__(self, *, concurrency_limit: int | None = None, name: str = "local") -> None:
         if concurrency_limit is not None and (
@@ -138,6 +174,11 @@ class LocalBackend(ExecutionBackend):
 
     @property
     def name(self) -> str:
+        """The name given to the constructor (``"local"`` by default).
+
+        >>> LocalBackend(name="cpu").name
+        'cpu'
+        """
         return self._name
 
     async def execute(self, process: Process, ctx: ProcessContext) -> ProcessResult[Any]:
@@ -157,6 +198,13 @@ class BackendRegistry:
 
     ``get`` tries the exact endpoint, then the endpoint's prefix before ``:``
     (``local:8080`` finds ``local``), then the model name, then the default.
+
+    >>> registry = BackendRegistry()
+    >>> registry.register("gpu", LocalBackend(name="gpu", concurrency_limit=2))
+    >>> registry.get(Placement(endpoint="gpu:0")).name
+    'gpu'
+    >>> registry.get(Placement(model="llama")).name   # no match: the default
+    'local'
     """
 
     def __init__(self, default: ExecutionBackend | None = None) -> None:
@@ -179,6 +227,16 @@ class BackendRegistry:
         self._backends[key] = backend
 
     def get(self, placement: Placement | None) -> ExecutionBackend:
+        """The backend for *placement*: by exact endpoint, endpoint prefix (before
+        ``:``), then model; the default when nothing matches or *placement* is ``None``.
+
+        >>> registry = BackendRegistry()
+        >>> registry.register("llama", LocalBackend(name="llama-box"))
+        >>> registry.get(Placement(model="llama"))
+        LocalBackend(name='llama-box')
+        >>> registry.get(None)
+        LocalBackend(name='local')
+        """
         if placement is None:
             return self.default
         endpoint = placement.endpoint
@@ -201,7 +259,24 @@ class BackendRegistry:
 
 class BackendUnavailableError(RuntimeError):
     """A backend failed its health check (returned false or raised), so the
-    process placed on it was not run. ``placement`` and ``backend`` say where."""
+    process placed on it was not run. ``placement`` and ``backend`` say where.
+
+    It is the error of that process's :class:`~stbass.Failure`:
+
+    >>> import anyio
+    >>> class Down(LocalBackend):
+    ...     async def health_check(self) -> bool:
+    ...         return False
+    >>> registry = BackendRegistry()
+    >>> registry.register("gpu", Down(name="gpu"))
+    >>> @Process
+    ... async def work(ctx: ProcessContext) -> int:
+    ...     return 1
+    >>> placed = PLACED_PAR((work, Placement(endpoint="gpu:0")), registry=registry)
+    >>> error = anyio.run(placed.run).failures[0].error
+    >>> error.backend, error.placement
+    ('gpu', Placement(endpoint='gpu:0'))
+    """
 
     def __init__(self, message: str, *, placement: Placement | None, backend: str) -> None:
         super().__init__(message)
