@@ -75,14 +75,6 @@ nitpick_ignore_regex = [
     (r"py:.*", r"(.*\.)?_[A-Za-z].*"),  # private helpers in signatures
     (r"py:.*", r"(stbass\.)?(_[a-z_]+\.)?(Factory|Count|Precondition|Strategy|Checker|ProcessFn|TaskFn|Outcome\..*)"),
 ]
-# TODO(lead): real broken references in core docstrings, listed one by one so the
-# build stays green until they are fixed; delete each line with its fix.
-nitpick_ignore = [
-    # stbass/_failure.py, FailurePatterns: ``is_timeout`` is private (not documented)
-    ("py:func", "is_timeout"),
-    # stbass/_failure.py, RepeatedFailure: an attribute, so :attr:, not :meth:
-    ("py:meth", "FailurePatterns.repeat_timeouts"),
-]
 
 # Pages written alongside this one: the index lists them, and an entry whose page
 # does not exist (yet) is left out of the toctree instead of breaking the build.
@@ -180,27 +172,9 @@ def _drop_missing_pages(app: Any, docname: str, source: list[str]) -> None:
 # under -W). Inherited docstrings count.
 DOCUMENTED_MODULES = ("stbass", "stbass.observe", "stbass.testing", "stbass.mcp", "stbass_tracing")
 
-# TODO(lead): public members of the core that have no docstring yet. Delete each
-# line when its docstring is written; a new undocumented name fails the build.
-KNOWN_UNDOCUMENTED = {
-    "stbass.BackendRegistry.get",
-    "stbass.Chan.closed", "stbass.Chan.name", "stbass.Chan.reader",
-    "stbass.Chan.reader_attached", "stbass.Chan.type_name", "stbass.Chan.type_spec",
-    "stbass.Chan.unbind_reader", "stbass.Chan.unbind_writer", "stbass.Chan.writer",
-    "stbass.Chan.writer_attached",
-    "stbass.ChanArray.name_prefix",
-    "stbass.DEADLINE.deadline_from", "stbass.DEADLINE.expired",
-    "stbass.TIMER.deadline_from", "stbass.TIMER.expired",
-    "stbass.ExecutionBackend.name", "stbass.LocalBackend.name", "stbass.mcp.MCPBackend.name",
-    "stbass.Failure.error_type",
-    "stbass.Guard.enabled", "stbass.Guard.name",
-    "stbass.PARResult.as_process_result", "stbass.PARResult.is_fail",
-    "stbass.PARResult.successes", "stbass.PARResult.value",
-    "stbass.SEQResult.as_process_result", "stbass.SEQResult.is_fail",
-    "stbass.SEQResult.successes", "stbass.SEQResult.value",
-    "stbass.Placement.summary",
-    "stbass.ProcessResult.is_fail", "stbass.ProcessResult.is_ok",
-}
+# Public names exempted from the check above: none. Keep it empty; write the
+# docstring (with an example, see tests/test_docstrings.py) instead.
+KNOWN_UNDOCUMENTED: set[str] = set()
 
 
 def _member_doc(cls: type, attr: str) -> str | None:

@@ -171,7 +171,7 @@ def is_timeout(failure: Failure) -> bool:
 @dataclass(frozen=True)
 class RepeatedFailure:
     """One process failing the same way several times: what
-    :meth:`FailurePatterns.repeat_timeouts` and ``repeat_errors`` list.
+    :attr:`FailurePatterns.repeat_timeouts` and ``repeat_errors`` list.
 
     >>> RepeatedFailure("fetch", "TimeoutError", 3)
     RepeatedFailure(process_name='fetch', error_type='TimeoutError', count=3)
@@ -191,8 +191,11 @@ class RepeatedFailure:
 class FailurePatterns:
     """What :meth:`FailureReport.pattern_analysis` finds.
 
-    * ``repeat_timeouts``: processes that timed out at least *threshold* times
-      (see :func:`is_timeout`), most frequent first.
+    * ``repeat_timeouts``: processes that timed out at least *threshold* times,
+      most frequent first. A timeout is a failure whose error is a
+      ``TimeoutError`` (what ``anyio.fail_after`` raises), a
+      :class:`~stbass.TimerExpired`, or a :class:`~stbass.ProcessCancelledError`
+      with reason ``"deadline"``.
     * ``repeat_errors``: processes that failed with the same (non-timeout,
       non-cancellation) error type at least *threshold* times, most frequent first.
     * ``cascade_failures``: failures that are consequences of another failure:

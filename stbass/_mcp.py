@@ -728,6 +728,14 @@ class MCPBackend(ExecutionBackend):
 
     @property
     def name(self) -> str:
+        """The backend's name in spans and errors: the one given, or
+        ``mcp:<server name>``.
+
+        >>> MCPBackend("http://127.0.0.1:8000/mcp").name
+        'mcp:127.0.0.1:8000'
+        >>> MCPBackend("http://127.0.0.1:8000/mcp", name="tools").name
+        'tools'
+        """
         return self._name
 
     def tool(

@@ -67,6 +67,11 @@ class ChanArray(Generic[T]):
 
     @property
     def name_prefix(self) -> str:
+        """The prefix of the channels' names (generated when none was given).
+
+        >>> ChanArray(str, 2, name_prefix="replies").name_prefix
+        'replies'
+        """
         return self._prefix
 
     @property
