@@ -80,7 +80,13 @@ _ENV_PROVIDER = bool(os.environ.get("OTEL_PYTHON_TRACER_PROVIDER"))
 
 
 def active_tracer() -> trace.Tracer | None:
-    """The ``stbass`` tracer, or ``None`` when no SDK listens (spans would be no-ops)."""
+    """The ``stbass`` tracer, or ``None`` when no SDK listens (spans would be no-ops).
+
+    >>> from opentelemetry.sdk.trace import TracerProvider
+    >>> with use_tracer_provider(TracerProvider()):
+    ...     active_tracer() is not None
+    True
+    """
     hub = _hub
     provider = hub.override
     if provider is None:
@@ -101,7 +107,16 @@ def active_tracer() -> trace.Tracer | None:
 
 def set_tracer_provider(provider: trace.TracerProvider | None) -> trace.TracerProvider | None:
     """Make stbass emit to *provider* (``None``: back to the global provider).
-    Returns the provider injected before."""
+    Returns the provider injected before.
+
+    For a whole application; :func:`use_tracer_provider` does the same for a block.
+
+    >>> from opentelemetry.sdk.trace import TracerProvider
+    >>> provider = TracerProvider()
+    >>> previous = set_tracer_provider(provider)
+    >>> set_tracer_provider(previous) is provider
+    True
+    """
     previous = _hub.override
     _hub.override = provider
     return previous  # type: ignore[no-any-return]
@@ -109,7 +124,24 @@ def set_tracer_provider(provider: trace.TracerProvider | None) -> trace.TracerPr
 
 @contextlib.contextmanager
 def use_tracer_provider(provider: trace.TracerProvider) -> Iterator[trace.TracerProvider]:
-    """Emit stbass spans to *provider* inside the ``with`` block."""
+    """Emit stbass spans to *provider* inside the ``with`` block.
+
+    >>> import anyio
+    >>> from opentelemetry.sdk.trace import TracerProvider
+    >>> from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    >>> from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+    >>> from stbass import PAR, Process, ProcessContext
+    >>> exporter = InMemorySpanExporter()
+    >>> provider = TracerProvider()
+    >>> provider.add_span_processor(SimpleSpanProcessor(exporter))
+    >>> @Process
+    ... async def hello(ctx: ProcessContext) -> str:
+    ...     return "hi"
+    >>> with use_tracer_provider(provider):
+    ...     result = anyio.run(PAR(hello).run)
+    >>> [span.name for span in exporter.get_finished_spans()]
+    ['process hello', 'PAR']
+    """
     previous = set_tracer_provider(provider)
     try:
         yield provider
@@ -127,6 +159,9 @@ def capture_payloads(
 
     Values are passed through *redact* (if given), turned into ``repr`` text and
     truncated to *max_bytes* characters.
+
+    >>> capture_payloads(max_bytes=64, redact=lambda v: "***" if "password" in str(v) else v)
+    >>> capture_payloads(False)   # back to the default: no payloads
     """
     if max_bytes <= 0:
         raise ValueError(f"max_bytes must be positive, got {max_bytes}")
