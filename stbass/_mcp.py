@@ -64,7 +64,16 @@ _LIST_PAGE_CAP = 100
 
 class MCPCallError(Exception):
     """Base of every MCP failure stbass reports. ``server`` names the server (its
-    URL or command), ``tool`` the tool (``None`` for listing or health checks)."""
+    URL or command), ``tool`` the tool (``None`` for listing or health checks).
+
+    A failed :class:`MCPProcess` carries one as ``failure.error``;
+    :meth:`MCPServer.call` raises it:
+
+    >>> try:                                                  # doctest: +SKIP
+    ...     await MCPServer("http://127.0.0.1:8000/mcp").call("add", {"a": 1, "b": 2})
+    ... except MCPCallError as error:
+    ...     print(type(error).__name__, error.server, error.tool)
+    """
 
     def __init__(self, message: str, *, server: str, tool: str | None = None) -> None:
         super().__init__(message)
@@ -74,15 +83,32 @@ class MCPCallError(Exception):
 
 class MCPConnectionError(MCPCallError, ConnectionError):
     """The server could not be reached (connection refused, command not found,
-    HTTP error status) or the connection broke during the call."""
+    HTTP error status) or the connection broke during the call.
+
+    >>> await MCPServer("http://127.0.0.1:1/mcp").call("add", {"a": 1})  # doctest: +SKIP
+    Traceback (most recent call last):
+      ...
+    stbass.mcp.MCPConnectionError: cannot connect to MCP server http://127.0.0.1:1/mcp while calling tool 'add': connection refused
+    """
 
 
 class MCPTimeoutError(MCPCallError, TimeoutError):
-    """The call took longer than its timeout; it was cancelled, session and all."""
+    """The call took longer than its timeout; it was cancelled, session and all.
+
+    >>> slow = MCPProcess("http://127.0.0.1:8000/mcp", "slow", timeout=0.5)
+    >>> result = await SEQ(slow).run()                        # doctest: +SKIP
+    >>> result.failures[0].summary                            # doctest: +SKIP
+    "[slow] MCPTimeoutError: MCP tool 'slow' on http://127.0.0.1:8000/mcp timed out after 0.5 s (the call was cancelled)"
+    """
 
 
 class MCPToolError(MCPCallError):
-    """The tool ran and reported an error (``isError``); ``content`` is its text."""
+    """The tool ran and reported an error (``isError``); ``content`` is its text.
+
+    >>> result = await SEQ(MCPProcess(url, "fail")).run()    # doctest: +SKIP
+    >>> result.failures[0].error.content                     # doctest: +SKIP
+    'Error executing tool fail: disk full'
+    """
 
     def __init__(self, message: str, *, server: str, tool: str | None = None, content: str = "") -> None:
         super().__init__(message, server=server, tool=tool)
@@ -90,7 +116,13 @@ class MCPToolError(MCPCallError):
 
 
 class MCPUnknownToolError(MCPCallError, LookupError):
-    """The server offers no tool by that name; ``available`` lists the ones it has."""
+    """The server offers no tool by that name; ``available`` lists the ones it has.
+
+    >>> await server.call("multiply", {"a": 2, "b": 3})       # doctest: +SKIP
+    Traceback (most recent call last):
+      ...
+    stbass.mcp.MCPUnknownToolError: MCP server http://127.0.0.1:8000/mcp has no tool 'multiply' (its tools: add, shout, word_count)
+    """
 
     def __init__(
         self, message: str, *, server: str, tool: str | None = None, available: Sequence[str] = ()
@@ -101,7 +133,14 @@ class MCPUnknownToolError(MCPCallError, LookupError):
 
 class MCPInvalidArgumentsError(MCPCallError, ValueError):
     """The arguments do not match the tool's input schema (checked before the call,
-    so the server never sees them); ``problems`` lists each mismatch."""
+    so the server never sees them); ``problems`` lists each mismatch.
+
+    >>> try:                                                  # doctest: +SKIP
+    ...     await server.call("add", {"a": "two"})
+    ... except MCPInvalidArgumentsError as error:
+    ...     print(error.problems)
+    ("'b' is a required property", "a: 'two' is not of type 'integer'")
+    """
 
     def __init__(
         self, message: str, *, server: str, tool: str | None = None, problems: Sequence[str] = ()
@@ -111,7 +150,13 @@ class MCPInvalidArgumentsError(MCPCallError, ValueError):
 
 
 class MCPProtocolError(MCPCallError):
-    """The server answered with a protocol (JSON-RPC) error or an invalid message."""
+    """The server answered with a protocol (JSON-RPC) error or an invalid message.
+
+    >>> await MCPServer("http://127.0.0.1:8000/nothing").call("add")  # doctest: +SKIP
+    Traceback (most recent call last):
+      ...
+    stbass.mcp.MCPProtocolError: MCP server http://127.0.0.1:8000/nothing answered a protocol error while calling tool 'add': [-32601] Not Found
+    """
 
 
 # ------------------------------------------------------------------ targets
@@ -695,6 +740,7 @@ class MCPBackend(ExecutionBackend):
     (placement decides where a process runs), and fails any other kind of
     process with a ``TypeError``. ``health_check`` is :meth:`MCPServer.health`.
 
+    >>> from stbass import PLACED_PAR, BackendRegistry, Placement
     >>> registry = BackendRegistry()
     >>> registry.register("tools", MCPBackend("http://127.0.0.1:8000/mcp"))
     >>> add = MCPProcess("http://127.0.0.1:8000/mcp", "add", arguments={"a": 1, "b": 2})

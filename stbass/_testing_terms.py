@@ -156,7 +156,16 @@ def _kw(**fields: Any) -> str:
 
 
 class Term:
-    """Base of all terms. A term is immutable, hashable and printable as Python."""
+    """Base of all terms. A term is immutable, hashable and printable as Python.
+
+    >>> term = Seq(Leaf(1), Tag('b'))
+    >>> isinstance(term, Term), term
+    (True, Seq(Leaf(1), Tag('b')))
+    >>> term.outcomes()
+    frozenset({Outcome.ok((1, 'b'))})
+    >>> list(term.leaves())
+    [Leaf(1), Tag('b')]
+    """
 
     __slots__ = ()
 
@@ -560,7 +569,11 @@ def _get_replicators() -> tuple[Any, Any]:
 
 
 def replicators_available() -> bool:
-    """Can this stbass build :class:`ParFor` and :class:`SeqFor` terms?"""
+    """Can this stbass build :class:`ParFor` and :class:`SeqFor` terms?
+
+    >>> replicators_available()
+    True
+    """
     try:
         _get_replicators()
     except ImportError:
@@ -769,7 +782,7 @@ async def run_term(term: Term, input_value: Any = None) -> Outcome:
     """Build *term* and run it once on the current backend (see :func:`run_process`).
 
     >>> outcome = await run_term(Seq(Leaf(1), Tag('t')))  # doctest: +SKIP
-    >>> outcome
+    >>> outcome  # doctest: +SKIP
     Outcome.ok((1, 't'))
     """
     return await run_process(term.build(), input_value)
