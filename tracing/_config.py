@@ -315,7 +315,13 @@ def configure(
 
 
 def current() -> TracingHandle | None:
-    """The handle of the last :func:`configure` that is not shut down yet."""
+    """The handle of the last :func:`configure` that is not shut down yet.
+
+    >>> import stbass_tracing
+    >>> with stbass_tracing.configure("memory", set_global=False) as handle:
+    ...     stbass_tracing.current() is handle
+    True
+    """
     return _current
 
 

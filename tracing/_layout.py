@@ -24,7 +24,18 @@ __all__ = ("Layout", "Row", "layout_trace")
 
 @dataclass(slots=True)
 class Row:
-    """One lane of the timeline."""
+    """One lane of the timeline: the span that owns it (``kind`` ``"composition"``
+    or ``"process"``; ``"group"`` and ``"orphans"`` lanes have none), its parent
+    lane, nesting ``depth``, ``label``, and the spans drawn on it (``items``).
+
+    >>> from stbass_tracing import SpanRecord, Trace, layout_trace
+    >>> t = Trace([SpanRecord("PAR", "a" * 32, "b" * 16, None, 0, 10,
+    ...                       attributes={"stbass.composition": "PAR"}),
+    ...            SpanRecord("process fetch", "a" * 32, "c" * 16, "b" * 16, 1, 9,
+    ...                       attributes={"stbass.process.name": "fetch"})])
+    >>> [(row.label, row.kind, row.depth, row.parent) for row in layout_trace(t).rows]
+    [('PAR', 'composition', 0, None), ('fetch', 'process', 1, 0)]
+    """
 
     index: int
     id: str
@@ -39,7 +50,18 @@ class Row:
 
 @dataclass(slots=True)
 class Layout:
-    """Rows, the row and nesting level of each span, and the message arrows."""
+    """Rows, the row and nesting level of each span, and the message arrows
+    (what :func:`layout_trace` returns and the HTML viewer draws).
+
+    >>> from stbass_tracing import SpanRecord, Trace, layout_trace
+    >>> t = Trace([SpanRecord("PAR", "a" * 32, "b" * 16, None, 0, 10,
+    ...                       attributes={"stbass.composition": "PAR"}),
+    ...            SpanRecord("process fetch", "a" * 32, "c" * 16, "b" * 16, 1, 9,
+    ...                       attributes={"stbass.process.name": "fetch"})])
+    >>> layout = layout_trace(t)
+    >>> layout.row_of["c" * 16], [row.label for row in layout.process_rows], layout.arrows
+    (1, ['fetch'], [])
+    """
 
     trace: Trace
     rows: list[Row]
