@@ -111,12 +111,24 @@ class Composition(Process):
 class CompositionResult:
     """Common shape of SEQResult and PARResult."""
 
-    __slots__ = ("results", "failures", "_optional")
+    __slots__ = ("results", "failures", "cause", "_optional")
 
-    def __init__(self, results: Sequence[ProcessResult[Any] | None], optional: Sequence[bool]) -> None:
+    def __init__(
+        self,
+        results: Sequence[ProcessResult[Any] | None],
+        optional: Sequence[bool],
+        cause: Failure | None = None,
+    ) -> None:
         self.results: list[ProcessResult[Any]] = [r for r in results if r is not None]
         self._optional = [o for r, o in zip(results, optional) if r is not None]
-        self.failures: list[Failure] = [r.failure for r in self.results if r.is_fail]
+        #: the failure that made HALT cancel the others (``None`` if none did)
+        self.cause = cause
+        failures = [r.failure for r in self.results if r.is_fail]
+        if cause is not None and cause in failures:
+            # The root cause first: ``failures[0]`` is what users print.
+            failures.remove(cause)
+            failures.insert(0, cause)
+        self.failures: list[Failure] = failures
 
     @property
     def is_ok(self) -> bool:
@@ -188,6 +200,8 @@ class CompositionResult:
         """
         if self.is_ok:
             return ProcessResult.ok(self.value)
+        if self.cause is not None:
+            return ProcessResult.fail(self.cause)
         first = next(
             r.failure for r, o in zip(self.results, self._optional) if r.is_fail and not o
         )
@@ -523,9 +537,12 @@ async def run_par(
         for slot in slots:
             if slot.result is None:
                 slot.result = _cancelled_result(slot, halt_cause, deadline)
-        outcome = PARResult([s.result for s in slots], [s.process.is_optional for s in slots])
+        cause = halt_cause[0].result.failure if halt_cause and halt_cause[0].result else None
+        outcome = PARResult(
+            [s.result for s in slots], [s.process.is_optional for s in slots], cause
+        )
         if not outcome.is_ok:
-            first = halt_cause[0].result.failure if halt_cause and halt_cause[0].result else outcome.failures[0]
+            first = outcome.failures[0]
             rec.failed(first.error, first.summary)
         return outcome
 

@@ -305,3 +305,13 @@ class TestDeadlines:
         start = anyio.current_time()
         await PAR(look, deadline=5).run()
         assert seen[0] is not None and seen[0] >= start + 5 - 1e-6
+
+
+async def test_halt_reports_the_failure_that_caused_it_first() -> None:
+    """The sibling that HALT cancelled is not the failure a user should see."""
+    result = await PAR(forever(name="slow"), boom("root cause")).run()
+    assert result.failures[0].summary == "[boom] ValueError: root cause"
+    assert result.cause is result.failures[0]
+    nested = await SEQ(PAR(forever(name="slow"), boom("root cause"))).run()
+    assert nested.failures[0].summary == "[boom] ValueError: root cause"
+    assert isinstance(nested.as_process_result().failure.error, ValueError)
