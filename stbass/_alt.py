@@ -272,7 +272,8 @@ async def _alt(
     guards: tuple[Guard[Any], ...], fair: bool, rec: Any, tracer: Any
 ) -> tuple[int, Any]:
     ops = _park.ops()
-    await ops.before()
+    if ops.check_first:
+        await ops.before()
     start = anyio.current_time()
     start_ns = time.time_ns() if tracer is not None else 0
 
@@ -346,8 +347,7 @@ async def _alt(
             value = g.target.expired(start, deadlines[chosen])
             _timer_event(rec, value)
         _report(rec, chosen, g)
-        if ops.yield_after:
-            await ops.after_commit()
+        await ops.after_commit()
         return chosen, value
 
     # Nothing ready: offer on every enabled channel guard, then park.

@@ -513,14 +513,14 @@ class Chan(Generic[T]):
 
     async def _send(self, value: Any, link: Any) -> int:
         ops = _park.ops()
-        await ops.before()
+        if ops.check_first:
+            await ops.before()
         if self._closed:
             raise self._closed_error("send")
         receiver = first_available(self._receivers)
         if receiver is not None:
             seq = self._hand_to(receiver, value, link)
-            if ops.yield_after:
-                await ops.after_commit()
+            await ops.after_commit()
             return seq
         party = ops.new_party()
         offer = Offer(party, self, True, value, link=link)
@@ -569,12 +569,12 @@ class Chan(Generic[T]):
         if tracer is not None:
             return await _observe.traced_recv(tracer, self)  # type: ignore[no-any-return]
         ops = _park.ops()
-        await ops.before()
+        if ops.check_first:
+            await ops.before()
         sender = first_available(self._senders)
         if sender is not None:
             value = self._take_from(sender)
-            if ops.yield_after:
-                await ops.after_commit()
+            await ops.after_commit()
             return value  # type: ignore[no-any-return]
         if self._closed:
             raise self._closed_error("recv")
@@ -590,14 +590,14 @@ class Chan(Generic[T]):
     async def _recv_linked(self) -> tuple[Any, int, Any]:
         """``recv`` that also returns the message number and the sender's span link."""
         ops = _park.ops()
-        await ops.before()
+        if ops.check_first:
+            await ops.before()
         sender = first_available(self._senders)
         if sender is not None:
             link = sender.link
             value = self._take_from(sender)
             seq = sender.party.seq
-            if ops.yield_after:
-                await ops.after_commit()
+            await ops.after_commit()
             return value, seq, link
         if self._closed:
             raise self._closed_error("recv")

@@ -96,15 +96,16 @@ class Party:
 class _Ops:
     """The backend operations a channel needs, resolved once per call.
 
-    Every channel operation is a checkpoint: ``await ops.before()`` first, then
-    the synchronous commit or a park, then — where ``ops.yield_after`` is set —
-    ``await ops.after_commit()`` when it committed without parking.
+    Every channel operation is a checkpoint. Where ``ops.check_first`` is set it
+    starts with ``await ops.before()``; then comes the synchronous commit or a
+    park; a commit that did not park ends with ``await ops.after_commit()``, a
+    schedule point that can no longer undo the operation.
     """
 
     __slots__ = ()
 
-    #: does a commit that did not park still need a schedule point afterwards?
-    yield_after: bool = False
+    #: does the operation start with a cancellation check of its own?
+    check_first: bool = False
 
     def new_party(self) -> Party:
         raise NotImplementedError
@@ -119,14 +120,10 @@ class _Ops:
         raise NotImplementedError
 
 
-def _keep_result_despite_cancel(exc: BaseException) -> None:
-    """The task was handed a result and then cancelled natively before it resumed.
-
-    It keeps the result (the operation happened). anyio never cancels a task
-    whose awaited future is already done, so this is a native ``Task.cancel()``
-    (``asyncio.timeout``, ``wait_for``): re-arm it, with the task's cancellation
-    count unchanged, so that it fires at the next checkpoint.
-    """
+def _rearm_native_cancel(exc: BaseException) -> None:
+    """Make a native ``Task.cancel()`` that landed after a commit fire at the next
+    checkpoint, with the task's cancellation count unchanged (``asyncio.timeout``
+    relies on that count)."""
     task = asyncio.current_task()
     if task is None:  # pragma: no cover - always inside a task
         return
@@ -135,9 +132,11 @@ def _keep_result_despite_cancel(exc: BaseException) -> None:
 
 
 class _AsyncioOps(_Ops):
-    """asyncio: a full checkpoint (``sleep(0)``) before the operation, as anyio's
-    own memory streams do; anyio delivers a pending cancellation there. After a
-    commit nothing can cancel the operation any more."""
+    """asyncio: no yield before the operation; after a commit that did not park,
+    one ``sleep(0)``. A cancellation that arrives in that yield does not undo the
+    operation: it fires at the task's next checkpoint instead. An anyio cancel
+    scope re-delivers it by itself (it retries while the task is inside it); a
+    native ``Task.cancel()`` is re-armed."""
 
     __slots__ = ()
 
@@ -151,7 +150,9 @@ class _AsyncioOps(_Ops):
             await party._fut  # type: ignore[misc]
         except asyncio.CancelledError as exc:
             if party.state == COMMITTED:
-                _keep_result_despite_cancel(exc)
+                # anyio never cancels a task whose awaited future is done, so
+                # this is a native cancel that landed after the commit.
+                _rearm_native_cancel(exc)
                 return
             party.withdraw()
             raise
@@ -159,11 +160,19 @@ class _AsyncioOps(_Ops):
             party.withdraw()
             raise
 
-    async def before(self) -> None:
-        await asyncio.sleep(0)
-
-    async def after_commit(self) -> None:  # pragma: no cover - yield_after is False
+    async def before(self) -> None:  # pragma: no cover - check_first is False
         pass
+
+    async def after_commit(self) -> None:
+        try:
+            await asyncio.sleep(0)
+        except asyncio.CancelledError as exc:
+            import math
+
+            import anyio
+
+            if anyio.current_effective_deadline() != -math.inf:
+                _rearm_native_cancel(exc)
 
 
 class _TrioOps(_Ops):
@@ -172,7 +181,7 @@ class _TrioOps(_Ops):
 
     __slots__ = ()
 
-    yield_after = True
+    check_first = True
 
     def new_party(self) -> Party:
         party = Party()
