@@ -561,10 +561,8 @@ def _par_outcomes(children: Sequence[Term], on_failure: Policy, has_deadline: bo
 
 
 def _get_replicators() -> tuple[Any, Any]:
-    try:
-        from stbass import PAR_FOR, SEQ_FOR  # type: ignore[attr-defined]
-    except ImportError:
-        from stbass.replicator import PAR_FOR, SEQ_FOR
+    from stbass import PAR_FOR, SEQ_FOR
+
     return PAR_FOR, SEQ_FOR
 
 
