@@ -320,6 +320,7 @@ class Chan(Generic[T]):
         "_reader",
         "_seq",
         "_orig",
+        "_obs",
         "__weakref__",
     )
 
@@ -348,6 +349,7 @@ class Chan(Generic[T]):
         self._reader: str | None = None
         self._seq = 0
         self._orig: Any = None
+        self._obs: Any = None  # span names and attributes, made by stbass.observe
         self._proto: tuple[Checker | None, ...] | None = None
         self._proto_pos = 0
         self._spec: Any = _PENDING
@@ -504,14 +506,41 @@ class Chan(Generic[T]):
         the wrong type and :class:`ChannelClosedError` when the channel is or
         becomes closed. A send that raises was received by nobody.
         """
-        value = self.validate(value)
+        checker = self._checker
+        if checker is not None and self._proto is None:
+            try:
+                value = checker(value)
+            except _Mismatch:
+                self.validate(value)  # raises the full ChannelTypeError
+        elif self._proto is not None or self._spec is _PENDING:
+            value = self.validate(value)
         tracer = _observe.active_tracer()
         if tracer is not None:
             await _observe.traced_send(tracer, self, value)
             return
-        await self._send(value, None)
+        # The untraced path of ``_send``, inlined: this is the hot path.
+        ops = _park.ops()
+        if ops.check_first:
+            await ops.before()
+        if self._closed:
+            raise self._closed_error("send")
+        if self._receivers:
+            receiver = first_available(self._receivers)
+            if receiver is not None:
+                self._hand_to(receiver, value, None)
+                await ops.after_commit()
+                return
+        party = ops.new_party()
+        offer = Offer(party, self, True, value)
+        self._senders[offer] = None
+        party.offers = (offer,)
+        await ops.park(party)
+        if party.error is not None:
+            raise party.error
 
     async def _send(self, value: Any, link: Any) -> int:
+        """``send`` of a validated value carrying a span link; returns the
+        message number (the traced path)."""
         ops = _park.ops()
         if ops.check_first:
             await ops.before()
@@ -571,11 +600,12 @@ class Chan(Generic[T]):
         ops = _park.ops()
         if ops.check_first:
             await ops.before()
-        sender = first_available(self._senders)
-        if sender is not None:
-            value = self._take_from(sender)
-            await ops.after_commit()
-            return value  # type: ignore[no-any-return]
+        if self._senders:
+            sender = first_available(self._senders)
+            if sender is not None:
+                value = self._take_from(sender)
+                await ops.after_commit()
+                return value  # type: ignore[no-any-return]
         if self._closed:
             raise self._closed_error("recv")
         party = ops.new_party()

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Final
 
 import sniffio
@@ -106,17 +107,15 @@ class _Ops:
 
     #: does the operation start with a cancellation check of its own?
     check_first: bool = False
+    #: the cancellation check (only awaited where ``check_first`` is set)
+    before: Callable[[], Awaitable[None]]
+    #: the schedule point after a commit that did not park
+    after_commit: Callable[[], Awaitable[None]]
 
     def new_party(self) -> Party:
         raise NotImplementedError
 
     async def park(self, party: Party) -> None:
-        raise NotImplementedError
-
-    async def before(self) -> None:
-        raise NotImplementedError
-
-    async def after_commit(self) -> None:
         raise NotImplementedError
 
 
@@ -160,9 +159,6 @@ class _AsyncioOps(_Ops):
             party.withdraw()
             raise
 
-    async def before(self) -> None:  # pragma: no cover - check_first is False
-        pass
-
     async def after_commit(self) -> None:
         try:
             await asyncio.sleep(0)
@@ -177,11 +173,16 @@ class _AsyncioOps(_Ops):
 
 class _TrioOps(_Ops):
     """trio: ``checkpoint_if_cancelled`` before and a cancel-shielded schedule
-    point after a commit that did not park — the pattern of trio's own channels."""
+    point after a commit that did not park — the pattern of trio's own channels.
+    Made on first use, with trio's functions bound directly (no wrapper frames)."""
 
-    __slots__ = ()
+    __slots__ = ("before", "after_commit")
 
     check_first = True
+
+    def __init__(self, lowlevel: Any) -> None:
+        self.before = lowlevel.checkpoint_if_cancelled
+        self.after_commit = lowlevel.cancel_shielded_checkpoint
 
     def new_party(self) -> Party:
         party = Party()
@@ -195,29 +196,27 @@ class _TrioOps(_Ops):
 
         await _trio_lowlevel.wait_task_rescheduled(abort)
 
-    async def before(self) -> None:
-        await _trio_lowlevel.checkpoint_if_cancelled()
-
-    async def after_commit(self) -> None:
-        await _trio_lowlevel.cancel_shielded_checkpoint()
-
 
 _ASYNCIO_OPS: Final = _AsyncioOps()
-_TRIO_OPS: Final = _TrioOps()
+_trio_ops: _TrioOps | None = None
 
 
 def ops() -> _Ops:
     """The operations for the async library running the current task."""
     name = sniffio.current_async_library()
     if name == "trio":
-        global _trio_lowlevel
-        if _trio_lowlevel is None:
-            _trio_lowlevel = sys.modules.get("trio.lowlevel")
-            if _trio_lowlevel is None:  # pragma: no cover - trio runs, so it is imported
-                import trio.lowlevel
-
-                _trio_lowlevel = trio.lowlevel
-        return _TRIO_OPS
+        return _trio_ops if _trio_ops is not None else _load_trio()
     if name == "asyncio":
         return _ASYNCIO_OPS
     raise RuntimeError(f"stbass runs on asyncio or trio, not on {name!r}")
+
+
+def _load_trio() -> _TrioOps:
+    global _trio_lowlevel, _trio_ops
+    _trio_lowlevel = sys.modules.get("trio.lowlevel")
+    if _trio_lowlevel is None:  # pragma: no cover - trio runs, so it is imported
+        import trio.lowlevel
+
+        _trio_lowlevel = trio.lowlevel
+    _trio_ops = _TrioOps(_trio_lowlevel)
+    return _trio_ops

@@ -63,24 +63,15 @@ class _Hub:
 _hub = _Hub()
 
 
-def _global_provider() -> Any:
-    # ``trace.get_tracer_provider()`` consults ``os.environ`` on every call until
-    # a provider is set; this is the hot path of every channel operation, so read
-    # the module's provider slot and fall back to the API when it is not there.
-    provider = getattr(trace, "_TRACER_PROVIDER", _MISSING)
-    if provider is None and not _ENV_PROVIDER:
-        return None
-    if provider is _MISSING or provider is None:
-        return trace.get_tracer_provider()
-    return provider
-
-
 _MISSING: Any = object()
 _ENV_PROVIDER = bool(os.environ.get("OTEL_PYTHON_TRACER_PROVIDER"))
 
 
 def active_tracer() -> trace.Tracer | None:
     """The ``stbass`` tracer, or ``None`` when no SDK listens (spans would be no-ops).
+
+    This runs on every channel operation: with nothing configured it is two
+    attribute reads.
 
     >>> from opentelemetry.sdk.trace import TracerProvider
     >>> with use_tracer_provider(TracerProvider()):
@@ -90,9 +81,15 @@ def active_tracer() -> trace.Tracer | None:
     hub = _hub
     provider = hub.override
     if provider is None:
-        provider = _global_provider()
+        # ``trace.get_tracer_provider()`` consults ``os.environ`` on every call
+        # until a provider is set: read the API's provider slot instead.
+        provider = getattr(trace, "_TRACER_PROVIDER", _MISSING)
         if provider is None:
-            return None
+            if not _ENV_PROVIDER:
+                return None
+            provider = trace.get_tracer_provider()
+        elif provider is _MISSING:
+            provider = trace.get_tracer_provider()
     if provider is hub.provider:
         return hub.tracer  # type: ignore[no-any-return]
     hub.provider = provider
@@ -194,6 +191,27 @@ def _channel_attrs(chan: Chan[Any], operation: str) -> dict[str, Any]:
     }
 
 
+class _ChanSpans:
+    """Per channel, made once: span names and the attributes every span shares
+    (the SDK copies the dict it is given, so one dict serves every span)."""
+
+    __slots__ = ("send_name", "recv_name", "send_attrs", "recv_attrs", "type_name")
+
+    def __init__(self, chan: Chan[Any]) -> None:
+        self.type_name = chan.type_name
+        self.send_name = N.SPAN_SEND_PREFIX + chan.name
+        self.recv_name = N.SPAN_RECV_PREFIX + chan.name
+        self.send_attrs = _channel_attrs(chan, "send")
+        self.recv_attrs = _channel_attrs(chan, "receive")
+
+
+def _spans_of(chan: Chan[Any]) -> _ChanSpans:
+    cached: _ChanSpans | None = chan._obs
+    if cached is None or cached.type_name != chan.type_name:
+        cached = chan._obs = _ChanSpans(chan)
+    return cached
+
+
 def _outcome(exc: BaseException) -> str:
     from ._chan import ChannelClosedError
 
@@ -201,22 +219,20 @@ def _outcome(exc: BaseException) -> str:
 
 
 async def traced_send(tracer: trace.Tracer, chan: Chan[Any], value: Any) -> None:
-    attrs = _channel_attrs(chan, "send")
+    spans = _spans_of(chan)
+    attrs = spans.send_attrs
     payload = _payload(value)
     if payload is not None:
-        attrs[N.PAYLOAD] = payload
-    span = tracer.start_span(N.SPAN_SEND_PREFIX + chan.name, kind=SpanKind.PRODUCER, attributes=attrs)
+        attrs = {**attrs, N.PAYLOAD: payload}
+    span = tracer.start_span(spans.send_name, kind=SpanKind.PRODUCER, attributes=attrs)
     t0 = time.perf_counter()
     try:
         seq = await chan._send(value, span.get_span_context())
     except BaseException as exc:
-        span.set_attribute(N.OUTCOME, _outcome(exc))
-        span.set_attribute(N.WAIT_S, time.perf_counter() - t0)
+        span.set_attributes({N.OUTCOME: _outcome(exc), N.WAIT_S: time.perf_counter() - t0})
         span.end()
         raise
-    span.set_attribute(N.MESSAGE_SEQ, seq)
-    span.set_attribute(N.OUTCOME, "ok")
-    span.set_attribute(N.WAIT_S, time.perf_counter() - t0)
+    span.set_attributes({N.MESSAGE_SEQ: seq, N.OUTCOME: "ok", N.WAIT_S: time.perf_counter() - t0})
     span.end()
 
 
@@ -226,11 +242,14 @@ async def traced_recv(tracer: trace.Tracer, chan: Chan[Any]) -> Any:
     try:
         value, seq, link = await chan._recv_linked()
     except BaseException as exc:
-        attrs = _channel_attrs(chan, "receive")
-        attrs[N.OUTCOME] = _outcome(exc)
-        attrs[N.WAIT_S] = time.perf_counter() - t0
+        spans = _spans_of(chan)
+        attrs = {
+            **spans.recv_attrs,
+            N.OUTCOME: _outcome(exc),
+            N.WAIT_S: time.perf_counter() - t0,
+        }
         tracer.start_span(
-            N.SPAN_RECV_PREFIX + chan.name, kind=SpanKind.CONSUMER, start_time=start, attributes=attrs
+            spans.recv_name, kind=SpanKind.CONSUMER, start_time=start, attributes=attrs
         ).end()
         raise
     record_recv(tracer, chan, value, seq, link, start, time.perf_counter() - t0, via_alt=False)
@@ -249,10 +268,8 @@ def record_recv(
     via_alt: bool,
 ) -> None:
     """Emit a finished ``recv <channel>`` span linked to the matching send span."""
-    attrs = _channel_attrs(chan, "receive")
-    attrs[N.MESSAGE_SEQ] = seq
-    attrs[N.OUTCOME] = "ok"
-    attrs[N.WAIT_S] = wait_s
+    spans = _spans_of(chan)
+    attrs = {**spans.recv_attrs, N.MESSAGE_SEQ: seq, N.OUTCOME: "ok", N.WAIT_S: wait_s}
     if via_alt:
         attrs[N.VIA_ALT] = True
     payload = _payload(value)
@@ -260,7 +277,7 @@ def record_recv(
         attrs[N.PAYLOAD] = payload
     links = [Link(link)] if link is not None and link.is_valid else None
     tracer.start_span(
-        N.SPAN_RECV_PREFIX + chan.name,
+        spans.recv_name,
         kind=SpanKind.CONSUMER,
         start_time=start_ns,
         attributes=attrs,
