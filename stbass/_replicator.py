@@ -101,7 +101,13 @@ class _Replica(Process):
     """Replica *index* of a replicator body: runs ``factory(index, ctx)``."""
 
     def __init__(self, factory: Factory, index: int, base: str) -> None:
-        super().__init__(name=f"{base}[{index}]")
+        # One per replica per run, so skip Process.__init__'s argument checks:
+        # the replicator checked the factory and the name once.
+        self._fn = None
+        self.name = f"{base}[{index}]"
+        self.placement = None
+        self.is_optional = False
+        self.channels = {}
         self._factory = factory
         self.index = index
 
