@@ -15,12 +15,12 @@ import itertools
 import typing
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar, final, overload
+from typing import Any, Generic, TypeAlias, TypeVar, final, overload
 
 import anyio
 
 from . import _park
-from ._park import Party
+from ._park import COMMITTED, WAITING, WITHDRAWN, Party
 from ._util import describe_type
 
 T = TypeVar("T")
@@ -256,7 +256,57 @@ class Offer:
         return True
 
 
-def first_available(waiting: dict[Offer, None]) -> Offer | None:
+class Solo(Party):
+    """A plain send or recv: a party with exactly one offer, in one object
+    (one allocation per waiting operation instead of three)."""
+
+    __slots__ = ("chan", "is_send")
+
+    #: an ALT guard's position; a plain operation has one "guard"
+    index = 0
+    #: plain operations have no precondition
+    precondition = None
+
+    def __init__(self, chan: Chan[Any], is_send: bool, value: Any = None, link: Any = None) -> None:
+        self.state = WAITING
+        self.offers = ()
+        self.chosen = None
+        self.value = value  # the value offered (send) or received (recv)
+        self.error = None
+        self.seq = 0
+        self.link = link  # the sender's span context
+        self._fut = None
+        self._task = None
+        self.chan = chan
+        self.is_send = is_send
+
+    @property
+    def party(self) -> Solo:
+        return self
+
+    def remove(self) -> None:
+        waiting = self.chan._senders if self.is_send else self.chan._receivers
+        waiting.pop(self, None)
+
+    def available(self) -> bool:
+        return self.live()
+
+    def withdraw(self) -> None:
+        if self.state == WAITING:
+            self.state = WITHDRAWN
+        self.remove()
+
+    def commit(self, offer: OfferLike) -> None:
+        self.state = COMMITTED
+        self.chosen = self
+        self.remove()
+        self._wake()
+
+
+OfferLike: TypeAlias = "Offer | Solo"
+
+
+def first_available(waiting: dict[OfferLike, None]) -> OfferLike | None:
     """The oldest offer in *waiting* that can be committed now, or ``None``."""
     if not waiting:
         return None
@@ -342,8 +392,8 @@ class Chan(Generic[T]):
         if name is not None and not isinstance(name, str):
             raise TypeError(f"Chan: name must be a str, got {type(name).__name__}")
         self._name = name if name is not None else f"chan-{next(_name_counter)}"
-        self._senders: dict[Offer, None] = {}
-        self._receivers: dict[Offer, None] = {}
+        self._senders: dict[OfferLike, None] = {}
+        self._receivers: dict[OfferLike, None] = {}
         self._closed = False
         self._writer: str | None = None
         self._reader: str | None = None
@@ -530,10 +580,8 @@ class Chan(Generic[T]):
                 self._hand_to(receiver, value, None)
                 await ops.after_commit()
                 return
-        party = ops.new_party()
-        offer = Offer(party, self, True, value)
-        self._senders[offer] = None
-        party.offers = (offer,)
+        party = ops.arm(Solo(self, True, value))
+        self._senders[party] = None
         await ops.park(party)
         if party.error is not None:
             raise party.error
@@ -551,10 +599,8 @@ class Chan(Generic[T]):
             seq = self._hand_to(receiver, value, link)
             await ops.after_commit()
             return seq
-        party = ops.new_party()
-        offer = Offer(party, self, True, value, link=link)
-        self._senders[offer] = None
-        party.offers = (offer,)
+        party = ops.arm(Solo(self, True, value, link))
+        self._senders[party] = None
         await ops.park(party)
         if party.error is not None:
             raise party.error
@@ -571,7 +617,7 @@ class Chan(Generic[T]):
             raise anyio.WouldBlock
         self._hand_to(receiver, value, None)
 
-    def _hand_to(self, receiver: Offer, value: Any, link: Any) -> int:
+    def _hand_to(self, receiver: OfferLike, value: Any, link: Any) -> int:
         """Commit a waiting receiver (plain or ALT) to *value*."""
         party = receiver.party
         seq = self._delivered()
@@ -581,7 +627,7 @@ class Chan(Generic[T]):
         party.commit(receiver)
         return seq
 
-    def _take_from(self, sender: Offer) -> Any:
+    def _take_from(self, sender: OfferLike) -> Any:
         """Commit a waiting sender (plain or ALT): its value is received now."""
         party = sender.party
         party.seq = self._delivered()
@@ -608,10 +654,8 @@ class Chan(Generic[T]):
                 return value  # type: ignore[no-any-return]
         if self._closed:
             raise self._closed_error("recv")
-        party = ops.new_party()
-        offer = Offer(party, self, False)
-        self._receivers[offer] = None
-        party.offers = (offer,)
+        party = ops.arm(Solo(self, False))
+        self._receivers[party] = None
         await ops.park(party)
         if party.error is not None:
             raise party.error
@@ -631,10 +675,8 @@ class Chan(Generic[T]):
             return value, seq, link
         if self._closed:
             raise self._closed_error("recv")
-        party = ops.new_party()
-        offer = Offer(party, self, False)
-        self._receivers[offer] = None
-        party.offers = (offer,)
+        party = ops.arm(Solo(self, False))
+        self._receivers[party] = None
         await ops.park(party)
         if party.error is not None:
             raise party.error

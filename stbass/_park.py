@@ -18,18 +18,20 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import sniffio
 
 if TYPE_CHECKING:
-    from ._chan import Offer
+    from ._chan import Offer, OfferLike
 
 WAITING: Final = 0
 COMMITTED: Final = 1
 WITHDRAWN: Final = 2
 
 _trio_lowlevel: Any = None
+
+PartyT = TypeVar("PartyT", bound="Party")
 
 
 class Party:
@@ -50,7 +52,7 @@ class Party:
     def __init__(self) -> None:
         self.state = WAITING
         self.offers: tuple[Offer, ...] | list[Offer] = ()
-        self.chosen: Offer | None = None
+        self.chosen: OfferLike | None = None
         self.value: Any = None
         self.error: BaseException | None = None
         self.seq = 0
@@ -80,18 +82,26 @@ class Party:
             offer.remove()
         self.offers = ()
 
-    def commit(self, offer: Offer) -> None:
+    def commit(self, offer: OfferLike) -> None:
         """Commit this (live) party to *offer*, withdraw its other offers, wake it."""
         self.state = COMMITTED
         self.chosen = offer
         for other in self.offers:
             other.remove()
         self.offers = ()
+        self._wake()
+
+    def _wake(self) -> None:
         fut = self._fut
         if fut is not None:
             fut.set_result(None)
         else:
             _trio_lowlevel.reschedule(self._task)
+
+    def _abort(self, _raise_cancel: Any) -> Any:
+        # trio calls this (synchronously) to cancel the parked task.
+        self.withdraw()
+        return _trio_lowlevel.Abort.SUCCEEDED
 
 
 class _Ops:
@@ -112,8 +122,12 @@ class _Ops:
     #: the schedule point after a commit that did not park
     after_commit: Callable[[], Awaitable[None]]
 
-    def new_party(self) -> Party:
+    def arm(self, party: PartyT) -> PartyT:
+        """Make *party* wakeable on this backend (before it makes any offer)."""
         raise NotImplementedError
+
+    def new_party(self) -> Party:
+        return self.arm(Party())
 
     async def park(self, party: Party) -> None:
         raise NotImplementedError
@@ -139,8 +153,7 @@ class _AsyncioOps(_Ops):
 
     __slots__ = ()
 
-    def new_party(self) -> Party:
-        party = Party()
+    def arm(self, party: PartyT) -> PartyT:
         party._fut = asyncio.get_running_loop().create_future()
         return party
 
@@ -184,17 +197,12 @@ class _TrioOps(_Ops):
         self.before = lowlevel.checkpoint_if_cancelled
         self.after_commit = lowlevel.cancel_shielded_checkpoint
 
-    def new_party(self) -> Party:
-        party = Party()
+    def arm(self, party: PartyT) -> PartyT:
         party._task = _trio_lowlevel.current_task()
         return party
 
     async def park(self, party: Party) -> None:
-        def abort(_raise_cancel: Any) -> Any:
-            party.withdraw()
-            return _trio_lowlevel.Abort.SUCCEEDED
-
-        await _trio_lowlevel.wait_task_rescheduled(abort)
+        await _trio_lowlevel.wait_task_rescheduled(party._abort)
 
 
 _ASYNCIO_OPS: Final = _AsyncioOps()
