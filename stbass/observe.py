@@ -63,8 +63,11 @@ class _Hub:
 _hub = _Hub()
 
 
-_MISSING: Any = object()
-_ENV_PROVIDER = bool(os.environ.get("OTEL_PYTHON_TRACER_PROVIDER"))
+# Read OpenTelemetry's global provider slot directly when this API version has one
+# and no provider is to be loaded from the environment on first use.
+_READ_SLOT = hasattr(trace, "_TRACER_PROVIDER") and not os.environ.get(
+    "OTEL_PYTHON_TRACER_PROVIDER"
+)
 
 
 def active_tracer() -> trace.Tracer | None:
@@ -81,14 +84,13 @@ def active_tracer() -> trace.Tracer | None:
     hub = _hub
     provider = hub.override
     if provider is None:
-        # ``trace.get_tracer_provider()`` consults ``os.environ`` on every call
-        # until a provider is set: read the API's provider slot instead.
-        provider = getattr(trace, "_TRACER_PROVIDER", _MISSING)
-        if provider is None:
-            if not _ENV_PROVIDER:
+        if _READ_SLOT:
+            # ``trace.get_tracer_provider()`` consults ``os.environ`` on every
+            # call until a provider is set: read the API's provider slot instead.
+            provider = trace._TRACER_PROVIDER
+            if provider is None:
                 return None
-            provider = trace.get_tracer_provider()
-        elif provider is _MISSING:
+        else:
             provider = trace.get_tracer_provider()
     if provider is hub.provider:
         return hub.tracer  # type: ignore[no-any-return]
