@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Any
-
-_BACKENDS = ("asyncio", "trio")
 
 
 def fixup_module_metadata(module_name: str, namespace: dict[str, Any]) -> None:
@@ -33,13 +30,6 @@ def fixup_module_metadata(module_name: str, namespace: dict[str, Any]) -> None:
             fix_one(objname, objname, obj)
 
 
-def current_backend() -> str:
-    """Name of the async library running the current task (``asyncio`` or ``trio``)."""
-    import sniffio
-
-    return sniffio.current_async_library()
-
-
 def describe_type(spec: object) -> str:
     """A short human name for a type or type expression, for error messages."""
     if isinstance(spec, type):
@@ -53,7 +43,3 @@ def is_coroutine_function(fn: object) -> bool:
     return inspect.iscoroutinefunction(fn) or (
         callable(fn) and inspect.iscoroutinefunction(getattr(fn, "__call__", None))
     )
-
-
-def running_under_pytest() -> bool:  # pragma: no cover - diagnostics only
-    return "pytest" in sys.modules
