@@ -588,7 +588,43 @@ def _replica_factory(body: Term) -> Any:
     return body_factory
 
 
-class ParFor(Term):
+class _ReplicatedTerm(Term):
+    """What :class:`ParFor` and :class:`SeqFor` share: a count, a body whose
+    :class:`Idx` leaves take the replica's index, and a policy."""
+
+    __slots__ = ("count", "body", "on_failure")
+
+    #: which of (PAR_FOR, SEQ_FOR) builds this term
+    _replicator_index = 0
+
+    def __init__(self, count: int, body: Term, *, on_failure: Policy = "halt") -> None:
+        _policy(on_failure)
+        self.count = count
+        self.body = body
+        self.on_failure = on_failure
+
+    def _key(self) -> tuple[Any, ...]:
+        return (self.count, self.body, self.on_failure)
+
+    def __repr__(self) -> str:
+        kw = _kw(on_failure=(self.on_failure, "halt"))
+        return f"{type(self).__name__}({self.count!r}, {self.body!r}{kw})"
+
+    def leaves(self) -> Iterator[Term]:
+        yield from self.body.leaves()
+
+    def expand(self) -> Term:
+        raise NotImplementedError
+
+    def build(self) -> Process:
+        make = _get_replicators()[self._replicator_index]
+        return make(self.count, _replica_factory(self.body), on_failure=_policy(self.on_failure))  # type: ignore[no-any-return]
+
+    def outcomes(self, input_value: Any = None) -> frozenset[Outcome]:
+        return self.expand().outcomes(input_value)
+
+
+class ParFor(_ReplicatedTerm):
     """``PAR_FOR(count, factory)`` where replica ``i`` runs *body* with its
     :class:`Idx` leaves given index ``i``.
 
@@ -596,36 +632,15 @@ class ParFor(Term):
     ParFor(3, Idx('w'))
     """
 
-    __slots__ = ("count", "body", "on_failure")
-
-    def __init__(self, count: int, body: Term, *, on_failure: Policy = "halt") -> None:
-        _policy(on_failure)
-        self.count = count
-        self.body = body
-        self.on_failure = on_failure
-
-    def _key(self) -> tuple[Any, ...]:
-        return (self.count, self.body, self.on_failure)
-
-    def __repr__(self) -> str:
-        return f"ParFor({self.count!r}, {self.body!r}{_kw(on_failure=(self.on_failure, 'halt'))})"
-
-    def leaves(self) -> Iterator[Term]:
-        yield from self.body.leaves()
+    __slots__ = ()
+    _replicator_index = 0
 
     def expand(self) -> Par:
         """The PAR of the replicas this stands for."""
         return Par(*(self.body.with_index(i) for i in range(self.count)), on_failure=self.on_failure)
 
-    def build(self) -> Process:
-        par_for, _ = _get_replicators()
-        return par_for(self.count, _replica_factory(self.body), on_failure=_policy(self.on_failure))  # type: ignore[no-any-return]
 
-    def outcomes(self, input_value: Any = None) -> frozenset[Outcome]:
-        return self.expand().outcomes(input_value)
-
-
-class SeqFor(Term):
+class SeqFor(_ReplicatedTerm):
     """``SEQ_FOR(count, factory)``: replica ``i`` runs *body* (indexed ``i``) with
     the previous replica's value as input.
 
@@ -633,33 +648,12 @@ class SeqFor(Term):
     SeqFor(2, Tag('s'), on_failure='collect')
     """
 
-    __slots__ = ("count", "body", "on_failure")
-
-    def __init__(self, count: int, body: Term, *, on_failure: Policy = "halt") -> None:
-        _policy(on_failure)
-        self.count = count
-        self.body = body
-        self.on_failure = on_failure
-
-    def _key(self) -> tuple[Any, ...]:
-        return (self.count, self.body, self.on_failure)
-
-    def __repr__(self) -> str:
-        return f"SeqFor({self.count!r}, {self.body!r}{_kw(on_failure=(self.on_failure, 'halt'))})"
-
-    def leaves(self) -> Iterator[Term]:
-        yield from self.body.leaves()
+    __slots__ = ()
+    _replicator_index = 1
 
     def expand(self) -> Seq:
         """The SEQ of the replicas this stands for."""
         return Seq(*(self.body.with_index(i) for i in range(self.count)), on_failure=self.on_failure)
-
-    def build(self) -> Process:
-        _, seq_for = _get_replicators()
-        return seq_for(self.count, _replica_factory(self.body), on_failure=_policy(self.on_failure))  # type: ignore[no-any-return]
-
-    def outcomes(self, input_value: Any = None) -> frozenset[Outcome]:
-        return self.expand().outcomes(input_value)
 
 
 class Alt(Term):
