@@ -133,21 +133,32 @@ class ProcessContext:
         """Send *value* on the channel bound as *name* (this process becomes its writer)."""
         ch = self.get_channel(name)
         if ch._writer != self.label:
-            ch.bind_writer(self.label)
-            self._bound.append((ch, True))
+            self._attach(ch, as_writer=True)
         await ch.send(value)
 
     async def recv(self, name: str) -> Any:
         """Receive from the channel bound as *name* (this process becomes its reader)."""
         ch = self.get_channel(name)
         if ch._reader != self.label:
-            ch.bind_reader(self.label)
-            self._bound.append((ch, False))
+            self._attach(ch, as_writer=False)
         return await ch.recv()
 
     def checkpoint(self, value: Any) -> None:
         """Record progress; a later failure carries the last checkpoint."""
         self.last_checkpoint = value
+
+    def _attach(self, ch: Chan[Any], *, as_writer: bool) -> None:
+        """Make this process the writer (or reader) of *ch* until it finishes;
+        another process already attached raises ChannelTopologyError."""
+        if as_writer:
+            if ch._writer == self.label:
+                return
+            ch.bind_writer(self.label)
+        else:
+            if ch._reader == self.label:
+                return
+            ch.bind_reader(self.label)
+        self._bound.append((ch, as_writer))
 
     def _release(self) -> None:
         for ch, as_writer in self._bound:

@@ -131,32 +131,6 @@ def _drop_closed(chans: list[Chan[Any]], exc: ChannelClosedError) -> None:
         raise exc
 
 
-class _Endpoint:
-    """Binds a topology process to the channel ends it uses, for one run."""
-
-    __slots__ = ("label", "bound")
-
-    def __init__(self, ctx: ProcessContext) -> None:
-        self.label = ctx.label
-        self.bound: list[tuple[Chan[Any], bool]] = []
-
-    def reader(self, ch: Chan[Any]) -> None:
-        ch.bind_reader(self.label)
-        self.bound.append((ch, False))
-
-    def writer(self, ch: Chan[Any]) -> None:
-        ch.bind_writer(self.label)
-        self.bound.append((ch, True))
-
-    def release(self) -> None:
-        for ch, as_writer in self.bound:
-            if as_writer and ch.writer == self.label:
-                ch.unbind_writer()
-            elif not as_writer and ch.reader == self.label:
-                ch.unbind_reader()
-        self.bound.clear()
-
-
 class Distributor(Process):
     """Fan out: forward every value from *source* to the *targets*.
 
@@ -209,13 +183,12 @@ class Distributor(Process):
         return text + ")" + (".optional()" if self.is_optional else "")
 
     async def run(self, ctx: ProcessContext) -> ProcessResult[int]:
-        ends = _Endpoint(ctx)
         forwarded = 0
         clean = False
         try:
-            ends.reader(self.source)
+            ctx._attach(self.source, as_writer=False)
             for t in self.targets:
-                ends.writer(t)
+                ctx._attach(t, as_writer=True)
             live = list(self.targets)
             deliver = {
                 "round_robin": self._round_robin,
@@ -237,7 +210,7 @@ class Distributor(Process):
             if not clean:
                 # stopped by an error or cancellation: tell the writer upstream
                 self.source.close()
-            ends.release()
+            ctx._release()
         return ProcessResult.ok(forwarded)
 
     def _all_closed(self, value: Any) -> ChannelClosedError:
@@ -329,13 +302,12 @@ class Collector(Process):
         return text + ")" + (".optional()" if self.is_optional else "")
 
     async def run(self, ctx: ProcessContext) -> ProcessResult[int]:
-        ends = _Endpoint(ctx)
         forwarded = 0
         clean = False
         try:
-            ends.writer(self.sink)
+            ctx._attach(self.sink, as_writer=True)
             for s in self.sources:
-                ends.reader(s)
+                ctx._attach(s, as_writer=False)
             live = list(self.sources)
             turn = 0
             while live:
@@ -364,5 +336,5 @@ class Collector(Process):
             if not clean:
                 for s in self.sources:
                     s.close()
-            ends.release()
+            ctx._release()
         return ProcessResult.ok(forwarded)
