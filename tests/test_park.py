@@ -97,3 +97,30 @@ async def test_native_asyncio_cancel_after_commit_is_rearmed(anyio_backend: str)
         await task
     assert got == [5, "cancelled at the next checkpoint"]
     assert task.cancelling() == 1  # the count asyncio.timeout relies on is unchanged
+
+
+async def test_immediate_send_cancelled_by_its_receiver_still_returns() -> None:
+    """The send commits at once (the receiver was waiting), and the receiver cancels
+    the sender's scope as soon as it has the value: the send has happened, so it
+    returns, and the cancellation fires at the sender's next checkpoint."""
+    ch = Chan(int, name="race")
+    scope = anyio.CancelScope()
+    events: list[str] = []
+
+    async def receiver() -> None:
+        assert await ch.recv() == 1
+        scope.cancel()
+
+    async def sender() -> None:
+        with scope:
+            await ch.send(1)
+            events.append("send returned")
+            await anyio.lowlevel.checkpoint()
+            events.append("never")
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(receiver)
+        await anyio.wait_all_tasks_blocked()
+        tg.start_soon(sender)
+    assert events == ["send returned"]
+    assert scope.cancelled_caught
