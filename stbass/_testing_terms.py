@@ -552,6 +552,13 @@ def _par_outcomes(children: Sequence[Term], on_failure: Policy, has_deadline: bo
         halted = any(o is _CANCELLED and not genuine for o, genuine in combo)
         if halted and not cause:
             continue  # HALT cancels only after a genuine non-optional failure
+        if on_failure == "halt" and cause:
+            # The PAR reports the failure that made it HALT: any genuine
+            # non-optional failure can be the one that happened first.
+            for (o, genuine), opt in zip(combo, optional):
+                if genuine and not o.is_ok and not opt:
+                    found.add(Outcome.failed(o.error))
+            continue
         first = next((o.error for (o, _), opt in zip(combo, optional) if not o.is_ok and not opt), None)
         if first is not None:
             found.add(Outcome.failed(first))
