@@ -27,7 +27,7 @@ BACKENDS_WITH_MOCK_CLOCK = [
 
 #: (deadline, tolerance, child stage delays) for virtual and real clocks
 VIRTUAL = (1.0, 1e-9, (0.0, 0.25, 0.5, 3.0, 60.0))
-REAL = (0.05, 0.5, (0.0, 0.001, 0.002, 0.5, 2.0))
+REAL = (0.05, 2.0, (0.0, 0.001, 0.002, 0.5, 4.0))
 
 
 def _virtual(anyio_backend: Any) -> bool:
@@ -47,7 +47,7 @@ async def test_par_with_deadline_ends_by_the_deadline(
     Each child is a SEQ of waiting leaves. Equal (virtual time, exact): the PAR
     ends at min(d, longest child); a child whose total wait is below d succeeds
     with its value, every other child fails as cancelled by the deadline.
-    Real time: the PAR ends by d + 0.5 s and every child longer than the end
+    Real time: the PAR ends by d + 2 s (a loaded CI machine) and every child longer than the end
     time is cancelled by the deadline.
     """
     virtual = _virtual(anyio_backend)
