@@ -47,8 +47,8 @@ async def test_par_with_deadline_ends_by_the_deadline(
     Each child is a SEQ of waiting leaves. Equal (virtual time, exact): the PAR
     ends at min(d, longest child); a child whose total wait is below d succeeds
     with its value, every other child fails as cancelled by the deadline.
-    Real time: the PAR ends by d + 2 s (a loaded CI machine) and every child longer than the end
-    time is cancelled by the deadline.
+    Real time: every child longer than the PAR's end time is cancelled by the
+    deadline (no upper bound on the end time: that would be a timing assertion).
     """
     virtual = _virtual(anyio_backend)
     deadline, tolerance, delays = VIRTUAL if virtual else REAL
@@ -67,7 +67,10 @@ async def test_par_with_deadline_ends_by_the_deadline(
         start = anyio.current_time()
         result = await par.run()
         elapsed = anyio.current_time() - start
-    assert elapsed <= deadline + tolerance, f"PAR with deadline {deadline} took {elapsed}"
+    if virtual:
+        # An upper bound in real time would be a timing assertion (a loaded
+        # machine can stall a process for seconds); virtual time is exact.
+        assert elapsed <= deadline + tolerance, f"PAR with deadline {deadline} took {elapsed}"
     outcomes = [Outcome.of(r) for r in result.results]
     for i, (total, o) in enumerate(zip(totals, outcomes)):
         if virtual:
