@@ -556,7 +556,7 @@ def _par_outcomes(children: Sequence[Term], on_failure: Policy, has_deadline: bo
             # The PAR reports the failure that made it HALT: any genuine
             # non-optional failure can be the one that happened first.
             for (o, genuine), opt in zip(combo, optional):
-                if genuine and not o.is_ok and not opt:
+                if genuine and not o.is_ok and not opt and o.error is not None:
                     found.add(Outcome.failed(o.error))
             continue
         first = next((o.error for (o, _), opt in zip(combo, optional) if not o.is_ok and not opt), None)
