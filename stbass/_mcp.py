@@ -814,17 +814,3 @@ class MCPBackend(ExecutionBackend):
         target = self.server._target
         return f"MCPBackend({(target.label if target.url else list(target.argv))!r})"
 
-
-__all__ = (
-    "MCPBackend",
-    "MCPCallError",
-    "MCPConnectionError",
-    "MCPInvalidArgumentsError",
-    "MCPProcess",
-    "MCPProtocolError",
-    "MCPServer",
-    "MCPTimeoutError",
-    "MCPToolError",
-    "MCPToolInfo",
-    "MCPUnknownToolError",
-)
