@@ -15,8 +15,7 @@ timing), so a real run must land inside the set on either backend.
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
@@ -466,11 +465,14 @@ def _seq_outcomes(
     states: set[tuple[Any, str | None]] = {(freeze(input_value), None)}
     for child in children:
         after: set[tuple[Any, str | None]] = set()
+        seen: dict[Any, frozenset[Outcome]] = {}  # the child's outcomes per input
         for value, first in states:
             if first is not None and on_failure == "halt":
                 after.add((value, first))  # halted: later stages do not run
                 continue
-            for o in child.outcomes(value):
+            if value not in seen:
+                seen[value] = child.outcomes(value)
+            for o in seen[value]:
                 if o.is_ok:
                     after.add((o.value, first))
                 elif _is_optional(child):
@@ -533,37 +535,44 @@ _DEADLINE: Final = Outcome.failed(CANCELLED_BY_DEADLINE)
 
 
 def _par_outcomes(children: Sequence[Term], on_failure: Policy, has_deadline: bool) -> frozenset[Outcome]:
+    # Folds the children in one at a time, keeping only the distinct partial
+    # results, so the cost grows with the number of distinct outcomes rather
+    # than with the product of every child's choices.
     child_sets = [c.outcomes(None) for c in children]
     optional = [_is_optional(c) for c in children]
+    halt = on_failure == "halt"
     found: set[Outcome] = set()
-    choices: list[Iterable[tuple[Outcome, bool]]] = []
+    if halt:
+        # Any failure of a non-optional child may be the one that made the PAR
+        # halt (every other child can still finish in any way or be cancelled),
+        # and the PAR reports the failure that caused the halt.
+        for s, opt in zip(child_sets, optional):
+            if not opt:
+                found.update(Outcome.failed(o.error) for o in s if not o.is_ok and o.error is not None)
+    # The runs in which nothing halted the PAR: under HALT no non-optional child
+    # failed by itself; under COLLECT every run. A state is the tuple of values
+    # so far, or the label of the first non-optional failure in child order.
+    states: set[tuple[bool, Any]] = {(True, ())}
     for s, opt in zip(child_sets, optional):
-        # (outcome, is a genuine outcome of the child rather than a cancellation)
-        options = [(o, True) for o in s]
-        if on_failure == "halt":
-            options.append((_CANCELLED, False))
+        options = [o for o in s if o.is_ok or opt or not halt]
         if has_deadline:
-            options.append((_DEADLINE, False))
-        choices.append(options)
-    for combo in itertools.product(*choices):
-        cause = any(
-            genuine and not o.is_ok and not opt for (o, genuine), opt in zip(combo, optional)
-        )
-        halted = any(o is _CANCELLED and not genuine for o, genuine in combo)
-        if halted and not cause:
-            continue  # HALT cancels only after a genuine non-optional failure
-        if on_failure == "halt" and cause:
-            # The PAR reports the failure that made it HALT: any genuine
-            # non-optional failure can be the one that happened first.
-            for (o, genuine), opt in zip(combo, optional):
-                if genuine and not o.is_ok and not opt and o.error is not None:
-                    found.add(Outcome.failed(o.error))
-            continue
-        first = next((o.error for (o, _), opt in zip(combo, optional) if not o.is_ok and not opt), None)
-        if first is not None:
-            found.add(Outcome.failed(first))
-        else:
-            found.add(Outcome.ok(tuple(o.value if o.is_ok else None for o, _ in combo)))
+            options.append(_DEADLINE)
+        after: set[tuple[bool, Any]] = set()
+        for is_ok, acc in states:
+            if not options:
+                break
+            if not is_ok:
+                after.add((is_ok, acc))  # the first failure stays the first
+                continue
+            for o in options:
+                if o.is_ok:
+                    after.add((True, (*acc, o.value)))
+                elif opt:
+                    after.add((True, (*acc, None)))
+                else:
+                    after.add((False, o.error))
+        states = after
+    found.update(Outcome.ok(acc) if is_ok else Outcome.failed(acc) for is_ok, acc in states)
     return frozenset(found)
 
 
