@@ -29,7 +29,6 @@ from stbass.testing import (
     assert_equivalent,
     can_fail,
     failure_status,
-    replicators_available,
     terms,
     with_policy,
 )
@@ -152,12 +151,6 @@ async def test_par_of_one_is_the_process(anyio_backend: Any, t: Term, p: Any) ->
     await assert_equivalent(Par(t, on_failure=p), t, transform=one)
 
 
-needs_replicators = pytest.mark.skipif(
-    not replicators_available(), reason="this stbass has no PAR_FOR/SEQ_FOR yet"
-)
-
-
-@needs_replicators
 @given(n=st.integers(0, 5), body=terms(max_leaves=4), p=policies)
 async def test_par_for_is_par_of_instances(anyio_backend: Any, n: int, body: Term, p: Any) -> None:
     """PAR i = 0 FOR n  P(i)  =  PAR(P(0), ..., P(n-1)), up to failure status
@@ -168,7 +161,6 @@ async def test_par_for_is_par_of_instances(anyio_backend: Any, n: int, body: Ter
     await assert_equivalent(lhs, lhs.expand(), view=failure_status)
 
 
-@needs_replicators
 @given(n=st.integers(0, 5), body=terms(max_leaves=4), p=policies, x=inputs)
 async def test_seq_for_is_seq_of_instances(
     anyio_backend: Any, n: int, body: Term, p: Any, x: int

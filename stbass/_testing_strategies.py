@@ -21,7 +21,6 @@ from ._testing_terms import (
     Skip,
     Tag,
     Term,
-    replicators_available,
 )
 
 _POLICIES: tuple[Policy, ...] = ("halt", "collect")
@@ -71,15 +70,15 @@ def terms(
     max_children: int = 3,
     policies: Sequence[Policy] = _POLICIES,
     alt: bool = True,
-    replicators: bool | None = None,
+    replicators: bool = True,
     optional: bool = True,
     failures: bool = True,
     delays: Sequence[float] = (0.0,),
 ) -> st.SearchStrategy[Term]:
     """Whole process terms: *leaves* nested in :class:`Seq`, :class:`Par`,
     :class:`Alt`, :class:`ParFor`, :class:`SeqFor` and :class:`Opt` with
-    ``st.recursive``. *replicators* defaults to whether this stbass has
-    ``PAR_FOR``/``SEQ_FOR``.
+    ``st.recursive``. ``replicators=False`` leaves out :class:`ParFor` and
+    :class:`SeqFor`.
 
     >>> @given(terms(failures=False))                     # doctest: +SKIP
     ... async def test_par_of_one(anyio_backend, t):
@@ -87,8 +86,6 @@ def terms(
     """
     base = leaves if leaves is not None else leaf_terms(failures=failures, delays=delays)
     policy = st.sampled_from(tuple(policies))
-    if replicators is None:
-        replicators = replicators_available()
 
     def extend(children: st.SearchStrategy[Term]) -> st.SearchStrategy[Term]:
         kids = st.lists(children, max_size=max_children).map(tuple)

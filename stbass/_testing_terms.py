@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Final, Literal
+from typing import Any, ClassVar, Final, Literal
 
 import anyio
 
@@ -25,6 +25,7 @@ from ._alt import ALT, Guard
 from ._chan import Chan, ChannelClosedError
 from ._compose import PAR, SEQ, CompositionResult, ProcessCancelledError
 from ._process import Process, ProcessContext
+from ._replicator import PAR_FOR, SEQ_FOR
 from ._result import FailurePolicy, ProcessResult
 
 Policy = Literal["halt", "collect"]
@@ -576,25 +577,6 @@ def _par_outcomes(children: Sequence[Term], on_failure: Policy, has_deadline: bo
     return frozenset(found)
 
 
-def _get_replicators() -> tuple[Any, Any]:
-    from stbass import PAR_FOR, SEQ_FOR
-
-    return PAR_FOR, SEQ_FOR
-
-
-def replicators_available() -> bool:
-    """Can this stbass build :class:`ParFor` and :class:`SeqFor` terms?
-
-    >>> replicators_available()
-    True
-    """
-    try:
-        _get_replicators()
-    except ImportError:
-        return False
-    return True
-
-
 def _replica_factory(body: Term) -> Any:
     async def body_factory(index: int, ctx: ProcessContext) -> ProcessResult[Any]:
         x = await _input_of(ctx)
@@ -610,8 +592,8 @@ class _ReplicatedTerm(Term):
 
     __slots__ = ("count", "body", "on_failure")
 
-    #: which of (PAR_FOR, SEQ_FOR) builds this term
-    _replicator_index = 0
+    #: the replicator that builds this term
+    _replicator: ClassVar[type[PAR_FOR] | type[SEQ_FOR]]
 
     def __init__(self, count: int, body: Term, *, on_failure: Policy = "halt") -> None:
         _policy(on_failure)
@@ -633,8 +615,9 @@ class _ReplicatedTerm(Term):
         raise NotImplementedError
 
     def build(self) -> Process:
-        make = _get_replicators()[self._replicator_index]
-        return make(self.count, _replica_factory(self.body), on_failure=_policy(self.on_failure))  # type: ignore[no-any-return]
+        return self._replicator(
+            self.count, _replica_factory(self.body), on_failure=_policy(self.on_failure)
+        )
 
     def outcomes(self, input_value: Any = None) -> frozenset[Outcome]:
         return self.expand().outcomes(input_value)
@@ -649,7 +632,7 @@ class ParFor(_ReplicatedTerm):
     """
 
     __slots__ = ()
-    _replicator_index = 0
+    _replicator = PAR_FOR
 
     def expand(self) -> Par:
         """The PAR of the replicas this stands for."""
@@ -665,7 +648,7 @@ class SeqFor(_ReplicatedTerm):
     """
 
     __slots__ = ()
-    _replicator_index = 1
+    _replicator = SEQ_FOR
 
     def expand(self) -> Seq:
         """The SEQ of the replicas this stands for."""

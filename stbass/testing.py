@@ -42,7 +42,6 @@ from ._testing_terms import failure_status as failure_status
 from ._testing_terms import freeze as freeze
 from ._testing_terms import is_deterministic as is_deterministic
 from ._testing_terms import model as model
-from ._testing_terms import replicators_available as replicators_available
 from ._testing_terms import run_process as run_process
 from ._testing_terms import run_term as run_term
 from ._testing_terms import with_policy as with_policy
@@ -96,7 +95,6 @@ __all__ = (
     "leaf_terms",
     "model",
     "record_spans",
-    "replicators_available",
     "run_process",
     "run_term",
     "terms",
