@@ -477,11 +477,14 @@ async def run_par(
     ctx: ProcessContext | None,
     extra_attrs: dict[str, Any],
     runner: Any = None,
+    max_parallel: int | None = None,
 ) -> PARResult:
     """The PAR engine, shared with PAR_FOR and PLACED_PAR.
 
     *runner*, when given, is ``async runner(index, process, ctx) -> ProcessResult``
-    used instead of ``process.execute(ctx)`` (placement, factories).
+    used instead of ``process.execute(ctx)`` (placement). With *max_parallel*,
+    that many tasks run the children one after another, taking them in index
+    order, so a large PAR_FOR holds *max_parallel* tasks, not one per child.
     """
     parent = ctx.process_name if ctx is not None else _parent_name(span_name)
     outer_deadline = ctx.deadline if ctx is not None else None
@@ -531,8 +534,20 @@ async def run_par(
                             other.ctx._cancel_reason = "halt"
                     tg.cancel_scope.cancel()
 
-            for i, slot in enumerate(slots):
-                tg.start_soon(run_child, i, slot)
+            if max_parallel is None or max_parallel >= len(slots):
+                for i, slot in enumerate(slots):
+                    tg.start_soon(run_child, i, slot)
+            else:
+                indices = iter(range(len(slots)))  # shared: each index is taken once
+
+                async def worker() -> None:
+                    for i in indices:
+                        # After HALT or the deadline, start no further child.
+                        await anyio.lowlevel.checkpoint_if_cancelled()
+                        await run_child(i, slots[i])
+
+                for _ in range(max_parallel):
+                    tg.start_soon(worker)
 
         for slot in slots:
             if slot.result is None:

@@ -4,8 +4,8 @@ occam's replicated ``PAR i = 0 FOR n`` and ``SEQ i = 0 FOR n``. The body is a
 factory ``async def body(index, ctx)``; each replica runs as its own process
 named ``<body>[<index>]`` (so it gets its own ``process <body>[i]`` span and its
 failures name the index). ``PAR_FOR`` runs on the PAR engine (one task group,
-HALT/COLLECT, deadline) with an optional ``max_parallel`` bound enforced by an
-anyio capacity limiter; ``SEQ_FOR`` runs the replicas one after another like
+HALT/COLLECT, deadline) with an optional ``max_parallel`` bound: that many
+tasks take the replicas in index order; ``SEQ_FOR`` runs the replicas one after another like
 ``SEQ``, each replica seeing an ``"input"`` channel with the previous replica's
 value.
 
@@ -196,7 +196,7 @@ class PAR_FOR(_Replicator):
     :class:`~stbass.PARResult`. ``on_failure`` and ``deadline`` behave as in
     :class:`~stbass.PAR`; ``max_parallel`` bounds how many replicas run at once
     (the others wait for a slot, and do not start their span until they get one;
-    replicas take slots in index order).
+    replicas take slots in index order, and only ``max_parallel`` tasks run them).
 
     >>> async def research(i: int, ctx: ProcessContext) -> ProcessResult:
     ...     return ProcessResult.ok(await ask_model(TOPICS[i]))       # doctest: +SKIP
@@ -236,24 +236,6 @@ class PAR_FOR(_Replicator):
 
     async def _run_in(self, ctx: ProcessContext | None, input_value: Any) -> PARResult:
         count = await self.resolve_count()
-        runner = None
-        if self.max_parallel is not None and self.max_parallel < count:
-            limiter = anyio.CapacityLimiter(self.max_parallel)
-            # Replicas take slots in index order, whatever order the scheduler
-            # starts their tasks in: replica i queues for the (FIFO) limiter only
-            # once replica i-1 holds a slot.
-            holding = [anyio.Event() for _ in range(count)]
-
-            async def runner(index: int, process: Process, child: ProcessContext) -> ProcessResult[Any]:
-                if index:
-                    await holding[index - 1].wait()
-                async with limiter:
-                    holding[index].set()
-                    # A slot freed by a failing body must not start a new one
-                    # after HALT or the deadline has already cancelled the rest.
-                    await anyio.lowlevel.checkpoint_if_cancelled()
-                    return await process.execute(child)
-
         return await run_par(
             _PAR_FOR,
             self.replicas(count),
@@ -261,7 +243,7 @@ class PAR_FOR(_Replicator):
             self.deadline,
             ctx,
             {N.MAX_PARALLEL: self.max_parallel},
-            runner,
+            max_parallel=self.max_parallel,
         )
 
 

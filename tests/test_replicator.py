@@ -492,3 +492,22 @@ def test_replicator_reprs_are_short() -> None:
         == "PAR_FOR(3, square, on_failure=FailurePolicy.COLLECT, deadline=2.0, max_parallel=1)"
     )
     assert repr(SEQ_FOR(2, square)) == "SEQ_FOR(2, square)"
+
+
+@pytest.mark.anyio
+async def test_par_for_max_parallel_runs_on_that_many_tasks_not_one_per_body() -> None:
+    # A PAR_FOR over many items with a small bound (the usual shape of "call the
+    # model for each of 500 documents, 4 at a time") holds 4 body tasks, not 500.
+    peak = 0
+    before = len(anyio.get_running_tasks())
+
+    async def body(i: int, ctx: ProcessContext) -> int:
+        nonlocal peak
+        await anyio.lowlevel.checkpoint()
+        peak = max(peak, len(anyio.get_running_tasks()) - before)
+        return i
+
+    with anyio.fail_after(10):
+        result = await PAR_FOR(500, body, max_parallel=4).run()
+    assert result.value == list(range(500))
+    assert peak == 4
