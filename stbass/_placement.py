@@ -409,18 +409,15 @@ class PLACED_PAR(Composition):
             if not healthy:
                 placement = child.placement
                 where = placement.summary if placement is not None else "local"
-                return ProcessResult.fail(
-                    BackendUnavailableError(
-                        f"process {process.name!r} not run: backend {backend.name!r} "
-                        f"({where}) is unavailable: {why}",
-                        placement=placement,
-                        backend=backend.name,
-                    ),
-                    process_name=process.name,
-                    process_id=child.process_id,
-                    parent_process=child.parent,
+                error = BackendUnavailableError(
+                    f"process {process.name!r} not run: backend {backend.name!r} "
+                    f"({where}) is unavailable: {why}",
                     placement=placement,
+                    backend=backend.name,
                 )
+                # Executed in the process's place so that the refusal has the
+                # process's span and a failure filled in like any other.
+                return await _Refused(process, error).execute(child)
             limiter = backend._limiter()
             if limiter is None:
                 return await _execute_on(backend, process, child)
@@ -440,6 +437,19 @@ class PLACED_PAR(Composition):
         return await run_par(
             self.span_name, procs, self.on_failure, self.deadline, ctx, attrs, runner
         )
+
+
+class _Refused(Process):
+    """Stands in for a process its backend refused: same name and placement,
+    and a body that raises the refusal."""
+
+    def __init__(self, process: Process, error: BackendUnavailableError) -> None:
+        super().__init__(name=process.name, placement=process.placement)
+        self.is_optional = process.is_optional
+        self._error = error
+
+    async def run(self, ctx: ProcessContext) -> Any:
+        raise self._error
 
 
 async def _execute_on(

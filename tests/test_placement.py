@@ -7,6 +7,7 @@ from typing import Any
 import anyio
 import pytest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import StatusCode
 
 from testing_backends import TIMER_BACKENDS
 from stbass import PAR, FailurePolicy, Process, ProcessCancelledError, ProcessContext, ProcessResult
@@ -359,3 +360,21 @@ def test_placed_par_repr() -> None:
 async def test_placed_par_of_nothing_succeeds() -> None:
     result = await PLACED_PAR().run()
     assert result.is_ok and result.results == []
+
+
+@pytest.mark.anyio
+async def test_a_process_refused_by_an_unhealthy_backend_still_has_its_failed_span(
+    span_exporter: InMemorySpanExporter,
+) -> None:
+    reg = BackendRegistry()
+    reg.register("down", Unhealthy())
+    placement = Placement(model="big", endpoint="down:7")
+    result = await PLACED_PAR((named("x"), placement), registry=reg, on_failure=COLLECT).run()
+    assert isinstance(result.failures[0].error, BackendUnavailableError)
+    spans = span_exporter.get_finished_spans()
+    (top,) = [s for s in spans if s.name == "PLACED_PAR"]
+    (x,) = [s for s in spans if s.name == "process x"]
+    assert x.parent is not None and x.parent.span_id == top.context.span_id
+    assert x.status.status_code is StatusCode.ERROR
+    assert "down:7" in (x.status.description or "")
+    assert x.attributes is not None and x.attributes["stbass.placement.endpoint"] == "down:7"
