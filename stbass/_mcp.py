@@ -9,9 +9,23 @@ under asyncio and trio alike). Three public classes:
 * :class:`MCPBackend` — an :class:`~stbass.ExecutionBackend` that runs placed
   ``MCPProcess`` es against its server (for ``PLACED_PAR``).
 
-Every call opens its own MCP session inside an ``async with`` in the calling
-task, so nothing outlives the call: a timeout or an outside cancellation tears
-the session (and, for stdio, the server process) down before the call returns.
+Outside a :meth:`MCPServer.connect` block every call opens its own MCP session
+inside an ``async with`` in the calling task, so nothing outlives the call: a
+timeout or an outside cancellation tears the session (and, for stdio, the server
+process) down before the call returns.
+
+Inside ``async with server.connect():`` one session (for stdio: one server
+process) is opened when the block starts and closed when it ends, by a task of
+the block's own task group; every call to that server made in the block — from
+the entering task or from any task started inside it (PAR children, PAR_FOR
+replicas) — is sent on it, concurrently if the calls are concurrent. The open
+sessions are found through a :class:`~contextvars.ContextVar` (target -> session)
+that the block sets, which child tasks inherit. A call's timeout or cancellation
+abandons that call only (the SDK tells the server to cancel it); the session and
+the other calls go on. If the session breaks (the server process dies, the
+connection is lost), the calls in flight and every later call in the block fail
+with :class:`MCPConnectionError` naming the server: stbass does not reconnect.
+
 A server that is down, slow, or answers an error gives a failed
 :class:`~stbass.ProcessResult` whose error is an :class:`MCPCallError` subclass
 with a message saying what happened and where.
@@ -20,14 +34,17 @@ with a message saying what happened and where.
 from __future__ import annotations
 
 import errno
+import math
 import os
 import shlex
 import subprocess
 import sys
-from collections.abc import Mapping, Sequence
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, TextIO, cast, final
+from types import MappingProxyType, TracebackType
+from typing import TYPE_CHECKING, Any, Literal, NoReturn, TextIO, cast, final
 from urllib.parse import urlsplit
 
 import anyio
@@ -41,6 +58,7 @@ from ._result import ProcessResult
 from ._version import __version__
 
 if TYPE_CHECKING:
+    from anyio.abc import TaskStatus
     from mcp import Client
     from mcp.types import CallToolResult, Tool
 
@@ -55,7 +73,7 @@ _TRANSPORT_ALIASES: dict[str, Transport] = {
     "stdio": "stdio",
 }
 #: span attribute: how stbass reached the server ("streamable-http" | "sse" | "stdio")
-MCP_TRANSPORT_ATTR = "stbass.mcp.transport"
+MCP_TRANSPORT_ATTR = N.MCP_TRANSPORT
 _LIST_PAGE_CAP = 100
 
 
@@ -436,21 +454,144 @@ def _error_text(result: CallToolResult) -> str:
     return "\n".join(texts) or "(no message)"
 
 
+# ----------------------------------------------------------- shared sessions
+
+
+@final
+class _SharedSession:
+    """One MCP session that a ``connect()`` block opens and lends to every call
+    inside it. :meth:`host` runs in a task of the block's task group: it enters the
+    SDK client (its transport tasks, and for stdio the server process, live inside
+    that task), waits for :meth:`close`, and leaves it. Callers only send requests
+    through ``client``; the SDK correlates concurrent requests by id."""
+
+    def __init__(self, target: _Target) -> None:
+        self.target = target
+        self.client: Client | None = None
+        self.tools: list[Tool] = []  # listed once, when the session opens
+        self.connect_error: MCPCallError | None = None
+        self.broken: str | None = None  # why the session can no longer be used
+        self.ended = False  # the block that opened it has ended
+        self._close = anyio.Event()
+
+    async def host(
+        self, timeout: float, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED
+    ) -> None:
+        target = self.target
+        started = False
+        # A deadline on connecting only: lifted once the session is open.
+        connecting = anyio.CancelScope(deadline=anyio.current_time() + timeout)
+        try:
+            with connecting:
+                async with _open_client(target) as client:
+                    self.tools = await _list_tools(client)
+                    self.client = client
+                    connecting.deadline = math.inf
+                    started = True
+                    task_status.started()
+                    await self._close.wait()
+        except Exception as exc:  # never cancellation: that is a BaseException
+            error = _describe(exc, target, None, "using the shared session" if started else "connecting")
+            if started:
+                self.mark_broken(str(error))
+            else:
+                self.connect_error = error
+        finally:
+            self.client = None
+            if started and self.broken is None and not self._close.is_set():
+                self.mark_broken(f"the session to MCP server {target.label} ended")
+        if not started:
+            if self.connect_error is None and connecting.cancelled_caught:
+                self.connect_error = MCPTimeoutError(
+                    f"MCP server {target.label} did not open a session within {timeout:g} s "
+                    f"(connect() gave up)",
+                    server=target.label,
+                )
+            task_status.started()
+
+    def close(self) -> None:
+        self.ended = True
+        self._close.set()
+
+    def mark_broken(self, reason: str) -> None:
+        if self.broken is None:
+            self.broken = reason
+
+    def client_for(self, tool: str | None) -> Client:
+        """The open client, or an :class:`MCPConnectionError` saying why there is none."""
+        label = self.target.label
+        what = f"tool {tool!r}" if tool is not None else "the tool listing"
+        if self.ended:
+            raise MCPConnectionError(
+                f"the shared session to MCP server {label} was closed when its "
+                f"`async with server.connect()` block ended; {what} was requested after that "
+                f"(from a task that outlived the block)",
+                server=label,
+                tool=tool,
+            )
+        if self.broken is not None or self.client is None:
+            raise MCPConnectionError(
+                f"the shared session to MCP server {label} is broken, so {what} was not "
+                f"requested (stbass does not reconnect inside a connect() block): "
+                f"{self.broken or 'the session is closed'}",
+                server=label,
+                tool=tool,
+            )
+        return self.client
+
+
+_NO_SESSIONS: Mapping[_Target, _SharedSession] = MappingProxyType({})
+#: The sessions the enclosing ``connect()`` blocks opened, by target. Child tasks
+#: inherit it, so calls made anywhere inside a block find the block's session.
+_SHARED_SESSIONS: ContextVar[Mapping[_Target, _SharedSession]] = ContextVar(
+    "stbass_mcp_shared_sessions", default=_NO_SESSIONS
+)
+
+
+def _shared_session(target: _Target) -> _SharedSession | None:
+    return _SHARED_SESSIONS.get().get(target)
+
+
+@asynccontextmanager
+async def _hold_session(target: _Target, timeout: float) -> AsyncIterator[None]:
+    session = _SharedSession(target)
+    body_error: Exception | None = None
+    async with anyio.create_task_group() as tg:
+        await tg.start(session.host, timeout)
+        if session.connect_error is None:
+            token = _SHARED_SESSIONS.set(MappingProxyType({**_SHARED_SESSIONS.get(), target: session}))
+            try:
+                yield
+            except Exception as exc:
+                # Re-raised below, once the task group has closed, so that an error
+                # in the block reaches the caller as itself, not in an ExceptionGroup.
+                body_error = exc
+            finally:
+                session.close()
+                _SHARED_SESSIONS.reset(token)
+    if session.connect_error is not None:
+        raise session.connect_error
+    if body_error is not None:
+        raise body_error
+
+
 async def _call_tool(
     target: _Target, tool: str, arguments: Mapping[str, Any], timeout: float
 ) -> Any:
     """Call *tool* on *target*: its value, or an :class:`MCPCallError` raised."""
     host, port = target.address
+    shared = _shared_session(target)
     attrs: dict[str, Any] = {
         N.GEN_AI_OPERATION_NAME: "execute_tool",
         N.GEN_AI_TOOL_NAME: tool,
         N.SERVER_ADDRESS: host,
         N.SERVER_PORT: port,
-        MCP_TRANSPORT_ATTR: target.transport,
+        N.MCP_TRANSPORT: target.transport,
+        N.MCP_SHARED_SESSION: shared is not None,
     }
     with observe.span(N.SPAN_TOOL_PREFIX + tool, attrs, kind=SpanKind.INTERNAL) as rec:
         try:
-            return await _call_tool_unspanned(target, tool, arguments, timeout)
+            return await _call_tool_unspanned(target, tool, arguments, timeout, shared)
         except MCPCallError as exc:
             rec.failed(exc)
             raise
@@ -461,38 +602,54 @@ async def _call_tool(
             raise
 
 
+async def _checked_call(
+    client: Client, tools: Sequence[Tool], target: _Target, tool: str, arguments: Mapping[str, Any]
+) -> CallToolResult | MCPCallError:
+    """Check *tool* and *arguments* against the listing *tools*, then call it."""
+    kw: dict[str, Any] = {"server": target.label, "tool": tool}
+    found = next((t for t in tools if t.name == tool), None)
+    if found is None:
+        names = sorted(t.name for t in tools)
+        return MCPUnknownToolError(
+            f"MCP server {target.label} has no tool {tool!r} "
+            f"(its tools: {', '.join(names) or 'none'})",
+            available=names,
+            **kw,
+        )
+    problems = _schema_problems(arguments, found.input_schema or {})
+    if problems:
+        return MCPInvalidArgumentsError(
+            f"invalid arguments for MCP tool {tool!r} on {target.label}: " + "; ".join(problems),
+            problems=problems,
+            **kw,
+        )
+    return await client.call_tool(tool, dict(arguments))
+
+
 async def _call_tool_unspanned(
-    target: _Target, tool: str, arguments: Mapping[str, Any], timeout: float
+    target: _Target,
+    tool: str,
+    arguments: Mapping[str, Any],
+    timeout: float,
+    shared: _SharedSession | None,
 ) -> Any:
     kw: dict[str, Any] = {"server": target.label, "tool": tool}
     doing = f"calling tool {tool!r}"
     outcome: CallToolResult | MCPCallError | None = None
     with anyio.move_on_after(timeout) as scope:
         try:
-            async with _open_client(target) as client:
-                tools = await _list_tools(client)
-                found = next((t for t in tools if t.name == tool), None)
-                if found is None:
-                    names = sorted(t.name for t in tools)
-                    outcome = MCPUnknownToolError(
-                        f"MCP server {target.label} has no tool {tool!r} "
-                        f"(its tools: {', '.join(names) or 'none'})",
-                        available=names,
-                        **kw,
-                    )
-                else:
-                    problems = _schema_problems(arguments, found.input_schema or {})
-                    if problems:
-                        outcome = MCPInvalidArgumentsError(
-                            f"invalid arguments for MCP tool {tool!r} on {target.label}: "
-                            + "; ".join(problems),
-                            problems=problems,
-                            **kw,
-                        )
-                    else:
-                        outcome = await client.call_tool(tool, dict(arguments))
+            if shared is None:
+                async with _open_client(target) as client:
+                    tools = await _list_tools(client)
+                    outcome = await _checked_call(client, tools, target, tool, arguments)
+            else:
+                await anyio.lowlevel.checkpoint()
+                client = shared.client_for(tool)
+                outcome = await _checked_call(client, shared.tools, target, tool, arguments)
         except Exception as exc:  # never cancellation: that is a BaseException
             outcome = _describe(exc, target, tool, doing)
+            if shared is not None and isinstance(outcome, MCPConnectionError):
+                shared.mark_broken(str(outcome))
     if scope.cancelled_caught and outcome is None:
         raise MCPTimeoutError(
             f"MCP tool {tool!r} on {target.label} timed out after {timeout:g} s "
@@ -529,11 +686,12 @@ class MCPServer:
     * ``"http://host:port/mcp"`` — streamable HTTP;
     * a URL whose path ends in ``/sse`` — the (older) SSE transport;
     * ``["python", "server.py"]`` or ``"python server.py"`` — a local command,
-      started per call and spoken to over stdio.
+      started per session and spoken to over stdio.
 
     ``transport=`` forces ``"streamable-http"`` or ``"sse"`` for URLs that do not
     follow that naming. No connection is made until something is called; each
-    call opens and closes its own session.
+    call opens and closes its own session, unless it runs inside
+    ``async with server.connect():`` (see :meth:`connect`), which shares one.
 
     >>> server = MCPServer("http://127.0.0.1:8000/mcp", name="calc")
     >>> add = server.tool("add", arguments={"a": 1, "b": 2})
@@ -599,6 +757,34 @@ class MCPServer:
         args = _check_arguments("MCPServer.call", arguments) or {}
         return await _call_tool(self._target, tool, args, timeout)
 
+    def connect(self, *, timeout: float = 30.0) -> MCPConnection:
+        """A scoped session shared by every call to this server inside the block.
+
+        ``async with server.connect():`` opens one MCP session (for a stdio
+        command: starts one server process) and lists the server's tools once;
+        every call to the same server — the same URL or command and transport,
+        through this ``MCPServer``, an :class:`MCPProcess` or an :class:`MCPBackend`
+        — made in the block, by the entering task or any task started inside it,
+        is sent on that session, concurrently when the calls are concurrent. The
+        session is closed (the stdio process stopped) when the block exits;
+        nothing outlives it. *timeout* bounds opening the session; a server that
+        cannot be reached raises :class:`MCPConnectionError` (or
+        :class:`MCPTimeoutError`) from the ``async with``.
+
+        A call's own timeout or cancellation ends that call only. If the session
+        breaks (the server dies, the connection is lost), the calls in flight and
+        every later call in the block fail with :class:`MCPConnectionError`; there
+        is no reconnection. A nested ``connect()`` for the same server reuses the
+        open session.
+
+        >>> server = MCPServer(["python", "-m", "my_tools"])
+        >>> async def add_one(i: int, ctx: ProcessContext) -> Any:
+        ...     return await server.call("add", {"a": i, "b": 1})
+        >>> async with server.connect():                          # doctest: +SKIP
+        ...     result = await PAR_FOR(100, add_one, max_parallel=8).run()
+        """
+        return MCPConnection._create(self, _check_timeout("MCPServer.connect", timeout))
+
     async def tools(self, *, timeout: float = 30.0) -> list[MCPToolInfo]:
         """The tools the server offers, with their input schemas (raises
         :class:`MCPCallError` if the server cannot be listed).
@@ -608,14 +794,21 @@ class MCPServer:
         """
         timeout = _check_timeout("MCPServer.tools", timeout)
         target = self._target
+        shared = _shared_session(target)
         listed: list[Tool] | None = None
         error: MCPCallError | None = None
         with anyio.move_on_after(timeout):
             try:
-                async with _open_client(target) as client:
-                    listed = await _list_tools(client)
+                if shared is None:
+                    async with _open_client(target) as client:
+                        listed = await _list_tools(client)
+                else:
+                    await anyio.lowlevel.checkpoint()
+                    listed = await _list_tools(shared.client_for(None))
             except Exception as exc:
                 error = _describe(exc, target, None, "listing tools")
+                if shared is not None and isinstance(error, MCPConnectionError):
+                    shared.mark_broken(str(error))
         if error is not None:
             raise error
         if listed is None:
@@ -654,6 +847,81 @@ class MCPServer:
         if self.name != default:
             args.append(f"name={self.name!r}")
         return f"MCPServer({', '.join(args)})"
+
+
+@final
+class MCPConnection:
+    """A shared MCP session for the duration of an ``async with`` block; made by
+    :meth:`MCPServer.connect` (it has no public constructor).
+
+    Use it once, with ``async with`` (``with`` and a second ``async with`` are
+    errors). Entering it inside an open block for the same server reuses that
+    block's session (``reused`` is then ``True``).
+
+    >>> connection = MCPServer("http://127.0.0.1:8000/mcp").connect(timeout=10)
+    >>> connection
+    MCPServer('http://127.0.0.1:8000/mcp').connect(timeout=10.0)
+    >>> async with connection:                                 # doctest: +SKIP
+    ...     await connection.server.call("add", {"a": 1, "b": 2})
+    """
+
+    server: MCPServer
+    timeout: float
+    reused: bool
+    _entered: bool
+    _holder: AbstractAsyncContextManager[None] | None
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        raise TypeError("MCPConnection has no public constructor; use MCPServer.connect()")
+
+    @classmethod
+    def _create(cls, server: MCPServer, timeout: float) -> MCPConnection:
+        self = cls.__new__(cls)
+        self.server = server
+        self.timeout = timeout
+        self.reused = False
+        self._entered = False
+        self._holder = None
+        return self
+
+    async def __aenter__(self) -> MCPConnection:
+        if self._entered:
+            raise RuntimeError(
+                f"{self!r} was already entered; use a new server.connect() for each `async with`"
+            )
+        self._entered = True
+        target = self.server._target
+        enclosing = _shared_session(target)
+        if enclosing is not None and not enclosing.ended:
+            self.reused = True
+            await anyio.lowlevel.checkpoint()
+            return self
+        holder = _hold_session(target, self.timeout)
+        await holder.__aenter__()
+        self._holder = holder
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool | None:
+        holder, self._holder = self._holder, None
+        if holder is None:
+            return None
+        return await holder.__aexit__(exc_type, exc, tb)
+
+    def __enter__(self) -> NoReturn:
+        raise TypeError(
+            "MCPServer.connect() opens a session with `async with server.connect():`, not `with`"
+        )
+
+    def __exit__(self, *exc_info: object) -> None:  # pragma: no cover - __enter__ raises
+        return None
+
+    def __repr__(self) -> str:
+        return f"{self.server!r}.connect(timeout={self.timeout!r})"
 
 
 class MCPProcess(Process):

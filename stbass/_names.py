@@ -72,3 +72,5 @@ GEN_AI_TOOL_NAME: Final = "gen_ai.tool.name"
 GEN_AI_OPERATION_NAME: Final = "gen_ai.operation.name"
 SERVER_ADDRESS: Final = "server.address"
 SERVER_PORT: Final = "server.port"
+MCP_TRANSPORT: Final = "stbass.mcp.transport"  # "streamable-http" | "sse" | "stdio"
+MCP_SHARED_SESSION: Final = "stbass.mcp.shared_session"  # True inside MCPServer.connect()

@@ -3,7 +3,8 @@
 A session-scoped fixture starts ``tests/mcp_servers/tools_server.py`` twice on
 127.0.0.1 (streamable HTTP and SSE, each on a port it binds itself), waits until
 each answers an MCP handshake, and stops them at the end. The stdio tests start
-the same script per call as a local command. Nothing is mocked.
+the same script per call (or per ``connect()`` block) as a local command. Nothing
+is mocked.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import functools
 import os
 import runpy
 import selectors
+import shlex
+import signal
 import socket
 import subprocess
 import sys
@@ -27,6 +30,7 @@ from opentelemetry.trace import StatusCode
 
 from stbass import (
     PAR,
+    PAR_FOR,
     SEQ,
     BackendRegistry,
     FailurePolicy,
@@ -40,6 +44,7 @@ from stbass.placement import PLACED_PAR, BackendUnavailableError
 from stbass.mcp import (
     MCPBackend,
     MCPCallError,
+    MCPConnection,
     MCPConnectionError,
     MCPInvalidArgumentsError,
     MCPProcess,
@@ -53,6 +58,7 @@ from stbass.mcp import (
 HERE = Path(__file__).resolve().parent
 SERVER_SCRIPT = HERE / "mcp_servers" / "tools_server.py"
 EXAMPLE = HERE.parent / "examples" / "mcp_tools.py"
+CONNECT_EXAMPLE = HERE.parent / "examples" / "mcp_connect.py"
 DOCS = HERE.parent / "docs" / "mcp.md"
 STDIO_COMMAND = [sys.executable, str(SERVER_SCRIPT), "stdio"]
 
@@ -523,6 +529,301 @@ async def test_stdio_span_has_no_network_address(span_exporter: InMemorySpanExpo
     assert tool_span.attributes["stbass.mcp.transport"] == "stdio"
 
 
+# --------------------------------------------------- shared sessions: connect()
+
+
+def live_tasks() -> int:
+    """How many tasks exist now, on whichever backend runs the test."""
+    import sniffio
+
+    if sniffio.current_async_library() == "trio":
+        import trio
+
+        def count(task: Any) -> int:
+            return 1 + sum(count(t) for n in task.child_nurseries for t in n.child_tasks)
+
+        return count(trio.lowlevel.current_root_task())
+    import asyncio
+
+    return len(asyncio.all_tasks())
+
+
+def process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+async def pid_of(server: MCPServer, **kw: Any) -> int:
+    value = await server.call("pid", **kw)
+    assert isinstance(value["result"], int)
+    return int(value["result"])
+
+
+@pytest.mark.anyio
+async def test_calls_inside_connect_share_one_stdio_server_process() -> None:
+    server = MCPServer(STDIO_COMMAND)
+    with anyio.fail_after(90):
+        # Outside a block every call starts its own server process.
+        assert await pid_of(server) != await pid_of(server)
+        tasks_before = live_tasks()
+        async with server.connect() as connection:
+            assert connection.server is server and not connection.reused
+            first = await pid_of(server)
+            seen = [await pid_of(server) for _ in range(4)]
+            # The same command given as a string, an MCPProcess and an MCPBackend
+            # name the same target: they use the block's session too.
+            same = MCPServer(shlex.join(STDIO_COMMAND))
+            seen.append(await pid_of(same))
+            seen.append((await run_proc(MCPProcess(STDIO_COMMAND, "pid"))).value["result"])
+            backend_result = await MCPBackend(STDIO_COMMAND).execute(
+                MCPProcess("http://127.0.0.1:9/unused", "pid"), ProcessContext("pid")
+            )
+            seen.append(backend_result.value["result"])
+            assert seen == [first] * 7
+            assert process_exists(first)
+            # The tool list was fetched once, when the block opened.
+            assert await server.call("list_count") == {"result": 1}
+        # The block has ended: its server process is gone, and so are its tasks.
+        assert not process_exists(first)
+        assert live_tasks() == tasks_before
+        assert await pid_of(server) != first
+
+
+@pytest.mark.anyio
+async def test_par_children_share_the_session_concurrently() -> None:
+    server = MCPServer(STDIO_COMMAND)
+    parties = 8
+
+    async def meet(i: int, ctx: ProcessContext) -> Any:
+        # True only if all `parties` calls run at once in one server process.
+        return await server.call("barrier", {"parties": parties, "within": 30})
+
+    with anyio.fail_after(90):
+        async with server.connect():
+            pid = await pid_of(server)
+            met = await PAR_FOR(parties, meet, max_parallel=parties).run()
+            pids = await PAR(*[server.tool("pid") for _ in range(5)]).run()
+    assert met.is_ok, [f.summary for f in met.failures]
+    assert met.value == [{"result": True}] * parties
+    assert [r.value for r in pids.results] == [{"result": pid}] * 5
+
+
+@pytest.mark.anyio
+async def test_http_calls_inside_connect_do_not_list_tools_again(http_url: str) -> None:
+    server = MCPServer(http_url)
+    with anyio.fail_after(60):
+        before = await server.call("list_count")
+        after = await server.call("list_count")
+        assert after["result"] > before["result"]  # per call: a listing each
+        async with server.connect():
+            before = await server.call("list_count")
+            results = await PAR(*[server.tool("add", arguments={"a": i, "b": i}) for i in range(6)]).run()
+            after = await server.call("list_count")
+    assert [r.value for r in results.results] == [{"result": 2 * i} for i in range(6)]
+    assert after == before
+
+
+@pytest.mark.anyio
+async def test_a_timeout_inside_connect_fails_only_that_call() -> None:
+    server = MCPServer(STDIO_COMMAND)
+    with anyio.fail_after(90):
+        async with server.connect():
+            pid = await pid_of(server)
+            result = await PAR(
+                server.tool("slow", arguments={"seconds": 60}, timeout=1),
+                server.tool("echo", arguments={"text": "still here"}),
+                on_failure=FailurePolicy.COLLECT,
+            ).run()
+            (failure,) = result.failures
+            assert isinstance(failure.error, MCPTimeoutError)
+            assert "timed out after 1 s" in str(failure.error)
+            assert result.results[1].value == {"result": "still here"}
+            # The server cancelled the abandoned call; the session goes on.
+            assert await server.call("wait_idle", {"within": 30}) == {"result": True}
+            assert await pid_of(server) == pid
+
+
+@pytest.mark.anyio
+async def test_cancelling_a_caller_inside_connect_cancels_only_its_call() -> None:
+    server = MCPServer(STDIO_COMMAND)
+    with anyio.fail_after(90):
+        async with server.connect():
+            pid = await pid_of(server)
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(functools.partial(server.call, "slow", {"seconds": 60}))
+                tg.start_soon(functools.partial(server.call, "slow", {"seconds": 60}))
+                await anyio.wait_all_tasks_blocked()
+                tg.cancel_scope.cancel()
+            assert await server.call("wait_idle", {"within": 30}) == {"result": True}
+            # A failing tool halts its PAR siblings: also just those calls.
+            halted = await PAR(
+                server.tool("slow", arguments={"seconds": 60}),
+                server.tool("fail", arguments={"message": "stop"}),
+            ).run()
+            assert any(isinstance(f.error, MCPToolError) for f in halted.failures)
+            assert await server.call("wait_idle", {"within": 30}) == {"result": True}
+            assert await pid_of(server) == pid
+
+
+@pytest.mark.anyio
+async def test_a_stdio_server_dying_mid_block_fails_calls_with_connection_error() -> None:
+    server = MCPServer(STDIO_COMMAND)
+    in_flight: list[MCPConnectionError] = []
+
+    async def slow_call() -> None:
+        with pytest.raises(MCPConnectionError) as caught:
+            await server.call("slow", {"seconds": 60})
+        in_flight.append(caught.value)
+
+    with anyio.fail_after(90):
+        tasks_before = live_tasks()
+        async with server.connect():
+            pid = await pid_of(server)
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(slow_call)
+                await anyio.wait_all_tasks_blocked()
+                os.kill(pid, signal.SIGKILL)
+            later = await run_proc(server.tool("add", arguments={"a": 1, "b": 2}))
+            with pytest.raises(MCPConnectionError) as listing:
+                await server.tools()
+        assert live_tasks() == tasks_before
+    label = shlex.join(STDIO_COMMAND)
+    (error,) = in_flight
+    assert error.server == label and label in str(error) and error.tool == "slow"
+    later_error = error_of(later)
+    assert isinstance(later_error, MCPConnectionError)
+    assert label in str(later_error) and "is broken" in str(later_error)
+    assert "does not reconnect" in str(later_error)
+    assert listing.value.server == label
+
+
+@pytest.mark.anyio
+async def test_an_http_server_dying_mid_block_fails_calls_with_connection_error() -> None:
+    running = await anyio.to_thread.run_sync(_start_server, "http", "/mcp")
+    server = MCPServer(running.url)
+    try:
+        with anyio.fail_after(90):
+            async with server.connect():
+                assert await server.call("add", {"a": 1, "b": 1}) == {"result": 2}
+                await anyio.to_thread.run_sync(running.stop)
+                first = await run_proc(server.tool("add", arguments={"a": 1, "b": 2}))
+                second = await run_proc(server.tool("add", arguments={"a": 1, "b": 2}))
+    finally:
+        await anyio.to_thread.run_sync(running.stop)
+    for result in (first, second):
+        err = error_of(result)
+        assert isinstance(err, MCPConnectionError), err
+        assert running.url in str(err)
+    # Once broken, the session stays broken: no new connection is tried.
+    assert "is broken" in str(error_of(second))
+
+
+@pytest.mark.anyio
+async def test_nested_connect_reuses_the_open_session(http_url: str) -> None:
+    outer_server = MCPServer(STDIO_COMMAND)
+    with anyio.fail_after(90):
+        async with outer_server.connect():
+            pid = await pid_of(outer_server)
+            async with MCPServer(shlex.join(STDIO_COMMAND)).connect() as inner:
+                assert inner.reused
+                assert await pid_of(outer_server) == pid
+                # Another server in the same block gets a session of its own.
+                async with MCPServer(http_url).connect() as other:
+                    assert not other.reused
+                    assert await MCPServer(http_url).call("echo", {"text": "x"}) == {"result": "x"}
+                    assert await pid_of(outer_server) == pid
+            # Leaving the inner block does not close the outer session.
+            assert await pid_of(outer_server) == pid
+        assert not process_exists(pid)
+
+
+@pytest.mark.anyio
+async def test_connect_marks_tool_spans_as_shared(
+    http_url: str, span_exporter: InMemorySpanExporter
+) -> None:
+    server = MCPServer(http_url)
+    with anyio.fail_after(60):
+        await server.call("echo", {"text": "alone"})
+        async with server.connect():
+            await server.call("echo", {"text": "shared"})
+    spans = [s for s in span_exporter.get_finished_spans() if s.name == "execute_tool echo"]
+    assert [s.attributes[N.MCP_SHARED_SESSION] for s in spans if s.attributes] == [False, True]
+
+
+@pytest.mark.anyio
+async def test_connect_to_an_unreachable_server_raises_from_async_with(down_url: str) -> None:
+    with anyio.fail_after(60):
+        tasks_before = live_tasks()
+        with pytest.raises(MCPConnectionError, match="connection refused") as caught:
+            async with MCPServer(down_url).connect():
+                pytest.fail("the block must not run")  # pragma: no cover
+        assert caught.value.server == down_url and down_url in str(caught.value)
+        with pytest.raises(MCPConnectionError, match="closed the connection"):
+            async with MCPServer([sys.executable, "-c", "pass"]).connect(timeout=20):
+                pytest.fail("the block must not run")  # pragma: no cover
+        silent = MCPServer([sys.executable, "-c", "import time; time.sleep(60)"])
+        with pytest.raises(MCPTimeoutError, match="did not open a session within 1 s"):
+            async with silent.connect(timeout=1):
+                pytest.fail("the block must not run")  # pragma: no cover
+        assert live_tasks() == tasks_before
+
+
+@pytest.mark.anyio
+async def test_an_error_in_the_block_propagates_as_itself() -> None:
+    server = MCPServer(STDIO_COMMAND)
+    pids: list[int] = []
+    with anyio.fail_after(90), pytest.raises(KeyError, match="mine"):
+        async with server.connect():
+            pids.append(await pid_of(server))
+            raise KeyError("mine")
+    assert not process_exists(pids[0])
+
+
+@pytest.mark.anyio
+async def test_a_task_that_outlives_the_block_gets_a_clear_error(http_url: str) -> None:
+    server = MCPServer(http_url)
+    block_over = anyio.Event()
+    errors: list[MCPConnectionError] = []
+
+    async def late_call() -> None:
+        await block_over.wait()
+        with pytest.raises(MCPConnectionError) as caught:
+            await server.call("echo", {"text": "late"})
+        errors.append(caught.value)
+
+    with anyio.fail_after(60):
+        async with anyio.create_task_group() as tg:
+            async with server.connect():
+                tg.start_soon(late_call)  # inherits the block's context
+            block_over.set()
+    (error,) = errors
+    assert "block ended" in str(error) and http_url in str(error)
+
+
+@pytest.mark.anyio
+async def test_connect_misuse_is_a_clear_error(http_url: str) -> None:
+    server = MCPServer(http_url)
+    with pytest.raises(TypeError, match="async with server.connect"):
+        with server.connect():
+            pass  # pragma: no cover
+    connection = server.connect()
+    with anyio.fail_after(60):
+        async with connection:
+            with pytest.raises(RuntimeError, match="already entered"):
+                async with connection:
+                    pass  # pragma: no cover
+    with pytest.raises(TypeError, match="no public constructor"):
+        MCPConnection()
+    with pytest.raises(ValueError, match="positive"):
+        server.connect(timeout=0)
+    assert repr(MCPServer("http://h:1/mcp").connect(timeout=5)) == (
+        "MCPServer('http://h:1/mcp').connect(timeout=5.0)"
+    )
+
+
 # ----------------------------------------------------------- construction
 
 
@@ -590,6 +891,20 @@ async def test_example_runs(capsys: pytest.CaptureFixture[str]) -> None:
     assert "add(2, 3) -> {'result': 5}" in out
     assert "tools: " in out
     assert "MCPUnknownToolError" in out
+
+
+@pytest.mark.anyio
+async def test_connect_example_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    namespace = runpy.run_path(str(CONNECT_EXAMPLE), run_name="mcp_connect_example")
+    with anyio.fail_after(90):
+        tasks_before = live_tasks()
+        figures = await namespace["main"](calls=2, fan_out=12)
+        assert live_tasks() == tasks_before
+    assert figures.totals == list(range(12))
+    assert figures.per_call_alone > 0 and figures.per_call_shared > 0
+    out = capsys.readouterr().out
+    assert "2 calls, a session each:" in out and "2 calls on one session:" in out
+    assert "PAR_FOR of 12 calls on the same session: 66 words in all" in out
 
 
 @pytest.mark.parametrize("runner", ["asyncio", "trio"])

@@ -9,13 +9,18 @@ knows where to connect without racing for a port.
 Tools: ``add``, ``echo``, ``describe`` (structured object), ``fail`` (reports an
 error), ``crash`` (raises unexpectedly), ``slow`` (sleeps; counts calls in flight)
 and ``wait_idle`` (waits until no ``slow`` call is running: how a test checks
-that a timed-out call was cancelled on the server too).
+that a timed-out call was cancelled on the server too). For the shared-session
+tests: ``pid`` (this server process's id), ``list_count`` (how many ``tools/list``
+requests this process has answered) and ``barrier`` (answers once *parties*
+``barrier`` calls are running at the same time in this process).
 """
 
 from __future__ import annotations
 
+import os
 import socket
 import sys
+from typing import Any
 
 import anyio
 import uvicorn
@@ -23,12 +28,25 @@ from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel
 
-server: MCPServer = MCPServer("stbass-test-tools", log_level="WARNING")
+class _CountingServer(MCPServer):
+    list_requests = 0
+
+    async def list_tools(self) -> Any:
+        _CountingServer.list_requests += 1
+        return await super().list_tools()
+
+
+server: MCPServer = _CountingServer("stbass-test-tools", log_level="WARNING")
 
 
 class _InFlight:
     count = 0
     idle: anyio.Event | None = None
+
+
+class _Barrier:
+    waiting = 0
+    full: anyio.Event | None = None
 
 
 class Profile(BaseModel):
@@ -88,6 +106,36 @@ async def wait_idle(within: float) -> bool:
             _InFlight.idle = anyio.Event()
             await _InFlight.idle.wait()
         return True
+    return False
+
+
+@server.tool()
+def pid() -> int:
+    """The id of this server process."""
+    return os.getpid()
+
+
+@server.tool()
+def list_count() -> int:
+    """How many tools/list requests this server process has answered."""
+    return _CountingServer.list_requests
+
+
+@server.tool()
+async def barrier(parties: int, within: float) -> bool:
+    """True once *parties* barrier calls run at once here (False after *within* s)."""
+    if _Barrier.full is None:
+        _Barrier.full = anyio.Event()
+    full = _Barrier.full
+    _Barrier.waiting += 1
+    if _Barrier.waiting >= parties:
+        full.set()
+        _Barrier.waiting, _Barrier.full = 0, None
+    with anyio.move_on_after(within):
+        await full.wait()
+        return True
+    if _Barrier.full is full:
+        _Barrier.waiting -= 1
     return False
 
 
