@@ -25,11 +25,7 @@ import anyio
 
 from stbass import ALT, PAR, Chan, Process, observe
 
-PAR_FOR: Any
-try:  # PAR_FOR arrived after the core; the suite runs without it.
-    from stbass.replicator import PAR_FOR
-except ImportError:  # pragma: no cover
-    PAR_FOR = None
+from stbass.replicator import PAR_FOR
 
 Send = Callable[[Any], Awaitable[None]]
 Recv = Callable[[], Awaitable[Any]]
@@ -299,7 +295,6 @@ async def _body(index: int, ctx: Any) -> int:
 
 
 async def spawn_par_for(n: int) -> float:
-    assert PAR_FOR is not None
     t0 = perf()
     result = await PAR_FOR(n, _body).run()
     elapsed = perf() - t0
@@ -336,9 +331,10 @@ async def spawn_native(n: int) -> float:
 
 
 def spawn_variants(backend: str) -> dict[str, Callable[[int], Awaitable[float]]]:
-    variants: dict[str, Callable[[int], Awaitable[float]]] = {"PAR": spawn_par}
-    if PAR_FOR is not None:
-        variants["PAR_FOR"] = spawn_par_for
+    variants: dict[str, Callable[[int], Awaitable[float]]] = {
+        "PAR": spawn_par,
+        "PAR_FOR": spawn_par_for,
+    }
     variants["anyio start_soon"] = spawn_anyio
     variants["trio nursery" if backend == "trio" else "asyncio.TaskGroup"] = spawn_native
     return variants

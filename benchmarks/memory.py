@@ -1,8 +1,8 @@
 """Memory benchmarks, each run in a fresh subprocess so that peaks do not mix.
 
 ``python -m benchmarks.memory parfor --backend trio --n 100000 --variant stbass``
-runs ``PAR_FOR`` of *n* trivial processes (or, with ``--variant anyio``, a raw
-task group of *n* trivial tasks) and prints JSON: the time, the peak resident
+runs ``PAR_FOR`` of *n* trivial processes (``--variant stbass-bounded``: with
+``max_parallel=8``; ``--variant anyio``: a raw task group of *n* trivial tasks) and prints JSON: the time, the peak resident
 memory added while they ran (``ru_maxrss`` delta) and the memory still held
 after they finished. With ``--tracemalloc`` the peak and the retained figures
 come from tracemalloc instead (exact Python allocations, slower run).
@@ -42,14 +42,18 @@ def maxrss_bytes() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
-async def _parfor_stbass(n: int) -> None:
+async def _parfor_stbass(n: int, max_parallel: int | None = None) -> None:
     from stbass.replicator import PAR_FOR
 
     async def body(index: int, ctx: Any) -> int:
         return index
 
-    result = await PAR_FOR(n, body).run()
+    result = await PAR_FOR(n, body, max_parallel=max_parallel).run()
     assert result.is_ok and len(result.results) == n
+
+
+async def _parfor_stbass_bounded(n: int) -> None:
+    await _parfor_stbass(n, max_parallel=8)
 
 
 async def _parfor_anyio(n: int) -> None:
@@ -65,7 +69,11 @@ async def _parfor_anyio(n: int) -> None:
 
 
 def parfor(backend: str, n: int, variant: str, use_tracemalloc: bool) -> dict[str, Any]:
-    fn = _parfor_stbass if variant == "stbass" else _parfor_anyio
+    fn = {
+        "stbass": _parfor_stbass,
+        "stbass-bounded": _parfor_stbass_bounded,
+        "anyio": _parfor_anyio,
+    }[variant]
     anyio.run(fn, min(n, 1000), backend=backend)  # warm up imports and caches
     gc.collect()
     base_rss = rss_bytes()
@@ -145,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("case", choices=("parfor", "flat"))
     parser.add_argument("--backend", choices=("asyncio", "trio"), required=True)
     parser.add_argument("--n", type=int, required=True)
-    parser.add_argument("--variant", choices=("stbass", "anyio"), default="stbass")
+    parser.add_argument("--variant", choices=("stbass", "stbass-bounded", "anyio"), default="stbass")
     parser.add_argument("--samples", type=int, default=10)
     parser.add_argument("--tracemalloc", action="store_true")
     parser.add_argument("--clock", choices=("cpu", "wall"), default="wall")

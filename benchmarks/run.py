@@ -326,13 +326,18 @@ def _subprocess(args: list[str]) -> dict[str, Any]:
 
 
 def bench_parfor(backend: str, sizes: Sizes, use_tracemalloc: bool) -> list[Section]:
-    if cases.PAR_FOR is None:  # pragma: no cover
-        log("  PAR_FOR is not importable: skipped")
-        return []
     n = sizes.parfor
-    runs: dict[str, list[dict[str, Any]]] = {"PAR_FOR": [], "anyio task group": []}
+    runs: dict[str, list[dict[str, Any]]] = {
+        "PAR_FOR": [],
+        "PAR_FOR max_parallel=8": [],
+        "anyio task group": [],
+    }
     for r in range(sizes.parfor_repeats):
-        order = [("PAR_FOR", "stbass"), ("anyio task group", "anyio")]
+        order = [
+            ("PAR_FOR", "stbass"),
+            ("PAR_FOR max_parallel=8", "stbass-bounded"),
+            ("anyio task group", "anyio"),
+        ]
         if r % 2:
             order.reverse()
         for label, variant in order:
