@@ -5,9 +5,9 @@ factory ``async def body(index, ctx)``; each replica runs as its own process
 named ``<body>[<index>]`` (so it gets its own ``process <body>[i]`` span and its
 failures name the index). ``PAR_FOR`` runs on the PAR engine (one task group,
 HALT/COLLECT, deadline) with an optional ``max_parallel`` bound: that many
-tasks take the replicas in index order; ``SEQ_FOR`` runs the replicas one after another like
-``SEQ``, each replica seeing an ``"input"`` channel with the previous replica's
-value.
+tasks take the replicas in index order; ``SEQ_FOR`` runs the replicas one after
+another like ``SEQ``, each replica seeing an ``"input"`` channel with the
+previous replica's value.
 
 Replicators are values: build one once, run it many times (a callable *count*
 is evaluated at every run), nest it in SEQ/PAR or inside another replicator's

@@ -531,7 +531,6 @@ class Par(_Composite):
         return _par_outcomes(self.children, self.on_failure, self.deadline is not None)
 
 
-_CANCELLED: Final = Outcome.failed(CANCELLED_BY_HALT)
 _DEADLINE: Final = Outcome.failed(CANCELLED_BY_DEADLINE)
 
 
@@ -558,10 +557,10 @@ def _par_outcomes(children: Sequence[Term], on_failure: Policy, has_deadline: bo
         options = [o for o in s if o.is_ok or opt or not halt]
         if has_deadline:
             options.append(_DEADLINE)
+        if not options:
+            return frozenset(found)  # no run gets past this child without halting
         after: set[tuple[bool, Any]] = set()
         for is_ok, acc in states:
-            if not options:
-                break
             if not is_ok:
                 after.add((is_ok, acc))  # the first failure stays the first
                 continue
