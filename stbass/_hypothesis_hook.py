@@ -7,6 +7,6 @@ from __future__ import annotations
 def _hypothesis_setup_hook() -> None:
     import hypothesis
 
-    from ._alt_random import ALT_RANDOM
+    from ._core._alt_random import ALT_RANDOM
 
     hypothesis.register_random(ALT_RANDOM)

@@ -7,12 +7,12 @@
 >>> from stbass.failure import FailureAggregator, FailureReport, retry_process
 """
 
-from ._failure import FailureAggregator as FailureAggregator
-from ._failure import FailurePatterns as FailurePatterns
-from ._failure import FailureReport as FailureReport
-from ._failure import RepeatedFailure as RepeatedFailure
-from ._failure import retry_process as retry_process
-from ._util import fixup_module_metadata as _fixup_module_metadata
+from ._compose._failure import FailureAggregator as FailureAggregator
+from ._compose._failure import FailurePatterns as FailurePatterns
+from ._compose._failure import FailureReport as FailureReport
+from ._compose._failure import RepeatedFailure as RepeatedFailure
+from ._compose._failure import retry_process as retry_process
+from ._core._util import fixup_module_metadata as _fixup_module_metadata
 
 __all__ = (
     "FailureAggregator",

@@ -30,7 +30,7 @@ from . import _names as N
 from ._version import __version__
 
 if TYPE_CHECKING:
-    from ._chan import Chan
+    from ._core._chan import Chan
 
 __all__ = (
     "active_tracer",
@@ -215,7 +215,7 @@ def _spans_of(chan: Chan[Any]) -> _ChanSpans:
 
 
 def _outcome(exc: BaseException) -> str:
-    from ._chan import ChannelClosedError
+    from ._core._chan import ChannelClosedError
 
     return "closed" if isinstance(exc, ChannelClosedError) else "cancelled"
 

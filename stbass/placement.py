@@ -3,12 +3,12 @@
 >>> from stbass.placement import Placement, PLACED_PAR, BackendRegistry, LocalBackend
 """
 
-from ._placement import PLACED_PAR as PLACED_PAR
-from ._placement import BackendRegistry as BackendRegistry
-from ._placement import BackendUnavailableError as BackendUnavailableError
-from ._placement import ExecutionBackend as ExecutionBackend
-from ._placement import LocalBackend as LocalBackend
-from ._placement import Placement as Placement
+from ._compose._placement import PLACED_PAR as PLACED_PAR
+from ._compose._placement import BackendRegistry as BackendRegistry
+from ._compose._placement import BackendUnavailableError as BackendUnavailableError
+from ._compose._placement import ExecutionBackend as ExecutionBackend
+from ._compose._placement import LocalBackend as LocalBackend
+from ._compose._placement import Placement as Placement
 
 __all__ = (
     "PLACED_PAR",

@@ -3,7 +3,7 @@
 >>> from stbass.process import Process, ProcessContext
 """
 
-from ._process import Process as Process
-from ._process import ProcessContext as ProcessContext
+from ._compose._process import Process as Process
+from ._compose._process import ProcessContext as ProcessContext
 
 __all__ = ("Process", "ProcessContext")

@@ -3,7 +3,7 @@
 >>> from stbass.replicator import PAR_FOR, SEQ_FOR
 """
 
-from ._replicator import PAR_FOR as PAR_FOR
-from ._replicator import SEQ_FOR as SEQ_FOR
+from ._compose._replicator import PAR_FOR as PAR_FOR
+from ._compose._replicator import SEQ_FOR as SEQ_FOR
 
 __all__ = ("PAR_FOR", "SEQ_FOR")

@@ -9,12 +9,12 @@ for many results at once.
 True
 """
 
-from ._failure import FailureReport as FailureReport
-from ._result import Failure as Failure
-from ._result import FailurePolicy as FailurePolicy
-from ._result import ProcessResult as ProcessResult
-from ._result import RetryPolicy as RetryPolicy
-from ._util import fixup_module_metadata as _fixup_module_metadata
+from ._compose._failure import FailureReport as FailureReport
+from ._compose._result import Failure as Failure
+from ._compose._result import FailurePolicy as FailurePolicy
+from ._compose._result import ProcessResult as ProcessResult
+from ._compose._result import RetryPolicy as RetryPolicy
+from ._core._util import fixup_module_metadata as _fixup_module_metadata
 
 __all__ = (
     "Failure",

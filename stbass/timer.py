@@ -3,8 +3,8 @@
 >>> from stbass.timer import TIMER, DEADLINE, TimerExpired
 """
 
-from ._timer import DEADLINE as DEADLINE
-from ._timer import TIMER as TIMER
-from ._timer import TimerExpired as TimerExpired
+from ._core._timer import DEADLINE as DEADLINE
+from ._core._timer import TIMER as TIMER
+from ._core._timer import TimerExpired as TimerExpired
 
 __all__ = ("DEADLINE", "TIMER", "TimerExpired")

@@ -3,8 +3,8 @@
 >>> from stbass.topology import ChanArray, Distributor, Collector
 """
 
-from ._topology import ChanArray as ChanArray
-from ._topology import Collector as Collector
-from ._topology import Distributor as Distributor
+from ._compose._topology import ChanArray as ChanArray
+from ._compose._topology import Collector as Collector
+from ._compose._topology import Distributor as Distributor
 
 __all__ = ("ChanArray", "Collector", "Distributor")

@@ -21,7 +21,7 @@ from stbass import (
     Guard,
     TimerExpired,
 )
-from stbass._alt_random import ALT_RANDOM
+from stbass._core._alt_random import ALT_RANDOM
 
 pytestmark = pytest.mark.anyio
 

@@ -673,7 +673,7 @@ def test_aggregator_rejects_bad_input() -> None:
 
 
 def test_public_modules_export_the_failure_names() -> None:
-    from stbass import _failure
+    from stbass._compose import _failure
 
     assert stbass.failure.__all__ == (
         "FailureAggregator",

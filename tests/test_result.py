@@ -271,7 +271,7 @@ def test_compositions_reject_a_non_policy() -> None:
 
 
 def test_result_module_exports() -> None:
-    from stbass import _failure, _result
+    from stbass._compose import _failure, _result
 
     assert stbass.result.__all__ == (
         "Failure",

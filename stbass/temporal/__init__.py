@@ -21,7 +21,7 @@ except ImportError as _exc:  # pragma: no cover - depends on the install
         "stbass.temporal needs the Temporal SDK: pip install 'stbass[temporal]'"
     ) from _exc
 
-from .._util import fixup_module_metadata as _fixup_module_metadata
+from .._core._util import fixup_module_metadata as _fixup_module_metadata
 from ._backend import TemporalBackend as TemporalBackend
 from ._codec import RemoteProcessError as RemoteProcessError
 from ._durable import DurableComposition as DurableComposition

@@ -18,9 +18,9 @@ from temporalio.client import Client, WorkflowFailureError
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 
-from .._placement import ExecutionBackend
-from .._process import Process, ProcessContext
-from .._result import ProcessResult
+from .._compose._placement import ExecutionBackend
+from .._compose._process import Process, ProcessContext
+from .._compose._result import ProcessResult
 from ._codec import (
     PROCESS_FAILED,
     RUN_WORKFLOW,

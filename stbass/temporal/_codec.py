@@ -16,8 +16,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from .._placement import Placement
-from .._result import Failure, ProcessResult
+from .._compose._placement import Placement
+from .._compose._result import Failure, ProcessResult
 
 #: activity and workflow type names registered by every stbass worker
 ACTIVITY_NAME = "stbass.run_process"

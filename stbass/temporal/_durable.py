@@ -19,11 +19,11 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from .. import _names as N
 from .. import observe
-from .._compose import PAR, SEQ, Composition, CompositionResult, PARResult, SEQResult, ProcessCancelledError
-from .._placement import BackendRegistry, PLACED_PAR
-from .._process import Process, ProcessContext
-from .._replicator import PAR_FOR, SEQ_FOR
-from .._result import Failure, FailurePolicy, ProcessResult
+from .._compose._seqpar import PAR, SEQ, Composition, CompositionResult, PARResult, SEQResult, ProcessCancelledError
+from .._compose._placement import BackendRegistry, PLACED_PAR
+from .._compose._process import Process, ProcessContext
+from .._compose._replicator import PAR_FOR, SEQ_FOR
+from .._compose._result import Failure, FailurePolicy, ProcessResult
 from ._backend import TemporalBackend
 from ._loop import cancelling_remote
 from ._codec import DURABLE_WORKFLOW, Call, Outcome, dump, result_from_outcome

@@ -14,8 +14,8 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from .._compose import Composition
-from .._process import Process
+from .._compose._seqpar import Composition
+from .._compose._process import Process
 
 
 class RemotePlacementError(TypeError):

@@ -25,10 +25,10 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
-from .._chan import Chan, ChannelClosedError
-from .._placement import Placement
-from .._process import Process, ProcessContext
-from .._result import ProcessResult
+from .._core._chan import Chan, ChannelClosedError
+from .._compose._placement import Placement
+from .._compose._process import Process, ProcessContext
+from .._compose._result import ProcessResult
 from ._codec import (
     ACTIVITY_NAME,
     Call,

@@ -13,9 +13,9 @@ from typing import Any, final
 
 import anyio
 
-from . import _names as N
-from . import observe
-from ._chan import Chan, ChannelClosedError
+from .. import _names as N
+from .. import observe
+from .._core._chan import Chan, ChannelClosedError
 from ._process import Process, ProcessContext, current_context
 from ._result import Failure, FailurePolicy, ProcessResult, check_policy
 

@@ -17,42 +17,42 @@ The strategies need ``hypothesis`` (a test dependency); everything else does not
 The span recorder needs ``opentelemetry-sdk``.
 """
 
-from ._testing_terms import ALT_ALL_FAILED as ALT_ALL_FAILED
-from ._testing_terms import CANCELLED_BY_DEADLINE as CANCELLED_BY_DEADLINE
-from ._testing_terms import CANCELLED_BY_HALT as CANCELLED_BY_HALT
-from ._testing_terms import Alt as Alt
-from ._testing_terms import Fail as Fail
-from ._testing_terms import Idx as Idx
-from ._testing_terms import Leaf as Leaf
-from ._testing_terms import Opt as Opt
-from ._testing_terms import Outcome as Outcome
-from ._testing_terms import Par as Par
-from ._testing_terms import ParFor as ParFor
-from ._testing_terms import Seq as Seq
-from ._testing_terms import SeqFor as SeqFor
-from ._testing_terms import Skip as Skip
-from ._testing_terms import Tag as Tag
-from ._testing_terms import Term as Term
-from ._testing_terms import TermError as TermError
-from ._testing_terms import assert_equivalent as assert_equivalent
-from ._testing_terms import can_fail as can_fail
-from ._testing_terms import check_term as check_term
-from ._testing_terms import error_label as error_label
-from ._testing_terms import failure_status as failure_status
-from ._testing_terms import freeze as freeze
-from ._testing_terms import is_deterministic as is_deterministic
-from ._testing_terms import model as model
-from ._testing_terms import run_process as run_process
-from ._testing_terms import run_term as run_term
-from ._testing_terms import with_policy as with_policy
-from ._testing_tools import Sequencer as Sequencer
-from ._testing_tools import SpanRecorder as SpanRecorder
-from ._testing_tools import record_spans as record_spans
-from ._testing_tools import wait_all_tasks_blocked as wait_all_tasks_blocked
+from ._terms import ALT_ALL_FAILED as ALT_ALL_FAILED
+from ._terms import CANCELLED_BY_DEADLINE as CANCELLED_BY_DEADLINE
+from ._terms import CANCELLED_BY_HALT as CANCELLED_BY_HALT
+from ._terms import Alt as Alt
+from ._terms import Fail as Fail
+from ._terms import Idx as Idx
+from ._terms import Leaf as Leaf
+from ._terms import Opt as Opt
+from ._terms import Outcome as Outcome
+from ._terms import Par as Par
+from ._terms import ParFor as ParFor
+from ._terms import Seq as Seq
+from ._terms import SeqFor as SeqFor
+from ._terms import Skip as Skip
+from ._terms import Tag as Tag
+from ._terms import Term as Term
+from ._terms import TermError as TermError
+from ._terms import assert_equivalent as assert_equivalent
+from ._terms import can_fail as can_fail
+from ._terms import check_term as check_term
+from ._terms import error_label as error_label
+from ._terms import failure_status as failure_status
+from ._terms import freeze as freeze
+from ._terms import is_deterministic as is_deterministic
+from ._terms import model as model
+from ._terms import run_process as run_process
+from ._terms import run_term as run_term
+from ._terms import with_policy as with_policy
+from ._tools import Sequencer as Sequencer
+from ._tools import SpanRecorder as SpanRecorder
+from ._tools import record_spans as record_spans
+from ._tools import wait_all_tasks_blocked as wait_all_tasks_blocked
 
 try:
-    from ._testing_strategies import leaf_terms as leaf_terms
-    from ._testing_strategies import terms as terms
+    from ._strategies import leaf_terms as leaf_terms
+    from ._strategies import terms as terms
 except ImportError as _exc:  # pragma: no cover - hypothesis is a test dependency
     _missing = _exc
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from ._testing_terms import (
+from ._terms import (
     Alt,
     Fail,
     Idx,

@@ -20,11 +20,11 @@ from typing import TYPE_CHECKING, Any, overload
 
 import anyio
 
-from . import _names as N
-from . import observe
-from ._chan import Chan
+from .. import _names as N
+from .. import observe
+from .._core._chan import Chan
 from ._result import Failure, ProcessResult
-from ._util import is_coroutine_function
+from .._core._util import is_coroutine_function
 
 if TYPE_CHECKING:
     from ._placement import Placement

@@ -16,9 +16,9 @@ from typing import Any, Final, Generic, TypeVar, final
 
 import anyio
 
-from . import _names as N
+from .. import _names as N
 from . import _park
-from . import observe
+from .. import observe
 from ._alt_random import ALT_RANDOM
 from ._chan import Chan, Offer, first_available
 from ._park import COMMITTED

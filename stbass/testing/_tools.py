@@ -9,7 +9,7 @@ from typing import Any, final
 
 import anyio
 
-from . import observe
+from .. import observe
 
 
 @final

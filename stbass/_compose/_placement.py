@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any, final
 
 import anyio
 
-from . import _names as N
-from ._compose import Composition, PARResult, check_deadline, run_par
+from .. import _names as N
+from ._seqpar import Composition, PARResult, check_deadline, run_par
 from ._process import Process, ProcessContext
 from ._result import FailurePolicy, ProcessResult, check_policy
 

@@ -826,4 +826,4 @@ def _variant_checker(checkers: tuple[Checker | None, ...]) -> Checker | None:
     return check_variant
 
 
-from . import observe as _observe  # noqa: E402  (observe imports this module lazily)
+from .. import observe as _observe  # noqa: E402  (observe imports this module lazily)

@@ -50,19 +50,19 @@ from urllib.parse import urlsplit
 import anyio
 from opentelemetry.trace import SpanKind
 
-from . import _names as N
-from . import observe
-from ._placement import ExecutionBackend
-from ._process import Process, ProcessContext, cancel_reason, current_context
-from ._result import ProcessResult
-from ._version import __version__
+from .. import _names as N
+from .. import observe
+from .._compose._placement import ExecutionBackend
+from .._compose._process import Process, ProcessContext, cancel_reason, current_context
+from .._compose._result import ProcessResult
+from .._version import __version__
 
 if TYPE_CHECKING:
     from anyio.abc import TaskStatus
     from mcp import Client
     from mcp.types import CallToolResult, Tool
 
-    from ._placement import Placement
+    from .._compose._placement import Placement
 
 Transport = Literal["streamable-http", "sse", "stdio"]
 _TRANSPORT_ALIASES: dict[str, Transport] = {

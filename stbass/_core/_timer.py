@@ -11,7 +11,7 @@ from typing import Any, final
 
 import anyio
 
-from ._process import current_context
+from .._compose._process import current_context
 
 
 class TimerExpired(Exception):

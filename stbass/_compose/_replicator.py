@@ -22,9 +22,9 @@ from typing import Any, Final
 
 import anyio
 
-from . import _names as N
-from . import observe
-from ._compose import (
+from .. import _names as N
+from .. import observe
+from ._seqpar import (
     Composition,
     CompositionResult,
     PARResult,
@@ -36,7 +36,7 @@ from ._compose import (
 )
 from ._process import Process, ProcessContext
 from ._result import FailurePolicy, ProcessResult, check_policy
-from ._util import is_coroutine_function
+from .._core._util import is_coroutine_function
 
 #: ``async def factory(index, ctx) -> ProcessResult`` (a plain value means success)
 Factory = Callable[[int, ProcessContext], Awaitable[Any]]

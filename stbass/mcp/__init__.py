@@ -14,19 +14,19 @@ the block. Failures are failed ``ProcessResult`` s whose error is an
 Needs the ``mcp`` extra (``pip install stbass[mcp]``).
 """
 
-from ._mcp import MCPBackend as MCPBackend
-from ._mcp import MCPCallError as MCPCallError
-from ._mcp import MCPConnection as MCPConnection
-from ._mcp import MCPConnectionError as MCPConnectionError
-from ._mcp import MCPInvalidArgumentsError as MCPInvalidArgumentsError
-from ._mcp import MCPProcess as MCPProcess
-from ._mcp import MCPProtocolError as MCPProtocolError
-from ._mcp import MCPServer as MCPServer
-from ._mcp import MCPTimeoutError as MCPTimeoutError
-from ._mcp import MCPToolError as MCPToolError
-from ._mcp import MCPToolInfo as MCPToolInfo
-from ._mcp import MCPUnknownToolError as MCPUnknownToolError
-from ._util import fixup_module_metadata as _fixup_module_metadata
+from ._client import MCPBackend as MCPBackend
+from ._client import MCPCallError as MCPCallError
+from ._client import MCPConnection as MCPConnection
+from ._client import MCPConnectionError as MCPConnectionError
+from ._client import MCPInvalidArgumentsError as MCPInvalidArgumentsError
+from ._client import MCPProcess as MCPProcess
+from ._client import MCPProtocolError as MCPProtocolError
+from ._client import MCPServer as MCPServer
+from ._client import MCPTimeoutError as MCPTimeoutError
+from ._client import MCPToolError as MCPToolError
+from ._client import MCPToolInfo as MCPToolInfo
+from ._client import MCPUnknownToolError as MCPUnknownToolError
+from .._core._util import fixup_module_metadata as _fixup_module_metadata
 
 __all__ = (
     "MCPBackend",

@@ -21,8 +21,8 @@ import itertools
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Final, Generic, Literal, TypeVar, final, overload
 
-from ._alt import ALT, Guard
-from ._chan import Chan, ChannelClosedError
+from .._core._alt import ALT, Guard
+from .._core._chan import Chan, ChannelClosedError
 from ._process import Process, ProcessContext
 from ._result import ProcessResult
 

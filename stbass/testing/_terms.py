@@ -21,12 +21,12 @@ from typing import Any, ClassVar, Final, Literal
 
 import anyio
 
-from ._alt import ALT, Guard
-from ._chan import Chan, ChannelClosedError
-from ._compose import PAR, SEQ, CompositionResult, ProcessCancelledError
-from ._process import Process, ProcessContext
-from ._replicator import PAR_FOR, SEQ_FOR
-from ._result import FailurePolicy, ProcessResult
+from .._core._alt import ALT, Guard
+from .._core._chan import Chan, ChannelClosedError
+from .._compose._seqpar import PAR, SEQ, CompositionResult, ProcessCancelledError
+from .._compose._process import Process, ProcessContext
+from .._compose._replicator import PAR_FOR, SEQ_FOR
+from .._compose._result import FailurePolicy, ProcessResult
 
 Policy = Literal["halt", "collect"]
 

@@ -17,7 +17,7 @@ from typing import Any, Final, final
 
 import anyio
 
-from ._compose import CompositionResult, ProcessCancelledError
+from ._seqpar import CompositionResult, ProcessCancelledError
 from ._process import Process, ProcessContext
 from ._result import Failure, ProcessResult, RetryPolicy
 
