@@ -33,7 +33,7 @@ from ._compose._placement import BackendRegistry as BackendRegistry
 from ._compose._placement import BackendUnavailableError as BackendUnavailableError
 from ._compose._placement import ExecutionBackend as ExecutionBackend
 from ._compose._placement import LocalBackend as LocalBackend
-from ._compose._placement import Placement as Placement
+from ._compose._placement_value import Placement as Placement
 from ._compose._process import Process as Process
 from ._compose._process import ProcessContext as ProcessContext
 from ._compose._result import Failure as Failure

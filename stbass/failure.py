@@ -22,5 +22,5 @@ __all__ = (
     "retry_process",
 )
 
-_fixup_module_metadata("stbass", globals())
+_fixup_module_metadata(__name__, globals())
 del _fixup_module_metadata

@@ -1,7 +1,9 @@
 """Span emission: every process and channel event as an OpenTelemetry span.
 
-Written against ``opentelemetry-api`` only. With no SDK configured the API's
-tracer provider is a proxy and every hook here costs one cheap check. Spans come
+This module is the OpenTelemetry implementation of the core's instrument hook
+(``stbass._core._hook.Instrument``): the core reports events, this turns them
+into spans. Written against ``opentelemetry-api`` only. With no SDK configured
+the API's tracer provider is a proxy and every hook costs one cheap check. Spans come
 from the tracer named ``stbass``; names and attribute keys are in
 ``stbass._names`` (documented on the tracing page).
 
@@ -20,17 +22,17 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, cast
 
 from opentelemetry import trace
 from opentelemetry.trace import Link, SpanKind, Status, StatusCode
 
 from . import _names as N
+from ._core import _hook
+from ._core._chan import ChannelClosedError
+from ._core._hook import ChannelLike, Instrument, Recorder
 from ._version import __version__
-
-if TYPE_CHECKING:
-    from ._core._chan import Chan
 
 __all__ = (
     "active_tracer",
@@ -50,12 +52,13 @@ _PROXY_TYPES: tuple[type, ...] = tuple(
 
 
 class _Hub:
-    __slots__ = ("override", "provider", "tracer", "payload_limit", "redact")
+    __slots__ = ("override", "provider", "tracer", "instrument", "payload_limit", "redact")
 
     def __init__(self) -> None:
         self.override: Any = None
         self.provider: Any = None
         self.tracer: Any = None
+        self.instrument: OTelInstrument | None = None
         self.payload_limit: int | None = None
         self.redact: Callable[[Any], Any] | None = None
 
@@ -97,11 +100,21 @@ def active_tracer() -> trace.Tracer | None:
     hub.provider = provider
     if isinstance(provider, _PROXY_TYPES):
         hub.tracer = None
+        hub.instrument = None
     else:
         hub.tracer = provider.get_tracer(
             N.TRACER_NAME, __version__, schema_url="https://opentelemetry.io/schemas/1.26.0"
         )
+        hub.instrument = OTelInstrument(hub.tracer)
     return hub.tracer  # type: ignore[no-any-return]
+
+
+def active_instrument() -> OTelInstrument | None:
+    """The OpenTelemetry instrument when an SDK listens, else ``None`` (the
+    probe the core calls on every event; installed when this module loads)."""
+    if active_tracer() is None:
+        return None
+    return _hub.instrument
 
 
 def set_tracer_provider(provider: trace.TracerProvider | None) -> trace.TracerProvider | None:
@@ -182,7 +195,7 @@ def _payload(value: Any) -> str | None:
 # ------------------------------------------------------------------ channels
 
 
-def _channel_attrs(chan: Chan[Any], operation: str) -> dict[str, Any]:
+def _channel_attrs(chan: ChannelLike, operation: str) -> dict[str, Any]:
     return {
         N.CHANNEL_NAME: chan.name,
         N.CHANNEL_TYPE: chan.type_name,
@@ -199,7 +212,7 @@ class _ChanSpans:
 
     __slots__ = ("send_name", "recv_name", "send_attrs", "recv_attrs", "type_name")
 
-    def __init__(self, chan: Chan[Any]) -> None:
+    def __init__(self, chan: ChannelLike) -> None:
         self.type_name = chan.type_name
         self.send_name = N.SPAN_SEND_PREFIX + chan.name
         self.recv_name = N.SPAN_RECV_PREFIX + chan.name
@@ -207,90 +220,149 @@ class _ChanSpans:
         self.recv_attrs = _channel_attrs(chan, "receive")
 
 
-def _spans_of(chan: Chan[Any]) -> _ChanSpans:
-    cached: _ChanSpans | None = chan._obs
+def _spans_of(chan: ChannelLike) -> _ChanSpans:
+    cached: _ChanSpans | None = getattr(chan, "_obs", None)
     if cached is None or cached.type_name != chan.type_name:
-        cached = chan._obs = _ChanSpans(chan)
+        cached = _ChanSpans(chan)
+        try:
+            chan._obs = cached  # type: ignore[attr-defined]
+        except AttributeError:  # pragma: no cover - a channel-like without the slot
+            pass
     return cached
 
 
 def _outcome(exc: BaseException) -> str:
-    from ._core._chan import ChannelClosedError
-
     return "closed" if isinstance(exc, ChannelClosedError) else "cancelled"
 
 
-async def traced_send(tracer: trace.Tracer, chan: Chan[Any], value: Any) -> None:
-    spans = _spans_of(chan)
-    attrs = spans.send_attrs
-    payload = _payload(value)
-    if payload is not None:
-        attrs = {**attrs, N.PAYLOAD: payload}
-    span = tracer.start_span(spans.send_name, kind=SpanKind.PRODUCER, attributes=attrs)
-    t0 = time.perf_counter()
-    try:
-        seq = await chan._send(value, span.get_span_context())
-    except BaseException as exc:
-        span.set_attributes({N.OUTCOME: _outcome(exc), N.WAIT_S: time.perf_counter() - t0})
-        span.end()
-        raise
-    span.set_attributes({N.MESSAGE_SEQ: seq, N.OUTCOME: "ok", N.WAIT_S: time.perf_counter() - t0})
-    span.end()
+def _link_of(token: object) -> Link | None:
+    get = getattr(token, "get_span_context", None)
+    if get is None:
+        return None
+    ctx = get()
+    return Link(ctx) if ctx.is_valid else None
 
 
-async def traced_recv(tracer: trace.Tracer, chan: Chan[Any]) -> Any:
-    start = time.time_ns()
-    t0 = time.perf_counter()
-    try:
-        value, seq, link = await chan._recv_linked()
-    except BaseException as exc:
+class _SendToken:
+    __slots__ = ("span", "t0")
+
+    def __init__(self, span: Any, t0: float) -> None:
+        self.span = span
+        self.t0 = t0
+
+    def get_span_context(self) -> Any:
+        return self.span.get_span_context()
+
+
+class OTelInstrument(Instrument):
+    """The core's events as OpenTelemetry spans (the span model of docs/tracing.md)."""
+
+    __slots__ = ("tracer",)
+
+    def __init__(self, tracer: trace.Tracer) -> None:
+        self.tracer = tracer
+
+    def send_started(self, chan: ChannelLike, value: object) -> object:
         spans = _spans_of(chan)
-        attrs = {
-            **spans.recv_attrs,
-            N.OUTCOME: _outcome(exc),
-            N.WAIT_S: time.perf_counter() - t0,
-        }
-        tracer.start_span(
-            spans.recv_name, kind=SpanKind.CONSUMER, start_time=start, attributes=attrs
+        attrs = spans.send_attrs
+        payload = _payload(value)
+        if payload is not None:
+            attrs = {**attrs, N.PAYLOAD: payload}
+        span = self.tracer.start_span(spans.send_name, kind=SpanKind.PRODUCER, attributes=attrs)
+        return _SendToken(span, time.perf_counter())
+
+    def send_finished(
+        self, chan: ChannelLike, token: object, seq: int | None, error: BaseException | None
+    ) -> None:
+        assert isinstance(token, _SendToken)
+        wait = time.perf_counter() - token.t0
+        if error is None:
+            token.span.set_attributes({N.MESSAGE_SEQ: seq, N.OUTCOME: "ok", N.WAIT_S: wait})
+        else:
+            token.span.set_attributes({N.OUTCOME: _outcome(error), N.WAIT_S: wait})
+        token.span.end()
+
+    def recv_started(self, chan: ChannelLike) -> object:
+        return (time.time_ns(), time.perf_counter())
+
+    def recv_finished(
+        self,
+        chan: ChannelLike,
+        token: object,
+        value: object,
+        seq: int | None,
+        link: object,
+        error: BaseException | None,
+    ) -> None:
+        start_ns, t0 = cast("tuple[int, float]", token)
+        wait = time.perf_counter() - t0
+        if error is not None:
+            spans = _spans_of(chan)
+            attrs = {**spans.recv_attrs, N.OUTCOME: _outcome(error), N.WAIT_S: wait}
+            self.tracer.start_span(
+                spans.recv_name, kind=SpanKind.CONSUMER, start_time=start_ns, attributes=attrs
+            ).end()
+            return
+        self._received(chan, value, seq, link, start_ns, wait, via_alt=False)
+
+    def alt_received(
+        self, recorder: Recorder, chan: ChannelLike, value: object, seq: int, link: object,
+        wait_s: float,
+    ) -> None:
+        self._received(
+            chan, value, seq, link, time.time_ns() - int(wait_s * 1e9), wait_s, via_alt=True
+        )
+
+    def _received(
+        self,
+        chan: ChannelLike,
+        value: object,
+        seq: int | None,
+        link: object,
+        start_ns: int,
+        wait_s: float,
+        *,
+        via_alt: bool,
+    ) -> None:
+        """Emit a finished ``recv <channel>`` span linked to the matching send span."""
+        spans = _spans_of(chan)
+        attrs = {**spans.recv_attrs, N.MESSAGE_SEQ: seq, N.OUTCOME: "ok", N.WAIT_S: wait_s}
+        if via_alt:
+            attrs[N.VIA_ALT] = True
+        payload = _payload(value)
+        if payload is not None:
+            attrs[N.PAYLOAD] = payload
+        lk = _link_of(link)
+        self.tracer.start_span(
+            spans.recv_name,
+            kind=SpanKind.CONSUMER,
+            start_time=start_ns,
+            attributes=attrs,
+            links=[lk] if lk is not None else None,
         ).end()
-        raise
-    record_recv(tracer, chan, value, seq, link, start, time.perf_counter() - t0, via_alt=False)
-    return value
 
-
-def record_recv(
-    tracer: trace.Tracer,
-    chan: Chan[Any],
-    value: Any,
-    seq: int,
-    link: Any,
-    start_ns: int,
-    wait_s: float,
-    *,
-    via_alt: bool,
-) -> None:
-    """Emit a finished ``recv <channel>`` span linked to the matching send span."""
-    spans = _spans_of(chan)
-    attrs = {**spans.recv_attrs, N.MESSAGE_SEQ: seq, N.OUTCOME: "ok", N.WAIT_S: wait_s}
-    if via_alt:
-        attrs[N.VIA_ALT] = True
-    payload = _payload(value)
-    if payload is not None:
-        attrs[N.PAYLOAD] = payload
-    links = [Link(link)] if link is not None and link.is_valid else None
-    tracer.start_span(
-        spans.recv_name,
-        kind=SpanKind.CONSUMER,
-        start_time=start_ns,
-        attributes=attrs,
-        links=links,
-    ).end()
+    @contextlib.contextmanager
+    def span(
+        self,
+        name: str,
+        attributes: Mapping[str, Any],
+        *,
+        kind: SpanKind = SpanKind.INTERNAL,
+    ) -> Iterator[SpanRecorder]:
+        with self.tracer.start_as_current_span(
+            name,
+            kind=kind,
+            attributes={k: v for k, v in attributes.items() if v is not None},
+            record_exception=False,
+            set_status_on_exception=False,
+        ) as s:
+            yield SpanRecorder(s)
 
 
 # ------------------------------------------------------- processes, compositions
 
 
-class SpanRecorder:
+class SpanRecorder(Recorder):
     """What a process or composition reports about its span while it runs."""
 
     __slots__ = ("span",)
@@ -298,10 +370,12 @@ class SpanRecorder:
     def __init__(self, span: Any) -> None:
         self.span = span
 
+    @property
+    def link(self) -> object:  # type: ignore[override]
+        return self.span
+
     def failed(self, error: BaseException, summary: str | None = None) -> None:
         span = self.span
-        if span is None:
-            return
         span.set_status(Status(StatusCode.ERROR, f"{type(error).__name__}: {error}"))
         span.record_exception(error)
         span.set_attribute(N.ERROR_TYPE, type(error).__qualname__)
@@ -309,38 +383,33 @@ class SpanRecorder:
             span.set_attribute(N.FAILURE_SUMMARY, summary)
 
     def cancelled(self, by: str) -> None:
-        span = self.span
-        if span is None:
-            return
-        span.set_attribute(N.CANCELLED, True)
-        span.set_attribute(N.CANCELLED_BY, by)
+        self.span.set_attribute(N.CANCELLED, True)
+        self.span.set_attribute(N.CANCELLED_BY, by)
 
     def set(self, key: str, value: Any) -> None:
-        if self.span is not None and value is not None:
+        if value is not None:
             self.span.set_attribute(key, value)
 
-    def event(self, name: str, attributes: dict[str, Any]) -> None:
-        if self.span is not None:
-            self.span.add_event(name, attributes)
-
-
-_NO_RECORDER = SpanRecorder(None)
+    def event(self, name: str, attributes: Mapping[str, Any]) -> None:
+        self.span.add_event(name, dict(attributes))
 
 
 @contextlib.contextmanager
 def span(
-    name: str, attributes: dict[str, Any], *, kind: SpanKind = SpanKind.INTERNAL
-) -> Iterator[SpanRecorder]:
-    """A current span around a process, composition or ALT (no-op when disabled)."""
-    tracer = active_tracer()
-    if tracer is None:
-        yield _NO_RECORDER
+    name: str, attributes: Mapping[str, Any], *, kind: SpanKind = SpanKind.INTERNAL
+) -> Iterator[Recorder]:
+    """A current span around a process, composition, ALT or tool call (a
+    recorder that records nothing when no SDK listens)."""
+    ins = _hook.active()
+    if ins is None:
+        yield _hook.NO_RECORDER
         return
-    with tracer.start_as_current_span(
-        name,
-        kind=kind,
-        attributes={k: v for k, v in attributes.items() if v is not None},
-        record_exception=False,
-        set_status_on_exception=False,
-    ) as s:
-        yield SpanRecorder(s)
+    if isinstance(ins, OTelInstrument):
+        with ins.span(name, attributes, kind=kind) as rec:
+            yield rec
+        return
+    with ins.span(name, attributes) as rec2:
+        yield rec2
+
+
+_hook.set_probe(active_instrument)

@@ -24,5 +24,5 @@ __all__ = (
     "RetryPolicy",
 )
 
-_fixup_module_metadata("stbass", globals())
+_fixup_module_metadata(__name__, globals())
 del _fixup_module_metadata

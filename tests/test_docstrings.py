@@ -21,6 +21,7 @@ DOCTEST_MODULES = (
     "stbass._core._timer",
     "stbass._core._alt",
     "stbass._compose._placement",
+    "stbass._compose._placement_value",
     "stbass._compose._seqpar",
     "stbass._compose._process",
     "stbass.observe",

@@ -276,9 +276,11 @@ async def test_cancelling_a_running_topology_ends_it_without_hanging() -> None:
     lanes = ChanArray(int, 2, name_prefix="cancel")
     sink = Chan(int, name="sink")
     with anyio.fail_after(10):
-        with anyio.move_on_after(0) as scope:
-            await PAR(Distributor(src, lanes), Collector(lanes, sink)).run()
-    assert scope.cancelled_caught
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(PAR(Distributor(src, lanes), Collector(lanes, sink)).run)
+            await anyio.wait_all_tasks_blocked()  # running, waiting on src
+            tg.cancel_scope.cancel()
+    assert tg.cancel_scope.cancelled_caught
     assert src.closed and sink.closed and all(c.closed for c in lanes)
 
 

@@ -14,29 +14,29 @@ import dataclasses
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
-from contextvars import ContextVar
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, overload
 
 import anyio
 
 from .. import _names as N
-from .. import observe
+from .._core import _hook
+from .._core._hook import CURRENT
 from .._core._chan import Chan
 from ._result import Failure, ProcessResult
 from .._core._util import is_coroutine_function
 
 if TYPE_CHECKING:
-    from ._placement import Placement
+    from ._placement_value import Placement
 
 ProcessFn = Callable[["ProcessContext"], Awaitable[Any]]
 
-_current_ctx: ContextVar[ProcessContext | None] = ContextVar("stbass_current_process", default=None)
+_current_ctx = CURRENT
 
 
 def current_context() -> ProcessContext | None:
     """The context of the process whose body is running in this task, if any."""
-    return _current_ctx.get()
+    return _current_ctx.get()  # type: ignore[return-value]
 
 
 class ProcessContext:
@@ -231,7 +231,7 @@ class Process:
         if name is not None and not isinstance(name, str):
             raise TypeError(f"Process name must be a str, got {type(name).__name__}")
         if placement is not None:
-            from ._placement import Placement as _Placement
+            from ._placement_value import Placement as _Placement
 
             if not isinstance(placement, _Placement):
                 raise TypeError(
@@ -325,7 +325,7 @@ class Process:
         started = time.time()
         token = _current_ctx.set(ctx)
         try:
-            if observe.active_tracer() is None:
+            if _hook.active() is None:
                 try:
                     outcome = await self.run(ctx)
                 except Exception as exc:
@@ -347,7 +347,7 @@ class Process:
         if placement is not None:
             attrs[N.PLACEMENT_MODEL] = placement.model
             attrs[N.PLACEMENT_ENDPOINT] = placement.endpoint
-        with observe.span(N.SPAN_PROCESS_PREFIX + self.name, attrs) as rec:
+        with _hook.span(N.SPAN_PROCESS_PREFIX + self.name, attrs) as rec:
             try:
                 outcome = await self.run(ctx)
             except Exception as exc:

@@ -23,7 +23,7 @@ from typing import Any, Final
 import anyio
 
 from .. import _names as N
-from .. import observe
+from .._core import _hook
 from ._seqpar import (
     Composition,
     CompositionResult,
@@ -285,6 +285,7 @@ class SEQ_FOR(_Replicator):
         return await self._run_in(None, input_value)
 
     async def _run_in(self, ctx: ProcessContext | None, input_value: Any) -> SEQResult:
+        await anyio.lowlevel.checkpoint()  # every composition run is a checkpoint
         count = await self.resolve_count()
         parent = ctx.process_name if ctx is not None else _parent_name(_SEQ_FOR)
         deadline = ctx.deadline if ctx is not None else None
@@ -293,7 +294,7 @@ class SEQ_FOR(_Replicator):
             N.CHILDREN: count,
             N.ON_FAILURE: self.on_failure.value,
         }
-        with observe.span(_SEQ_FOR, attrs) as rec:
+        with _hook.span(_SEQ_FOR, attrs) as rec:
             results: list[ProcessResult[Any]] = []
             replicas = self.replicas(count)
             value = input_value

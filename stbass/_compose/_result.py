@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Final, Generic, Literal, final
 from typing_extensions import TypeVar
 
 if TYPE_CHECKING:
-    from ._placement import Placement
+    from ._placement_value import Placement
 
 # A default lets users write a bare ``-> ProcessResult`` (as the docs do) under
 # ``mypy --strict``; it means ``ProcessResult[Any]``.

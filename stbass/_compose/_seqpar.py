@@ -14,7 +14,7 @@ from typing import Any, final
 import anyio
 
 from .. import _names as N
-from .. import observe
+from .._core import _hook
 from .._core._chan import Chan, ChannelClosedError
 from ._process import Process, ProcessContext, current_context
 from ._result import Failure, FailurePolicy, ProcessResult, check_policy
@@ -329,6 +329,7 @@ class SEQ(Composition):
         return await self._run_in(None, input_value)
 
     async def _run_in(self, ctx: ProcessContext | None, input_value: Any) -> SEQResult:
+        await anyio.lowlevel.checkpoint()  # every composition run is a checkpoint
         parent = ctx.process_name if ctx is not None else _parent_name("SEQ")
         deadline = ctx.deadline if ctx is not None else None
         attrs = {
@@ -336,7 +337,7 @@ class SEQ(Composition):
             N.CHILDREN: len(self.procs),
             N.ON_FAILURE: self.on_failure.value,
         }
-        with observe.span("SEQ", attrs) as rec:
+        with _hook.span("SEQ", attrs) as rec:
             results: list[ProcessResult[Any]] = []
             value = input_value
             halted = False
@@ -486,6 +487,7 @@ async def run_par(
     that many tasks run the children one after another, taking them in index
     order, so a large PAR_FOR holds *max_parallel* tasks, not one per child.
     """
+    await anyio.lowlevel.checkpoint()  # every composition run is a checkpoint
     parent = ctx.process_name if ctx is not None else _parent_name(span_name)
     outer_deadline = ctx.deadline if ctx is not None else None
     abs_deadline = None
@@ -500,7 +502,7 @@ async def run_par(
         N.DEADLINE_S: deadline,
         **extra_attrs,
     }
-    with observe.span(span_name, attrs) as rec:
+    with _hook.span(span_name, attrs) as rec:
         slots = [
             _Slot(
                 p,

@@ -10,19 +10,19 @@ ends of one channel can match each other. Waiting uses no CPU.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Generator
+import inspect
+from collections.abc import Callable, Coroutine, Generator
 from typing import Any, Final, Generic, TypeVar, final
 
 import anyio
 
 from .. import _names as N
-from . import _park
-from .. import observe
+from . import _hook, _park
 from ._alt_random import ALT_RANDOM
-from ._chan import Chan, Offer, first_available
-from ._park import COMMITTED
-from ._timer import DEADLINE, TIMER, _TimerBase
+from ._chan import Chan, Offer, OfferLike
+from ._hook import Instrument, Recorder
+from ._park import COMMITTED, POKED, Party
+from ._timer import DEADLINE, TIMER, TimerExpired, _TimerBase
 from ._util import is_coroutine_function
 
 R = TypeVar("R")
@@ -73,24 +73,25 @@ class Guard(Generic[R]):
     """One alternative of an ALT: a channel to receive from, a value to send
     (:meth:`Guard.send`), a timer, or SKIP.
 
-    ``precondition`` (a bool or a zero-argument callable) enables the guard;
-    callables are evaluated when the ALT starts and again before a counterpart
-    commits the waiting ALT on this guard. ``handler`` (synchronous) maps the
-    received value — or the ``TimerExpired``, or the sent value — to what the
-    ALT returns.
+    ``precondition`` (a bool or a zero-argument callable) enables the guard.
+    ``False`` disables it for good; a callable is evaluated when the ALT starts,
+    whenever it wakes, and when a counterpart arrives on the guard's channel, so
+    a guard disabled at the start can fire later. ``handler`` (synchronous)
+    maps the received value — or the ``TimerExpired``, or the sent value — to
+    what the ALT returns; a handler that takes no argument is called without.
 
     >>> g = Guard(Chan(int, name="a"), handler=lambda v: v * 2)
     >>> s = Guard.send(Chan(str, name="out"), "hello")
     """
 
-    __slots__ = ("target", "kind", "precondition", "handler", "value")
+    __slots__ = ("target", "kind", "precondition", "handler", "value", "_takes_value")
 
     def __init__(
         self,
         target: Chan[Any] | TIMER | DEADLINE | _Skip,
         *,
         precondition: Precondition = True,
-        handler: Callable[[Any], R] | None = None,
+        handler: Callable[[Any], R] | Callable[[], R] | None = None,
     ) -> None:
         if isinstance(target, Chan):
             kind = RECV
@@ -129,6 +130,24 @@ class Guard(Generic[R]):
         self.precondition = precondition
         self.handler = handler
         self.value = value
+        self._takes_value = handler is None or _takes_one_argument(handler)
+
+    def call(self, value: Any) -> Any:
+        """What the ALT returns when it chooses this guard: ``handler(value)``,
+        ``handler()`` for a handler that takes no argument (as in stbass 0.1,
+        e.g. ``Guard(SKIP, handler=lambda: "skipped")``), or the value itself.
+
+        >>> Guard(SKIP, handler=lambda: "skipped").call(None)
+        'skipped'
+        >>> Guard(Chan(int), handler=lambda v: v + 1).call(1)
+        2
+        """
+        handler = self.handler
+        if handler is None:
+            return value
+        if self._takes_value:
+            return handler(value)
+        return handler()
 
     @classmethod
     def send(
@@ -137,7 +156,7 @@ class Guard(Generic[R]):
         value: Any,
         *,
         precondition: Precondition = True,
-        handler: Callable[[Any], R] | None = None,
+        handler: Callable[[Any], R] | Callable[[], R] | None = None,
     ) -> Guard[R]:
         """An output guard: ready when a receiver (or an ALT receiving on
         *channel*) waits; committing sends *value*."""
@@ -195,6 +214,24 @@ class Guard(Generic[R]):
         return text + ")"
 
 
+def _takes_one_argument(handler: Callable[..., Any]) -> bool:
+    """Can *handler* be called with one positional argument? (If its signature
+    cannot be read, assume it can.)"""
+    try:
+        sig = inspect.signature(handler)
+    except (TypeError, ValueError):
+        return True
+    try:
+        sig.bind(None)
+    except TypeError:
+        try:
+            sig.bind()
+        except TypeError:
+            return True  # neither works: let the call report the mismatch
+        return False
+    return True
+
+
 def _as_guard(owner: str, index: int, item: object) -> Guard[Any]:
     if isinstance(item, Guard):
         return item
@@ -206,24 +243,28 @@ def _as_guard(owner: str, index: int, item: object) -> Guard[Any]:
     )
 
 
-class ALT:
+class ALT(Coroutine[Any, Any, Any]):
     """Wait until one guard is ready, commit to it, return ``handler(value)``
     (or the value). Among guards ready at commit time, ALT picks uniformly at
     random; SKIP is chosen only when nothing else is ready.
 
     >>> value = await ALT(Guard(cache), Guard(search), Guard(TIMER(2.0)))  # doctest: +SKIP
 
-    An ALT is a value: build it once, await it many times.
+    An ALT is a value: build it once, await it many times. It is also a
+    coroutine, as in stbass 0.1, so ``asyncio.create_task(ALT(...))``,
+    ``asyncio.wait_for(ALT(...), t)`` and ``tg.start_soon(ALT, g1, g2)`` work
+    (used that way, one ALT object runs once).
     """
 
     fair: bool = True
-    __slots__ = ("guards",)
+    __slots__ = ("guards", "_coro")
 
     def __init__(self, *guards: Guard[Any] | Chan[Any] | TIMER | DEADLINE | _Skip) -> None:
         owner = type(self).__name__
         if not guards:
             raise TypeError(f"{owner} needs at least one guard")
         self.guards = tuple(_as_guard(owner, i, g) for i, g in enumerate(guards))
+        self._coro: Coroutine[Any, Any, Any] | None = None
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({', '.join(repr(g) for g in self.guards)})"
@@ -231,24 +272,42 @@ class ALT:
     def __await__(self) -> Generator[Any, None, Any]:
         return self.select().__await__()
 
+    # The coroutine protocol, for code that drives an ALT as a coroutine object
+    # (``create_task``, trio's ``start_soon``): one run of :meth:`select`.
+    def _driven(self) -> Coroutine[Any, Any, Any]:
+        coro = self._coro
+        if coro is None:
+            coro = self._coro = self.select()
+        return coro
+
+    def send(self, value: Any) -> Any:
+        return self._driven().send(value)
+
+    def throw(self, typ: Any, val: Any = None, tb: Any = None) -> Any:
+        if val is None and tb is None:
+            return self._driven().throw(typ)
+        return self._driven().throw(typ, val, tb)  # pragma: no cover - legacy signature
+
+    def close(self) -> None:
+        if self._coro is not None:
+            self._coro.close()
+
     async def select(self) -> Any:
         """Wait and commit; return the chosen guard's ``handler(value)`` (or value)."""
         index, value = await self.choose()
-        handler = self.guards[index].handler
-        return handler(value) if handler is not None else value
+        return self.guards[index].call(value)
 
     async def choose(self) -> tuple[int, Any]:
         """Wait and commit; return ``(index of the chosen guard, raw value)``
         without calling the handler."""
-        name = "ALT" if self.fair else "PRI_ALT"
-        tracer = observe.active_tracer()
-        if tracer is None:
+        ins = _hook.active()
+        if ins is None:
             return await _alt(self.guards, self.fair, None, None)
-        with observe.span(
-            name,
+        with ins.span(
+            "ALT" if self.fair else "PRI_ALT",
             {N.ALT_KIND: "fair" if self.fair else "priority", N.ALT_GUARDS: len(self.guards)},
         ) as rec:
-            return await _alt(self.guards, self.fair, rec, tracer)
+            return await _alt(self.guards, self.fair, ins, rec)
 
 
 @final
@@ -268,95 +327,122 @@ def _pick(ready: list[int], fair: bool) -> int:
     return ready[ALT_RANDOM.randrange(len(ready))]
 
 
+class _Scan:
+    """One look at the guards: which are enabled, ready, timed, SKIP."""
+
+    __slots__ = ("ready", "skip", "enabled", "offerable")
+
+    def __init__(self) -> None:
+        self.ready: list[int] = []
+        self.skip: int | None = None
+        self.enabled = 0
+        #: channel guards to offer on while parked: enabled ones, and those whose
+        #: callable precondition is false now (a counterpart re-evaluates it)
+        self.offerable: list[int] = []
+
+
+def _scan(
+    guards: tuple[Guard[Any], ...], deadlines: dict[int, float], now: float
+) -> _Scan:
+    scan = _Scan()
+    for i, g in enumerate(guards):
+        pre = g.precondition
+        if pre is False:
+            continue
+        on = pre is True or bool(pre())
+        kind = g.kind
+        if kind == RECV or kind == SEND:
+            if not on:
+                if not g.target._closed:
+                    scan.offerable.append(i)
+                continue
+            scan.enabled += 1
+            if g.target._ready(kind == SEND):
+                scan.ready.append(i)
+            else:
+                scan.offerable.append(i)
+        elif not on:
+            continue
+        elif kind == TIMER_KIND:
+            scan.enabled += 1
+            if deadlines[i] <= now:
+                scan.ready.append(i)
+        else:
+            scan.enabled += 1
+            if scan.skip is None:
+                scan.skip = i
+    return scan
+
+
 async def _alt(
-    guards: tuple[Guard[Any], ...], fair: bool, rec: Any, tracer: Any
+    guards: tuple[Guard[Any], ...], fair: bool, ins: Instrument | None, rec: Recorder | None
 ) -> tuple[int, Any]:
     ops = _park.ops()
-    if ops.check_first:
-        await ops.before()
     start = anyio.current_time()
-    start_ns = time.time_ns() if tracer is not None else 0
-
-    enabled: list[int] = []
-    for i, g in enumerate(guards):
-        if g.enabled():
-            enabled.append(i)
-    if not enabled:
+    owner = "ALT" if fair else "PRI_ALT"
+    if all(g.precondition is False for g in guards):
         raise AllGuardsDisabledError(
-            f"{'ALT' if fair else 'PRI_ALT'}: all {len(guards)} guards are disabled by their "
-            f"preconditions"
+            f"{owner}: all {len(guards)} guards are disabled by their preconditions"
         )
-
     # Validate output values before any rendezvous (errors name the channel).
-    values: dict[int, Any] = {}
-    for i in enabled:
-        g = guards[i]
-        if g.kind == SEND:
-            values[i] = g.target.validate(g.value)
-
-    deadlines: dict[int, float] = {}
-    ready: list[int] = []
-    skip: int | None = None
-    for i in enabled:
-        g = guards[i]
-        kind = g.kind
-        if kind == RECV:
-            ch = g.target
-            if ch._closed or first_available(ch._senders) is not None:
-                ready.append(i)
-        elif kind == SEND:
-            ch = g.target
-            if ch._closed or first_available(ch._receivers) is not None:
-                ready.append(i)
-        elif kind == TIMER_KIND:
-            d = g.target.deadline_from(start)
-            deadlines[i] = d
-            if d <= start:
-                ready.append(i)
-        elif skip is None:
-            skip = i
-
-    if rec is not None:
-        rec.set(N.ALT_ENABLED, len(enabled))
-        rec.set(N.ALT_READY, list(ready))
-
-    if ready or skip is not None:
-        chosen = _pick(ready, fair) if ready else skip
-        assert chosen is not None
-        g = guards[chosen]
-        value: Any = None
-        if g.kind == RECV:
-            ch = g.target
-            sender = first_available(ch._senders)
-            if sender is None:  # closed and nobody waiting
-                raise ch._closed_error("recv")
-            link = sender.link
-            value = ch._take_from(sender)
-            if tracer is not None:
-                observe.record_recv(
-                    tracer, ch, value, sender.party.seq, link, start_ns, 0.0, via_alt=True
-                )
-        elif g.kind == SEND:
-            ch = g.target
-            receiver = first_available(ch._receivers)
-            if receiver is None:
-                raise ch._closed_error("send")
-            value = values[chosen]
-            ch._hand_to(receiver, value, _link(rec))
-        elif g.kind == TIMER_KIND:
-            value = g.target.expired(start, deadlines[chosen])
-            _timer_event(rec, value)
-        _report(rec, chosen, g)
-        await ops.after_commit()
-        return chosen, value
-
-    # Nothing ready: offer on every enabled channel guard, then park.
-    party = ops.new_party()
-    offers: list[Offer] = []
-    link = _link(rec)
-    for i in enabled:
-        g = guards[i]
-        if g.kind == RECV or g.kind == SEND:
+    values: dict[int, Any] = {
+        i: g.target._check(g.value) for i, g in enumerate(guards) if g.kind == SEND
+    }
+    deadlines = {
+        i: g.target.deadline_from(start) for i, g in enumerate(guards) if g.kind == TIMER_KIND
+    }
+    link = rec.link if rec is not None else None
+    checked = False  # passed the cancellation point of rule 1 (or parked) yet?
+    while True:
+        now = anyio.current_time() if deadlines else start
+        scan = _scan(guards, deadlines, now)
+        if rec is not None:
+            rec.set(N.ALT_ENABLED, scan.enabled)
+            rec.set(N.ALT_READY, list(scan.ready))
+        if scan.ready or scan.skip is not None:
+            if not checked:
+                await ops.before_commit()  # rule 1; then look again
+                checked = True
+                continue
+            if scan.ready:
+                chosen = _pick(scan.ready, fair)
+            else:
+                assert scan.skip is not None
+                chosen = scan.skip
+            g = guards[chosen]
+            value: Any = None
+            if g.kind == RECV or g.kind == SEND:
+                is_send = g.kind == SEND
+                done = g.target._complete(is_send, values.get(chosen), link)
+                if done is None:  # pragma: no cover - _ready said it would complete
+                    raise RuntimeError(f"{owner}: guard {chosen} was ready and then was not")
+                if is_send:
+                    value = done.value
+                else:
+                    value = done.value
+                    if ins is not None and rec is not None:
+                        ins.alt_received(rec, g.target, value, done.seq, done.link, 0.0)
+            elif g.kind == TIMER_KIND:
+                value = g.target.expired(start, deadlines[chosen])
+                _timer_event(rec, value)
+            _report(rec, chosen, g)
+            if ops.yields_after_commit:
+                await ops.after_commit()  # rule 2
+            return chosen, value
+        if not scan.offerable and not deadlines:
+            raise AllGuardsDisabledError(
+                f"{owner}: none of its {len(guards)} guards is enabled and none can become "
+                f"ready (no channel to wait on, no timer)"
+            )
+        if not checked and ops.checks_before_park:
+            await ops.before_park()
+        checked = True
+        # Nothing ready: offer on the channel guards, then park.
+        party = Party()
+        ops.arm(party)
+        offers: list[OfferLike] = []
+        for i in scan.offerable:
+            g = guards[i]
             pre = g.precondition
             offer = Offer(
                 party,
@@ -367,75 +453,59 @@ async def _alt(
                 precondition=None if isinstance(pre, bool) else pre,
                 link=link,
             )
-            if g.kind == SEND:
-                g.target._senders[offer] = None
-            else:
-                g.target._receivers[offer] = None
+            g.target._offer(offer)
             offers.append(offer)
-    party.offers = offers
-
-    if deadlines:
-        earliest = min(deadlines.values())
-        with anyio.CancelScope(deadline=earliest):
-            await ops.park(party)
-    else:
-        await ops.park(party)
-
-    if party.state == COMMITTED:
-        taken = party.chosen
-        assert taken is not None
-        chosen = taken.index
-        g = guards[chosen]
-        if party.error is not None:
-            _report(rec, chosen, g)
-            raise party.error
-        if g.kind == RECV:
-            value = party.value
-            if tracer is not None:
-                observe.record_recv(
-                    tracer,
-                    g.target,
-                    value,
-                    party.seq,
-                    party.link,
-                    start_ns,
-                    anyio.current_time() - start,
-                    via_alt=True,
-                )
+        party.offers = offers
+        if deadlines:
+            with anyio.CancelScope(deadline=min(deadlines.values())):
+                await ops.park(party)
         else:
-            value = taken.value
+            await ops.park(party)
+        state = party.state
+        if state is COMMITTED:
+            taken = party.chosen
+            assert taken is not None
+            chosen = taken.index
+            g = guards[chosen]
+            _report(rec, chosen, g)
+            if party.error is not None:
+                raise party.error
+            if g.kind == RECV:
+                value = party.value
+                if ins is not None and rec is not None:
+                    ins.alt_received(
+                        rec, g.target, value, party.seq, party.link, anyio.current_time() - start
+                    )
+            else:
+                value = taken.value
+            return chosen, value
+        if state is POKED:
+            continue  # a guard's channel changed: look at the guards again
+        # A timer fired (our own cancel scope ended the wait; the offers are withdrawn).
+        party.withdraw()
+        now = anyio.current_time()
+        expired = [i for i, d in deadlines.items() if d <= now] or [
+            min(deadlines, key=deadlines.__getitem__)
+        ]
+        chosen = _pick(sorted(expired), fair)
+        g = guards[chosen]
+        value = g.target.expired(start, deadlines[chosen])
+        _timer_event(rec, value)
         _report(rec, chosen, g)
         return chosen, value
 
-    # A timer fired (our own cancel scope ended the wait; the offers are withdrawn).
-    party.withdraw()
-    now = anyio.current_time()
-    expired = [i for i, d in deadlines.items() if d <= now] or [
-        min(deadlines, key=deadlines.__getitem__)
-    ]
-    chosen = _pick(sorted(expired), fair)
-    g = guards[chosen]
-    value = g.target.expired(start, deadlines[chosen])
-    _timer_event(rec, value)
-    _report(rec, chosen, g)
-    return chosen, value
 
-
-def _link(rec: Any) -> Any:
-    if rec is None or rec.span is None:
-        return None
-    return rec.span.get_span_context()
-
-
-def _timer_event(rec: Any, expired: Any) -> None:
+def _timer_event(rec: Recorder | None, expired: TimerExpired) -> None:
     if rec is not None:
+        elapsed: Any = expired.elapsed
+        seconds = elapsed.total_seconds() if hasattr(elapsed, "total_seconds") else elapsed
         rec.event(
             N.EVENT_TIMER_EXPIRED,
-            {N.TIMER_NAME: expired.timer_name or "", N.TIMER_ELAPSED_S: expired.elapsed},
+            {N.TIMER_NAME: expired.timer_name or "", N.TIMER_ELAPSED_S: float(seconds)},
         )
 
 
-def _report(rec: Any, chosen: int, g: Guard[Any]) -> None:
+def _report(rec: Recorder | None, chosen: int, g: Guard[Any]) -> None:
     if rec is not None:
         rec.set(N.ALT_CHOSEN, chosen)
         rec.set(N.ALT_CHOSEN_KIND, g.kind)

@@ -1,4 +1,5 @@
-"""Typed, zero-buffer (rendezvous) channels and the offer/commit core ALT builds on.
+"""Typed channels (rendezvous, or buffered with ``capacity=n``) and the one
+offer/commit step that send, recv and ALT guards all use.
 
 A channel holds, per direction, the offers of the tasks waiting on it: plain
 senders and receivers, and the guards of waiting ALTs. Whoever arrives second
@@ -7,10 +8,15 @@ moves, the waiting party is marked committed, its other offers are withdrawn and
 it is woken. A party can only be committed while it is still waiting, and a
 cancelled party withdraws all its offers before the cancellation reaches its
 code, so every value is delivered exactly once or not at all (SPEC §4).
+
+A buffered channel adds a FIFO of at most ``capacity`` values between the two
+directions: a send completes into the buffer while there is room, a recv takes
+from it and pulls the oldest waiting sender's value in behind.
 """
 
 from __future__ import annotations
 
+import collections
 import itertools
 import typing
 from collections.abc import AsyncIterator, Callable
@@ -19,7 +25,7 @@ from typing import Any, Generic, TypeAlias, TypeVar, final, overload
 
 import anyio
 
-from . import _park
+from . import _hook, _park
 from ._park import COMMITTED, WAITING, WITHDRAWN, Party
 from ._util import describe_type
 
@@ -161,6 +167,8 @@ def _build_checker(spec: Any) -> Checker | None:
                     return model.model_validate(value)
                 except pydantic.ValidationError as exc:
                     raise _Mismatch(_pydantic_reason(exc)) from None
+                except Exception as exc:  # a validator that raised something else
+                    raise _Mismatch(f"{type(exc).__name__}: {exc}") from None
             raise _Mismatch(None)
 
         return check_model
@@ -185,6 +193,8 @@ def _build_checker(spec: Any) -> Checker | None:
             adapter.validate_python(value, strict=True)
         except pydantic.ValidationError as exc:
             raise _Mismatch(_pydantic_reason(exc)) from None
+        except Exception as exc:  # a validator that raised something else
+            raise _Mismatch(f"{type(exc).__name__}: {exc}") from None
         return value
 
     return check_adapter
@@ -217,7 +227,7 @@ class _Mismatch(Exception):
 
 
 class Offer:
-    """One party's offer to send (with a value) or receive on one channel."""
+    """An ALT's offer to send (with a value) or receive on one channel."""
 
     __slots__ = ("party", "chan", "is_send", "value", "index", "precondition", "link")
 
@@ -229,7 +239,7 @@ class Offer:
         value: Any = None,
         index: int = 0,
         precondition: Callable[[], bool] | None = None,
-        link: Any = None,
+        link: object = None,
     ) -> None:
         self.party = party
         self.chan = chan
@@ -240,20 +250,22 @@ class Offer:
         self.link = link
 
     def remove(self) -> None:
-        waiting = self.chan._senders if self.is_send else self.chan._receivers
-        waiting.pop(self, None)
+        (self.chan._senders if self.is_send else self.chan._receivers).pop(self, None)
+
+    def enabled(self) -> bool:
+        """Does the guard's precondition hold now? (A precondition that raises
+        counts as false here: the counterpart evaluating it is another task.)"""
+        pre = self.precondition
+        if pre is None:
+            return True
+        try:
+            return bool(pre())
+        except Exception:
+            return False
 
     def available(self) -> bool:
-        """Is the party still waiting, and (for an ALT guard) still enabled?"""
-        if not self.party.live():
-            return False
-        pre = self.precondition
-        if pre is not None:
-            try:
-                return bool(pre())
-            except Exception:
-                return False
-        return True
+        """Is the party still waiting, and the guard enabled?"""
+        return self.party.live() and self.enabled()
 
 
 class Solo(Party):
@@ -267,14 +279,14 @@ class Solo(Party):
     #: plain operations have no precondition
     precondition = None
 
-    def __init__(self, chan: Chan[Any], is_send: bool, value: Any = None, link: Any = None) -> None:
+    def __init__(self, chan: Chan[Any], is_send: bool, value: Any, link: object) -> None:
         self.state = WAITING
         self.offers = ()
         self.chosen = None
         self.value = value  # the value offered (send) or received (recv)
         self.error = None
         self.seq = 0
-        self.link = link  # the sender's span context
+        self.link = link  # the sender's instrument token
         self._fut = None
         self._task = None
         self.chan = chan
@@ -285,14 +297,16 @@ class Solo(Party):
         return self
 
     def remove(self) -> None:
-        waiting = self.chan._senders if self.is_send else self.chan._receivers
-        waiting.pop(self, None)
+        (self.chan._senders if self.is_send else self.chan._receivers).pop(self, None)
+
+    def enabled(self) -> bool:
+        return True
 
     def available(self) -> bool:
         return self.live()
 
     def withdraw(self) -> None:
-        if self.state == WAITING:
+        if self.state is WAITING:
             self.state = WITHDRAWN
         self.remove()
 
@@ -319,6 +333,18 @@ def first_available(waiting: dict[OfferLike, None]) -> OfferLike | None:
     return None
 
 
+class Done:
+    """What a completed operation hands back: the value moved, its message
+    number and the sender's instrument token."""
+
+    __slots__ = ("value", "seq", "link")
+
+    def __init__(self, value: Any, seq: int, link: object) -> None:
+        self.value = value
+        self.seq = seq
+        self.link = link
+
+
 @final
 @dataclass(frozen=True)
 class ChanStatistics:
@@ -328,6 +354,9 @@ class ChanStatistics:
     >>> stats = ch.statistics()
     >>> stats.messages, stats.waiting_senders, stats.closed
     (0, 0, False)
+
+    ``messages`` counts the values sent so far (into the buffer, for a buffered
+    channel); ``buffered`` the values sent but not yet received.
     """
 
     name: str
@@ -338,6 +367,8 @@ class ChanStatistics:
     waiting_receivers: int
     writer: str | None
     reader: str | None
+    capacity: int = 0
+    buffered: int = 0
 
 
 _PENDING: Any = object()
@@ -348,10 +379,12 @@ _PENDING: Any = object()
 
 @final
 class Chan(Generic[T]):
-    """A typed, zero-buffer channel: ``send`` returns only once a receiver has the value.
+    """A typed channel: zero-buffer by default, so ``send`` returns only once a
+    receiver has the value; with ``capacity=n`` a FIFO buffer of *n* values.
 
     >>> ch = Chan(int, name="numbers")
     >>> ch2 = Chan[str]("names")
+    >>> jobs = Chan(str, name="jobs", capacity=64)
 
     Create it anywhere (also at import time, outside any event loop); whichever
     backend then runs uses it. See the channels page of the docs for the rules.
@@ -371,15 +404,23 @@ class Chan(Generic[T]):
         "_seq",
         "_orig",
         "_obs",
+        "_capacity",
+        "_buffer",
         "__weakref__",
     )
 
     @overload
-    def __init__(self, type_spec: type[T], *, name: str | None = None) -> None: ...
+    def __init__(
+        self, type_spec: type[T], *, name: str | None = None, capacity: int = 0
+    ) -> None: ...
     @overload
-    def __init__(self, type_spec: Any = ..., *, name: str | None = None) -> None: ...
+    def __init__(
+        self, type_spec: Any = ..., *, name: str | None = None, capacity: int = 0
+    ) -> None: ...
 
-    def __init__(self, type_spec: Any = _PENDING, *, name: str | None = None) -> None:
+    def __init__(
+        self, type_spec: Any = _PENDING, *, name: str | None = None, capacity: int = 0
+    ) -> None:
         if isinstance(type_spec, str):
             # ``Chan[int]("name")``: the generic alias sets the type right after
             # construction (see ``__orig_class__``).
@@ -392,6 +433,16 @@ class Chan(Generic[T]):
         if name is not None and not isinstance(name, str):
             raise TypeError(f"Chan: name must be a str, got {type(name).__name__}")
         self._name = name if name is not None else f"chan-{next(_name_counter)}"
+        if isinstance(capacity, bool) or not isinstance(capacity, int):
+            raise TypeError(
+                f"Chan {self._name!r}: capacity must be an int, got {type(capacity).__name__}"
+            )
+        if capacity < 0:
+            raise ValueError(f"Chan {self._name!r}: capacity must be >= 0, got {capacity}")
+        self._capacity = capacity
+        self._buffer: collections.deque[Done] | None = (
+            collections.deque() if capacity else None
+        )
         self._senders: dict[OfferLike, None] = {}
         self._receivers: dict[OfferLike, None] = {}
         self._closed = False
@@ -399,7 +450,7 @@ class Chan(Generic[T]):
         self._reader: str | None = None
         self._seq = 0
         self._orig: Any = None
-        self._obs: Any = None  # span names and attributes, made by stbass.observe
+        self._obs: Any = None  # per-channel cache of an instrument (span names, attributes)
         self._proto: tuple[Checker | None, ...] | None = None
         self._proto_pos = 0
         self._spec: Any = _PENDING
@@ -408,14 +459,17 @@ class Chan(Generic[T]):
             self._set_spec(type_spec)
 
     def _set_spec(self, spec: Any) -> None:
-        if isinstance(spec, (SequentialProtocol, VariantProtocol)):
-            checkers = tuple(_build_checker(t) for t in spec.types)
-            if isinstance(spec, SequentialProtocol):
-                self._proto = checkers
+        try:
+            if isinstance(spec, (SequentialProtocol, VariantProtocol)):
+                checkers = tuple(_build_checker(t) for t in spec.types)
+                if isinstance(spec, SequentialProtocol):
+                    self._proto = checkers
+                else:
+                    self._checker = _variant_checker(checkers)
             else:
-                self._checker = _variant_checker(checkers)
-        else:
-            self._checker = _build_checker(spec)
+                self._checker = _build_checker(spec)
+        except TypeError as exc:
+            raise TypeError(f"Chan {self._name!r}: {exc}") from None
         self._spec = spec
 
     # ``typing`` sets ``__orig_class__`` on objects created through ``Chan[int](...)``.
@@ -454,6 +508,15 @@ class Chan(Generic[T]):
         return None if self._spec is _PENDING else self._spec
 
     @property
+    def capacity(self) -> int:
+        """How many values the channel buffers (0: a rendezvous channel).
+
+        >>> Chan(int, capacity=8).capacity
+        8
+        """
+        return self._capacity
+
+    @property
     def closed(self) -> bool:
         """True once :meth:`close` has been called.
 
@@ -475,10 +538,17 @@ class Chan(Generic[T]):
         return "?" if self._spec is _PENDING else describe_type(self._spec)
 
     def __repr__(self) -> str:
-        return f"Chan({self.type_name}, name={self._name!r})"
+        extra = f", capacity={self._capacity}" if self._capacity else ""
+        return f"Chan({self.type_name}, name={self._name!r}{extra})"
 
     def statistics(self) -> ChanStatistics:
-        """Counts of waiting senders/receivers and messages delivered so far."""
+        """Counts of waiting senders/receivers, messages sent and values buffered.
+
+        >>> ch = Chan(int, capacity=2)
+        >>> ch.send_nowait(1)
+        >>> ch.statistics().buffered
+        1
+        """
         return ChanStatistics(
             name=self._name,
             type=self.type_name,
@@ -488,6 +558,8 @@ class Chan(Generic[T]):
             waiting_receivers=len(self._receivers),
             writer=self._writer,
             reader=self._reader,
+            capacity=self._capacity,
+            buffered=len(self._buffer) if self._buffer is not None else 0,
         )
 
     # ----------------------------------------------------------- validation
@@ -495,36 +567,18 @@ class Chan(Generic[T]):
     def validate(self, value: Any) -> Any:
         """Check *value* against the channel type and return what would be sent
         (a dict becomes the channel's pydantic model). Raises
-        :class:`ChannelTypeError` naming the channel, expected and actual type."""
+        :class:`ChannelTypeError` naming the channel, expected and actual type.
+
+        For a :class:`SequentialProtocol` the check is against the position of
+        the next value to be delivered (sends check again when they commit)."""
         if self._spec is _PENDING:
             raise ChannelTypeError(
                 f"channel {self._name!r} has no type: create it as Chan(T, name=...) "
                 f"or Chan[T](name)",
                 channel=self._name,
             )
-        proto = self._proto
-        if proto is not None:
-            pos = self._proto_pos
-            types = self._spec.types
-            if pos >= len(proto):
-                raise ChannelProtocolError(
-                    f"channel {self._name!r}: {self._spec!r} has ended after "
-                    f"{len(proto)} values; got another {type(value).__name__} "
-                    f"({_short(value)})",
-                    channel=self._name,
-                )
-            checker = proto[pos]
-            if checker is None:
-                return value
-            try:
-                return checker(value)
-            except _Mismatch as exc:
-                raise ChannelProtocolError(
-                    f"channel {self._name!r}: value {pos + 1} of {self._spec!r} must be "
-                    f"{describe_type(types[pos])}, got {type(value).__name__} "
-                    f"({_short(value)})" + (f": {exc.reason}" if exc.reason else ""),
-                    channel=self._name,
-                ) from None
+        if self._proto is not None:
+            return self._admit(value)
         checker = self._checker
         if checker is None:
             return value
@@ -538,6 +592,53 @@ class Chan(Generic[T]):
                 channel=self._name,
             ) from None
 
+    def _check(self, value: Any) -> Any:
+        """The check a value passes before any rendezvous: the type; for a
+        :class:`SequentialProtocol`, the position it would take if no other
+        sender waits (with other senders waiting the position is not known yet:
+        :meth:`_admit` checks it when the value is delivered)."""
+        checker = self._checker
+        if checker is not None:
+            try:
+                return checker(value)
+            except _Mismatch:
+                return self.validate(value)  # raises the full ChannelTypeError
+        if self._proto is not None:
+            if not self._senders:
+                self._admit(value)
+            return value
+        if self._spec is _PENDING:
+            return self.validate(value)  # raises: no type
+        return value
+
+    def _admit(self, value: Any) -> Any:
+        """The protocol check at the moment a value is delivered (position by
+        position, so two waiting senders cannot both pass for one position)."""
+        proto = self._proto
+        if proto is None:
+            return value
+        pos = self._proto_pos
+        types = self._spec.types
+        if pos >= len(proto):
+            raise ChannelProtocolError(
+                f"channel {self._name!r}: {self._spec!r} has ended after "
+                f"{len(proto)} values; got another {type(value).__name__} "
+                f"({_short(value)})",
+                channel=self._name,
+            )
+        checker = proto[pos]
+        if checker is None:
+            return value
+        try:
+            return checker(value)
+        except _Mismatch as exc:
+            raise ChannelProtocolError(
+                f"channel {self._name!r}: value {pos + 1} of {self._spec!r} must be "
+                f"{describe_type(types[pos])}, got {type(value).__name__} "
+                f"({_short(value)})" + (f": {exc.reason}" if exc.reason else ""),
+                channel=self._name,
+            ) from None
+
     def _closed_error(self, op: str) -> ChannelClosedError:
         return ChannelClosedError(f"{op} on closed channel {self._name!r}", channel=self._name)
 
@@ -547,163 +648,218 @@ class Chan(Generic[T]):
             self._proto_pos += 1
         return self._seq
 
+    # ----------------------------------------------- the one rendezvous step
+    #
+    # ``_ready`` and ``_complete`` are the synchronous halves every operation
+    # uses (send, recv, their ``_nowait`` forms and ALT guards); ``_operate``
+    # adds the checkpoint rules of ``stbass._core._park`` and the park.
+
+    def _ready(self, is_send: bool) -> bool:
+        """Would an operation in this direction complete (or fail as closed) now?"""
+        if self._closed:
+            return True
+        if is_send:
+            buf = self._buffer
+            if buf is not None and len(buf) < self._capacity:
+                return True
+            return first_available(self._receivers) is not None
+        if self._buffer:
+            return True
+        return first_available(self._senders) is not None
+
+    def _complete(self, is_send: bool, value: Any, link: object) -> Done | None:
+        """Complete an operation now if it can: commit the counterpart, or use
+        the buffer. ``None`` when it would have to wait. Raises
+        :class:`ChannelClosedError` (closed) or :class:`ChannelProtocolError`
+        (a send out of protocol order); nothing moved in either case."""
+        if is_send:
+            if self._closed:
+                raise self._closed_error("send")
+            buf = self._buffer
+            if buf:  # receivers wait only on an empty buffer
+                if len(buf) >= self._capacity:
+                    return None
+                value = self._admit(value)
+                done = Done(value, self._delivered(), link)
+                buf.append(done)
+                return done
+            receiver = first_available(self._receivers)
+            if receiver is not None:
+                value = self._admit(value)
+                party = receiver.party
+                party.value = value
+                party.seq = seq = self._delivered()
+                party.link = link
+                party.commit(receiver)
+                return Done(value, seq, link)
+            if buf is not None and self._capacity:
+                value = self._admit(value)
+                done = Done(value, self._delivered(), link)
+                buf.append(done)
+                return done
+            return None
+        buf = self._buffer
+        if buf:
+            done = buf.popleft()
+            self._refill()
+            return done
+        while True:
+            sender = first_available(self._senders)
+            if sender is None:
+                break
+            party = sender.party
+            try:
+                value = self._admit(sender.value)
+            except ChannelProtocolError as exc:
+                party.error = exc  # the sender raises it; nothing is delivered
+                party.commit(sender)
+                continue
+            party.seq = seq = self._delivered()
+            party.commit(sender)
+            return Done(value, seq, sender.link)
+        if self._closed:
+            raise self._closed_error("recv")
+        return None
+
+    def _refill(self) -> None:
+        """A buffered value was taken: move waiting senders' values into the room."""
+        buf = self._buffer
+        assert buf is not None
+        while len(buf) < self._capacity:
+            sender = first_available(self._senders)
+            if sender is None:
+                return
+            party = sender.party
+            try:
+                value = self._admit(sender.value)
+            except ChannelProtocolError as exc:
+                party.error = exc
+                party.commit(sender)
+                continue
+            party.seq = seq = self._delivered()
+            buf.append(Done(value, seq, sender.link))
+            party.commit(sender)
+
+    def _offer(self, offer: OfferLike) -> None:
+        """Add a waiting party's offer (it waits for a counterpart)."""
+        (self._senders if offer.is_send else self._receivers)[offer] = None
+
+    async def _operate(self, is_send: bool, value: Any, link: object) -> Done | Solo:
+        """Send or receive: checkpoint, then commit at once or park until a
+        counterpart commits (see the rules in ``stbass._core._park``)."""
+        ops = _park.ops()
+        if self._ready(is_send):
+            await ops.before_commit()  # rule 1: a pending cancellation lands here
+            done = self._complete(is_send, value, link)
+            if done is not None:
+                if ops.yields_after_commit:
+                    await ops.after_commit()  # rule 2
+                return done
+        elif ops.checks_before_park:
+            await ops.before_park()
+        party = Solo(self, is_send, value, link)
+        ops.arm(party)
+        (self._senders if is_send else self._receivers)[party] = None
+        await ops.park(party)  # rule 3
+        if party.error is not None:
+            raise party.error
+        return party
+
     # ----------------------------------------------------------- send / recv
 
     async def send(self, value: T) -> None:
-        """Send *value*; returns once a receiver has taken it.
+        """Send *value*; returns once a receiver has taken it (or, on a buffered
+        channel, once it is in the buffer).
 
         Raises :class:`ChannelTypeError` (before any rendezvous) for a value of
         the wrong type and :class:`ChannelClosedError` when the channel is or
         becomes closed. A send that raises was received by nobody.
         """
-        checker = self._checker
-        if checker is not None and self._proto is None:
-            try:
-                value = checker(value)
-            except _Mismatch:
-                self.validate(value)  # raises the full ChannelTypeError
-        elif self._proto is not None or self._spec is _PENDING:
-            value = self.validate(value)
-        tracer = _observe.active_tracer()
-        if tracer is not None:
-            await _observe.traced_send(tracer, self, value)
+        value = self._check(value)
+        ins = _hook.active()
+        if ins is None:
+            await self._operate(True, value, None)
             return
-        # The untraced path of ``_send``, inlined: this is the hot path.
-        ops = _park.ops()
-        if ops.check_first:
-            await ops.before()
-        if self._closed:
-            raise self._closed_error("send")
-        if self._receivers:
-            receiver = first_available(self._receivers)
-            if receiver is not None:
-                self._hand_to(receiver, value, None)
-                await ops.after_commit()
-                return
-        party = ops.arm(Solo(self, True, value))
-        self._senders[party] = None
-        await ops.park(party)
-        if party.error is not None:
-            raise party.error
-
-    async def _send(self, value: Any, link: Any) -> int:
-        """``send`` of a validated value carrying a span link; returns the
-        message number (the traced path)."""
-        ops = _park.ops()
-        if ops.check_first:
-            await ops.before()
-        if self._closed:
-            raise self._closed_error("send")
-        receiver = first_available(self._receivers)
-        if receiver is not None:
-            seq = self._hand_to(receiver, value, link)
-            await ops.after_commit()
-            return seq
-        party = ops.arm(Solo(self, True, value, link))
-        self._senders[party] = None
-        await ops.park(party)
-        if party.error is not None:
-            raise party.error
-        return party.seq
+        token = ins.send_started(self, value)
+        try:
+            done = await self._operate(True, value, token)
+        except BaseException as exc:
+            ins.send_finished(self, token, None, exc)
+            raise
+        ins.send_finished(self, token, done.seq, None)
 
     def send_nowait(self, value: T) -> None:
-        """Hand *value* to a receiver that is already waiting, or raise
-        ``anyio.WouldBlock`` (nothing is sent)."""
-        value = self.validate(value)
-        if self._closed:
-            raise self._closed_error("send")
-        receiver = first_available(self._receivers)
-        if receiver is None:
-            raise anyio.WouldBlock
-        self._hand_to(receiver, value, None)
-
-    def _hand_to(self, receiver: OfferLike, value: Any, link: Any) -> int:
-        """Commit a waiting receiver (plain or ALT) to *value*."""
-        party = receiver.party
-        seq = self._delivered()
-        party.value = value
-        party.seq = seq
-        party.link = link
-        party.commit(receiver)
-        return seq
-
-    def _take_from(self, sender: OfferLike) -> Any:
-        """Commit a waiting sender (plain or ALT): its value is received now."""
-        party = sender.party
-        party.seq = self._delivered()
-        party.commit(sender)
-        return sender.value
+        """Hand *value* to a receiver that is already waiting (or put it in the
+        buffer), or raise ``anyio.WouldBlock`` (nothing is sent)."""
+        value = self._check(value)
+        ins = _hook.active()
+        token = ins.send_started(self, value) if ins is not None else None
+        try:
+            done = self._complete(True, value, token)
+            if done is None:
+                raise anyio.WouldBlock
+        except BaseException as exc:
+            if ins is not None:
+                ins.send_finished(self, token, None, exc)
+            raise
+        if ins is not None:
+            ins.send_finished(self, token, done.seq, None)
 
     async def recv(self) -> T:
-        """Wait for a sender and return its value.
+        """Wait for a value and return it.
 
-        Raises :class:`ChannelClosedError` when the channel is or becomes closed.
-        A recv that raises took nothing.
+        Raises :class:`ChannelClosedError` when the channel is or becomes closed
+        (after the buffer is drained). A recv that raises took nothing.
         """
-        tracer = _observe.active_tracer()
-        if tracer is not None:
-            return await _observe.traced_recv(tracer, self)  # type: ignore[no-any-return]
-        ops = _park.ops()
-        if ops.check_first:
-            await ops.before()
-        if self._senders:
-            sender = first_available(self._senders)
-            if sender is not None:
-                value = self._take_from(sender)
-                await ops.after_commit()
-                return value  # type: ignore[no-any-return]
-        if self._closed:
-            raise self._closed_error("recv")
-        party = ops.arm(Solo(self, False))
-        self._receivers[party] = None
-        await ops.park(party)
-        if party.error is not None:
-            raise party.error
-        return party.value  # type: ignore[no-any-return]
-
-    async def _recv_linked(self) -> tuple[Any, int, Any]:
-        """``recv`` that also returns the message number and the sender's span link."""
-        ops = _park.ops()
-        if ops.check_first:
-            await ops.before()
-        sender = first_available(self._senders)
-        if sender is not None:
-            link = sender.link
-            value = self._take_from(sender)
-            seq = sender.party.seq
-            await ops.after_commit()
-            return value, seq, link
-        if self._closed:
-            raise self._closed_error("recv")
-        party = ops.arm(Solo(self, False))
-        self._receivers[party] = None
-        await ops.park(party)
-        if party.error is not None:
-            raise party.error
-        return party.value, party.seq, party.link
+        ins = _hook.active()
+        if ins is None:
+            return (await self._operate(False, None, None)).value  # type: ignore[no-any-return]
+        token = ins.recv_started(self)
+        try:
+            done = await self._operate(False, None, None)
+        except BaseException as exc:
+            ins.recv_finished(self, token, None, None, None, exc)
+            raise
+        ins.recv_finished(self, token, done.value, done.seq, done.link, None)
+        return done.value  # type: ignore[no-any-return]
 
     def recv_nowait(self) -> T:
-        """Take a value from a sender that is already waiting, or raise
-        ``anyio.WouldBlock`` (nothing is taken)."""
-        sender = first_available(self._senders)
-        if sender is not None:
-            return self._take_from(sender)  # type: ignore[no-any-return]
-        if self._closed:
-            raise self._closed_error("recv")
-        raise anyio.WouldBlock
+        """Take a value from a sender that is already waiting (or from the
+        buffer), or raise ``anyio.WouldBlock`` (nothing is taken)."""
+        ins = _hook.active()
+        token = ins.recv_started(self) if ins is not None else None
+        try:
+            done = self._complete(False, None, None)
+            if done is None:
+                raise anyio.WouldBlock
+        except BaseException as exc:
+            if ins is not None:
+                ins.recv_finished(self, token, None, None, None, exc)
+            raise
+        if ins is not None:
+            ins.recv_finished(self, token, done.value, done.seq, done.link, None)
+        return done.value  # type: ignore[no-any-return]
 
     def close(self) -> None:
         """Close the channel (idempotent). Every task waiting on it, and every
-        later send and recv, gets :class:`ChannelClosedError`."""
+        later send, gets :class:`ChannelClosedError`; receivers first drain what
+        a buffered channel holds.
+
+        A waiting ALT whose guard on this channel is disabled by its
+        precondition right now is not failed: it looks at its guards again."""
         if self._closed:
             return
         self._closed = True
         for waiting in (self._senders, self._receivers):
             for offer in list(waiting):
                 party = offer.party
-                if party.live():
-                    party.error = self._closed_error("send" if offer.is_send else "recv")
-                    party.commit(offer)
+                if not party.live():
+                    continue
+                if not offer.enabled():
+                    party.poke()
+                    continue
+                party.error = self._closed_error("send" if offer.is_send else "recv")
+                party.commit(offer)
             waiting.clear()
 
     def __aiter__(self) -> AsyncIterator[T]:
@@ -825,5 +981,3 @@ def _variant_checker(checkers: tuple[Checker | None, ...]) -> Checker | None:
 
     return check_variant
 
-
-from .. import observe as _observe  # noqa: E402  (observe imports this module lazily)

@@ -2,61 +2,79 @@
 
 Everything else in stbass uses anyio's public API. Channels and ALT need one
 thing anyio does not offer: a wait that a *synchronous* commit can end such that
-the woken task can no longer be cancelled out of the result it was handed. Trio
-gives exactly that (``wait_task_rescheduled``: after ``reschedule`` the abort
-callback is never called). On asyncio a future plays the part; when a native
-``Task.cancel()`` lands after the commit, the woken task keeps the result and the
-cancellation is re-armed so that it fires at the task's next checkpoint.
+the woken task can no longer be cancelled out of the result it was handed.
 
-A :class:`Party` is one waiting task: a plain send, a plain recv, or an ALT with
-many offers. Whoever commits a party does it synchronously, so on one event loop
+A :class:`Party` is one waiting task: a plain send or recv, or an ALT with many
+offers. Whoever commits a party does it synchronously, so on one event loop
 committing is atomic and needs no lock.
+
+The checkpoint rules every channel operation and ALT follows (docs/design.md):
+
+1. **Cancellation is checked before anything happens.** An operation that can
+   complete at once first passes a cancellation point (asyncio: one yield to the
+   event loop; trio: ``checkpoint_if_cancelled``), then commits synchronously.
+   A cancellation pending at that point raises and nothing was sent or taken,
+   so a loop of always-ready operations stops at the next operation.
+2. **Every operation is a schedule point.** On trio the commit is followed by a
+   cancel-shielded checkpoint (trio's own channels do the same); on asyncio the
+   yield of rule 1 is the schedule point.
+3. **A parked party is withdrawn when cancelled**, unless a counterpart already
+   committed it: then the operation succeeded and reports so.
+4. **A native asyncio cancellation that lands after the commit is not lost**:
+   the operation returns its result, and the same cancellation request is
+   delivered again at the task's next suspension if whoever requested it is
+   still waiting for it (``Task.cancelling()`` has not dropped below its count),
+   so it never fires after ``asyncio.timeout``/``wait_for`` have exited, and a
+   plain ``Task.cancel()`` still stops the task. trio and anyio cancellation are
+   level-triggered and need no help.
 """
 
 from __future__ import annotations
 
 import asyncio
+import enum
 import sys
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, Final, TypeVar
+import types
+from collections.abc import Awaitable, Callable, Generator
+from typing import TYPE_CHECKING, Any, Final
 
+import anyio.lowlevel
 import sniffio
 
 if TYPE_CHECKING:
-    from ._chan import Offer, OfferLike
+    from ._chan import OfferLike
 
-WAITING: Final = 0
-COMMITTED: Final = 1
-WITHDRAWN: Final = 2
+
+class State(enum.IntEnum):
+    """Where a party is in its life."""
+
+    WAITING = 0  #: parked (or about to park); counterparts may commit it
+    COMMITTED = 1  #: a counterpart (or close) committed it; it will not be cancelled out
+    WITHDRAWN = 2  #: it gave up (cancelled); nobody may commit it
+    POKED = 3  #: woken without a commit, to look again (an ALT re-evaluates)
+
+
+WAITING: Final = State.WAITING
+COMMITTED: Final = State.COMMITTED
+WITHDRAWN: Final = State.WITHDRAWN
+POKED: Final = State.POKED
 
 _trio_lowlevel: Any = None
-
-PartyT = TypeVar("PartyT", bound="Party")
 
 
 class Party:
     """One waiting task and the offers it has made on channels."""
 
-    __slots__ = (
-        "state",
-        "offers",
-        "chosen",
-        "value",
-        "error",
-        "seq",
-        "link",
-        "_fut",
-        "_task",
-    )
+    __slots__ = ("state", "offers", "chosen", "value", "error", "seq", "link", "_fut", "_task")
 
     def __init__(self) -> None:
-        self.state = WAITING
-        self.offers: tuple[Offer, ...] | list[Offer] = ()
+        self.state: State = WAITING
+        self.offers: tuple[OfferLike, ...] | list[OfferLike] = ()
         self.chosen: OfferLike | None = None
         self.value: Any = None
         self.error: BaseException | None = None
         self.seq = 0
-        self.link: Any = None
+        self.link: object = None
         self._fut: asyncio.Future[None] | None = None
         self._task: Any = None
 
@@ -66,7 +84,7 @@ class Party:
         An asyncio task whose future was cancelled is on its way out with a
         cancellation: it is withdrawn here, at once, instead of when it resumes.
         """
-        if self.state != WAITING:
+        if self.state is not WAITING:
             return False
         fut = self._fut
         if fut is not None and fut.done():
@@ -76,7 +94,7 @@ class Party:
 
     def withdraw(self) -> None:
         """Take back every offer (idempotent); a committed party stays committed."""
-        if self.state == WAITING:
+        if self.state is WAITING:
             self.state = WITHDRAWN
         for offer in self.offers:
             offer.remove()
@@ -86,6 +104,14 @@ class Party:
         """Commit this (live) party to *offer*, withdraw its other offers, wake it."""
         self.state = COMMITTED
         self.chosen = offer
+        for other in self.offers:
+            other.remove()
+        self.offers = ()
+        self._wake()
+
+    def poke(self) -> None:
+        """Wake this (live) party without committing it, so that it looks again."""
+        self.state = POKED
         for other in self.offers:
             other.remove()
         self.offers = ()
@@ -104,67 +130,79 @@ class Party:
         return _trio_lowlevel.Abort.SUCCEEDED
 
 
-class _Ops:
-    """The backend operations a channel needs, resolved once per call.
-
-    Every channel operation is a checkpoint. Where ``ops.check_first`` is set it
-    starts with ``await ops.before()``; then comes the synchronous commit or a
-    park; a commit that did not park ends with ``await ops.after_commit()``, a
-    schedule point that can no longer undo the operation.
-    """
+class Ops:
+    """The backend operations of one channel operation or ALT (see the module
+    docstring for the rules they implement)."""
 
     __slots__ = ()
 
-    #: does the operation start with a cancellation check of its own?
-    check_first: bool = False
-    #: the cancellation check (only awaited where ``check_first`` is set)
-    before: Callable[[], Awaitable[None]]
-    #: the schedule point after a commit that did not park
+    #: does :meth:`after_commit` need awaiting?
+    yields_after_commit: bool = False
+    #: rule 1: the cancellation point before a commit that does not park
+    before_commit: Callable[[], Awaitable[None]]
+    #: rule 2: the schedule point after such a commit (where ``yields_after_commit``)
     after_commit: Callable[[], Awaitable[None]]
+    #: the cancellation check before parking (a no-op where parking checks by itself)
+    before_park: Callable[[], Awaitable[None]]
+    #: does :meth:`before_park` need awaiting?
+    checks_before_park: bool = False
 
-    def arm(self, party: PartyT) -> PartyT:
+    def arm(self, party: Party) -> None:
         """Make *party* wakeable on this backend (before it makes any offer)."""
         raise NotImplementedError
 
-    def new_party(self) -> Party:
-        return self.arm(Party())
-
     async def park(self, party: Party) -> None:
+        """Wait until *party* is committed, poked or cancelled (rule 3)."""
         raise NotImplementedError
 
 
-def _rearm_native_cancel(exc: BaseException) -> None:
-    """Make a native ``Task.cancel()`` that landed after a commit fire at the next
-    checkpoint, with the task's cancellation count unchanged (``asyncio.timeout``
-    relies on that count)."""
+# ------------------------------------------------------------------ asyncio
+
+
+def _redeliver(task: asyncio.Task[Any], count: int, message: object) -> None:
+    """Rule 4: deliver again a native cancellation that an operation absorbed,
+    unless its requester has withdrawn it (``uncancel``) or the task is done."""
+    if task.done() or task.cancelling() < count:
+        return
+    task.cancel(message)  # type: ignore[arg-type,unused-ignore]
+    task.uncancel()  # the same request again: the count is unchanged
+
+
+def _absorb(exc: BaseException) -> None:
     task = asyncio.current_task()
     if task is None:  # pragma: no cover - always inside a task
         return
-    task.uncancel()
-    task.cancel(exc.args[0] if exc.args else None)
+    task.get_loop().call_soon(
+        _redeliver, task, task.cancelling(), exc.args[0] if exc.args else None
+    )
 
 
-class _AsyncioOps(_Ops):
-    """asyncio: no yield before the operation; after a commit that did not park,
-    one ``sleep(0)``. A cancellation that arrives in that yield does not undo the
-    operation: it fires at the task's next checkpoint instead. An anyio cancel
-    scope re-delivers it by itself (it retries while the task is inside it); a
-    native ``Task.cancel()`` is re-armed."""
+@types.coroutine
+def _yield() -> Generator[None, None, None]:
+    """One trip through the event loop (what ``asyncio.sleep(0)`` does), without
+    the wrapper coroutine; a pending cancellation is raised here."""
+    yield
 
+
+class _AsyncioOps(Ops):
     __slots__ = ()
 
-    def arm(self, party: PartyT) -> PartyT:
+    checks_before_park = True
+
+    before_commit = staticmethod(_yield)
+    before_park = staticmethod(anyio.lowlevel.checkpoint_if_cancelled)
+
+    def arm(self, party: Party) -> None:
         party._fut = asyncio.get_running_loop().create_future()
-        return party
 
     async def park(self, party: Party) -> None:
         try:
             await party._fut  # type: ignore[misc]
         except asyncio.CancelledError as exc:
-            if party.state == COMMITTED:
+            if party.state is COMMITTED and party.error is None:
                 # anyio never cancels a task whose awaited future is done, so
-                # this is a native cancel that landed after the commit.
-                _rearm_native_cancel(exc)
+                # this is a native cancel that landed after the commit (rule 4).
+                _absorb(exc)
                 return
             party.withdraw()
             raise
@@ -172,34 +210,22 @@ class _AsyncioOps(_Ops):
             party.withdraw()
             raise
 
-    async def after_commit(self) -> None:
-        try:
-            await asyncio.sleep(0)
-        except asyncio.CancelledError as exc:
-            import math
 
-            import anyio
-
-            if anyio.current_effective_deadline() != -math.inf:
-                _rearm_native_cancel(exc)
-
-
-class _TrioOps(_Ops):
+class _TrioOps(Ops):
     """trio: ``checkpoint_if_cancelled`` before and a cancel-shielded schedule
     point after a commit that did not park — the pattern of trio's own channels.
     Made on first use, with trio's functions bound directly (no wrapper frames)."""
 
-    __slots__ = ("before", "after_commit")
+    __slots__ = ("before_commit", "after_commit")
 
-    check_first = True
+    yields_after_commit = True
 
     def __init__(self, lowlevel: Any) -> None:
-        self.before = lowlevel.checkpoint_if_cancelled
+        self.before_commit = lowlevel.checkpoint_if_cancelled
         self.after_commit = lowlevel.cancel_shielded_checkpoint
 
-    def arm(self, party: PartyT) -> PartyT:
+    def arm(self, party: Party) -> None:
         party._task = _trio_lowlevel.current_task()
-        return party
 
     async def park(self, party: Party) -> None:
         await _trio_lowlevel.wait_task_rescheduled(party._abort)
@@ -209,7 +235,7 @@ _ASYNCIO_OPS: Final = _AsyncioOps()
 _trio_ops: _TrioOps | None = None
 
 
-def ops() -> _Ops:
+def ops() -> Ops:
     """The operations for the async library running the current task."""
     name = sniffio.current_async_library()
     if name == "trio":

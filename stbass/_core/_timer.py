@@ -11,7 +11,7 @@ from typing import Any, final
 
 import anyio
 
-from .._compose._process import current_context
+from ._hook import CURRENT
 
 
 class TimerExpired(Exception):
@@ -84,7 +84,7 @@ class _TimerBase:
         't'
         """
         now = anyio.current_time()
-        ctx = current_context()
+        ctx = CURRENT.get()
         return TimerExpired(
             started_at=started_at,
             deadline=deadline,

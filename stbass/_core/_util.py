@@ -18,7 +18,11 @@ def fixup_module_metadata(module_name: str, namespace: dict[str, Any]) -> None:
             return
         seen.add(id(obj))
         mod = getattr(obj, "__module__", None)
-        if mod is not None and mod.startswith("stbass."):
+        # Only objects still named after a private module: what an earlier call
+        # gave a public name (``stbass``) keeps it, so pickle finds every object.
+        if mod is not None and mod.startswith("stbass.") and any(
+            part.startswith("_") for part in mod.split(".")
+        ):
             obj.__module__ = module_name
             if isinstance(obj, type):
                 obj.__qualname__ = qualname

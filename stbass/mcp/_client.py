@@ -62,7 +62,7 @@ if TYPE_CHECKING:
     from mcp import Client
     from mcp.types import CallToolResult, Tool
 
-    from .._compose._placement import Placement
+    from .._compose._placement_value import Placement
 
 Transport = Literal["streamable-http", "sse", "stdio"]
 _TRANSPORT_ALIASES: dict[str, Transport] = {

@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from .._compose._placement import Placement
+from .._compose._placement_value import Placement
 from .._compose._result import Failure, ProcessResult
 
 #: activity and workflow type names registered by every stbass worker

@@ -26,7 +26,7 @@ from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from .._core._chan import Chan, ChannelClosedError
-from .._compose._placement import Placement
+from .._compose._placement_value import Placement
 from .._compose._process import Process, ProcessContext
 from .._compose._result import ProcessResult
 from ._codec import (
