@@ -7,7 +7,8 @@ anyio task group; nothing it starts outlives ``run()``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import math
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from types import TracebackType
 from typing import Any, final
 
@@ -80,7 +81,7 @@ class Composition(Process):
     """Base of SEQ, PAR and the replicators: a process made of processes."""
 
     on_failure: FailurePolicy
-    #: the result of the last run started by ``async with`` (``None`` before)
+    #: the result of the latest ``async with`` block (``None`` before the first)
     result: Any = None
 
     async def run(self, ctx: ProcessContext) -> Any:
@@ -104,7 +105,9 @@ class Composition(Process):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if exc_type is None and self.result is None:
+        # Every block runs the composition again (0.1 did): a value can be run
+        # many times, and ``result`` holds the outcome of the latest block.
+        if exc_type is None:
             self.result = await self._run_in(None, None)
 
 
@@ -343,16 +346,71 @@ class SEQ(Composition):
             for stage in self.procs:
                 if halted:
                     break
-                result, value = await _run_stage(stage, value, parent, deadline)
+                result, value = await run_stage_until(stage, value, parent, deadline)
                 results.append(result)
                 if result.is_fail:
                     value = None
+                    if _past(deadline):
+                        break  # the caller's deadline has passed: nothing more runs
                     if not stage.is_optional and self.on_failure is FailurePolicy.HALT:
                         halted = True
             outcome = SEQResult(results, [p.is_optional for p in self.procs], value)
             if not outcome.is_ok:
                 rec.failed(outcome.failures[0].error, outcome.failures[0].summary)
             return outcome
+
+
+def _past(deadline: float | None) -> bool:
+    return deadline is not None and anyio.current_time() >= deadline
+
+
+async def run_stage_until(
+    stage: Process, value: Any, parent: str, deadline: float | None
+) -> tuple[ProcessResult[Any], Any]:
+    """Run one SEQ stage, cancelled at *deadline* (absolute, on anyio's clock):
+    a stage still running then is a failure with a ``"deadline"``
+    :class:`ProcessCancelledError`."""
+    if deadline is None:
+        return await _run_stage(stage, value, parent, deadline)
+    staged: tuple[ProcessResult[Any], Any] | None = None
+    with anyio.CancelScope(deadline=deadline):
+        staged = await _run_stage(stage, value, parent, deadline)
+    if staged is not None:
+        return staged
+    name = stage.name
+    error = ProcessCancelledError(
+        f"process {name!r} was cancelled by the deadline of its context",
+        reason="deadline",
+        process_name=name,
+    )
+    return ProcessResult.fail(error, process_name=name, parent_process=parent), None
+
+
+async def execute_child(
+    process: Process, ctx: ProcessContext, run: Callable[[], Awaitable[ProcessResult[Any]]]
+) -> ProcessResult[Any]:
+    """``await run()`` for a child *process* running in *ctx*.
+
+    A cancellation exception that comes out of the child while no enclosing
+    scope is cancelled did not come from outside: the body raised it itself
+    (on asyncio, by awaiting a cancelled future). It is that child's failure,
+    not a cancellation of its siblings or its caller. A real cancellation
+    (HALT, a deadline, the caller cancelled) always propagates.
+    """
+    try:
+        return await run()
+    except anyio.get_cancelled_exc_class() as exc:
+        effective = anyio.current_effective_deadline()
+        if effective == -math.inf or effective <= anyio.current_time():
+            raise
+        return ProcessResult.fail(
+            exc,
+            process_name=process.name,
+            process_id=ctx.process_id,
+            parent_process=ctx.parent,
+            placement=ctx.placement,
+            checkpoint=ctx.last_checkpoint,
+        )
 
 
 async def _run_stage(
@@ -376,14 +434,14 @@ async def _run_stage(
     )
     outputs: list[Any] = []
     if not feed and not drain:
-        result = await stage.execute(ctx)
+        result = await execute_child(stage, ctx, lambda: stage.execute(ctx))
     else:
         async with anyio.create_task_group() as tg:
             if feed:
                 tg.start_soon(_feed, channels["input"], value)
             if drain:
                 tg.start_soon(_drain, channels["output"], outputs)
-            result = await stage.execute(ctx)
+            result = await execute_child(stage, ctx, lambda: stage.execute(ctx))
             tg.cancel_scope.cancel()
     if result.is_ok and outputs:
         result = ProcessResult.ok(outputs[-1])
@@ -489,9 +547,11 @@ async def run_par(
     parent = ctx.process_name if ctx is not None else _parent_name(span_name)
     outer_deadline = ctx.deadline if ctx is not None else None
     abs_deadline = None
+    own_first = deadline is not None
     if deadline is not None:
         abs_deadline = anyio.current_time() + deadline
     if outer_deadline is not None:
+        own_first = abs_deadline is not None and abs_deadline <= outer_deadline
         abs_deadline = outer_deadline if abs_deadline is None else min(abs_deadline, outer_deadline)
     attrs = {
         N.COMPOSITION: span_name,
@@ -518,14 +578,20 @@ async def run_par(
         halt = on_failure is FailurePolicy.HALT
 
         async with anyio.create_task_group() as tg:
-            if deadline is not None:
-                tg.cancel_scope.deadline = anyio.current_time() + deadline
+            if abs_deadline is not None:
+                # Its own deadline, or the deadline of the context it runs in.
+                tg.cancel_scope.deadline = abs_deadline
 
             async def run_child(index: int, slot: _Slot) -> None:
+                process, child_ctx = slot.process, slot.ctx
                 if runner is None:
-                    result = await slot.process.execute(slot.ctx)
+                    result = await execute_child(
+                        process, child_ctx, lambda: process.execute(child_ctx)
+                    )
                 else:
-                    result = await runner(index, slot.process, slot.ctx)
+                    result = await execute_child(
+                        process, child_ctx, lambda: runner(index, process, child_ctx)
+                    )
                 slot.result = result
                 if halt and result.is_fail and not slot.process.is_optional and not halt_cause:
                     halt_cause.append(slot)
@@ -551,7 +617,7 @@ async def run_par(
 
         for slot in slots:
             if slot.result is None:
-                slot.result = _cancelled_result(slot, halt_cause, deadline)
+                slot.result = _cancelled_result(slot, halt_cause, deadline if own_first else None)
         cause = halt_cause[0].result.failure if halt_cause and halt_cause[0].result else None
         outcome = PARResult(
             [s.result for s in slots], [s.process.is_optional for s in slots], cause
@@ -574,8 +640,9 @@ def _cancelled_result(
             process_name=name,
         )
     else:
+        which = f"the deadline of {deadline}s" if deadline is not None else "the deadline of its context"
         error = ProcessCancelledError(
-            f"process {name!r} was cancelled by the deadline of {deadline}s",
+            f"process {name!r} was cancelled by {which}",
             reason="deadline",
             process_name=name,
         )
