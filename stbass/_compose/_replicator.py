@@ -75,7 +75,7 @@ def _check_factory(owner: str, factory: object) -> Factory:
             f"{owner}: factory must be a callable factory(index, ctx) returning an "
             f"awaitable, got {type(factory).__name__} {factory!r}"
         )
-    return factory  # type: ignore[return-value]
+    return factory
 
 
 def _check_max_parallel(owner: str, max_parallel: object) -> int | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from types import TracebackType
-from typing import Any, final
+from typing import Any, Self, final
 
 import anyio
 
@@ -96,7 +96,7 @@ class Composition(Process):
         outcome = await self._run_in(ctx, None)
         return outcome.as_process_result()
 
-    async def __aenter__(self) -> Composition:
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(

@@ -59,7 +59,7 @@ class TimerExpired(Exception):
 
     @property
     def elapsed_s(self) -> float:
-        """:attr:`elapsed` in seconds (what span attributes record).
+        """``elapsed`` in seconds (what span attributes record).
 
         >>> TimerExpired(started_at=0.0, deadline=1.0, elapsed=1.25).elapsed_s
         1.25

@@ -63,7 +63,7 @@ async def test_a_second_async_with_block_runs_again(kind: Any) -> None:
 async def test_processes_added_inside_async_with_run_at_the_end_of_the_block() -> None:
     runs, count = _counter()
     with anyio.fail_after(10):
-        async with SEQ() as pipeline:
+        async with SEQ() as pipeline:  # the 0.1 idiom
             pipeline.add(count, count)
             assert runs == []  # nothing runs before the block ends
     assert runs == [1, 2]
