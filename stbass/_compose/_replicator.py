@@ -211,8 +211,9 @@ class PAR_FOR(_Replicator):
     """Run ``factory(i, ctx)`` for ``i`` in ``range(count)`` at the same time.
 
     ``count`` is an int or a zero-argument callable evaluated at each run;
-    ``factory`` is ``async def body(index, ctx)`` returning a ``ProcessResult``
-    (a plain value means success). Results come back in index order in a
+    ``factory`` is any callable ``body(index, ctx)`` returning an awaitable of a
+    ``ProcessResult`` (a plain value means success): an ``async def``, or a
+    ``lambda i, ctx: worker(i, items[i], ctx)``. Results come back in index order in a
     :class:`~stbass.PARResult`. ``on_failure`` and ``deadline`` behave as in
     :class:`~stbass.PAR`; ``max_parallel`` bounds how many replicas run at once
     (the others wait for a slot, and do not start their span until they get one;
