@@ -389,13 +389,18 @@ async def run_stage_until(
 async def execute_child(
     process: Process, ctx: ProcessContext, run: Callable[[], Awaitable[ProcessResult[Any]]]
 ) -> ProcessResult[Any]:
-    """``await run()`` for a child *process* running in *ctx*.
+    """``await run()`` for a child *process* running in *ctx*, in a task of
+    its own (a PAR child).
 
     A cancellation exception that comes out of the child while no enclosing
     scope is cancelled did not come from outside: the body raised it itself
     (on asyncio, by awaiting a cancelled future). It is that child's failure,
     not a cancellation of its siblings or its caller. A real cancellation
-    (HALT, a deadline, the caller cancelled) always propagates.
+    (HALT, a deadline, the caller cancelled) always propagates: the child's
+    task is reached only through the task group's cancel scope.
+
+    Only for children in their own task: in the caller's task (a SEQ stage) a
+    native ``Task.cancel()`` of the caller shows no cancelled scope either.
     """
     try:
         return await run()
@@ -434,14 +439,14 @@ async def _run_stage(
     )
     outputs: list[Any] = []
     if not feed and not drain:
-        result = await execute_child(stage, ctx, lambda: stage.execute(ctx))
+        result = await stage.execute(ctx)
     else:
         async with anyio.create_task_group() as tg:
             if feed:
                 tg.start_soon(_feed, channels["input"], value)
             if drain:
                 tg.start_soon(_drain, channels["output"], outputs)
-            result = await execute_child(stage, ctx, lambda: stage.execute(ctx))
+            result = await stage.execute(ctx)
             tg.cancel_scope.cancel()
     if result.is_ok and outputs:
         result = ProcessResult.ok(outputs[-1])

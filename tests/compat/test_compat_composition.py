@@ -3,9 +3,10 @@
 * a second ``async with SEQ(...)``/``PAR(...)`` block runs the composition again;
 * a ``ProcessContext`` deadline passed to ``PAR/SEQ/PAR_FOR/SEQ_FOR.run(ctx)`` is
   enforced;
-* a ``CancelledError`` raised inside one child (awaiting a cancelled future, an
-  asyncio-only situation) is that child's failure, not a cancellation of its
-  siblings.
+* a ``CancelledError`` raised inside one PAR child (awaiting a cancelled
+  future, an asyncio-only situation) is that child's failure, not a
+  cancellation of its siblings, while a native ``Task.cancel()`` of the caller
+  still propagates.
 """
 
 from __future__ import annotations
@@ -161,17 +162,28 @@ async def test_a_cancelled_error_raised_inside_a_child_is_its_own_failure(
 
 
 @pytest.mark.parametrize("anyio_backend", ["asyncio"])
-async def test_a_cancelled_error_inside_a_seq_stage_is_that_stage_failure() -> None:
-    @Process
-    async def awaits_a_cancelled_future(ctx: ProcessContext) -> None:
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        future.cancel()
-        await future
+@pytest.mark.parametrize("kind", [SEQ, PAR, PAR_FOR])
+async def test_a_native_task_cancel_of_the_caller_propagates(kind: Any) -> None:
+    # 0.1 code cancels with asyncio (Task.cancel, wait_for): that must not be
+    # mistaken for a child raising CancelledError itself.
+    started = anyio.Event()
 
+    @Process
+    async def waits(ctx: ProcessContext) -> None:
+        started.set()
+        await anyio.sleep_forever()
+
+    composition = (
+        kind(2, lambda i, ctx: waits.execute(ctx)) if kind is PAR_FOR else kind(waits, waits)
+    )
     with anyio.fail_after(10):
-        result = await SEQ(quick, awaits_a_cancelled_future).run()
-    assert [r.is_ok for r in result.results] == [True, False]
-    assert isinstance(result.failures[0].error, asyncio.CancelledError)
+        task = asyncio.get_running_loop().create_task(composition.run())
+        await started.wait()
+        await anyio.wait_all_tasks_blocked()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    assert task.cancelled()
 
 
 async def test_cancelling_a_composition_from_outside_still_propagates() -> None:
