@@ -8,7 +8,7 @@ anyio task group; nothing it starts outlives ``run()``.
 from __future__ import annotations
 
 import math
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from types import TracebackType
 from typing import Any, Self, final
 
@@ -386,11 +386,9 @@ async def run_stage_until(
     return ProcessResult.fail(error, process_name=name, parent_process=parent), None
 
 
-async def execute_child(
-    process: Process, ctx: ProcessContext, run: Callable[[], Awaitable[ProcessResult[Any]]]
-) -> ProcessResult[Any]:
-    """``await run()`` for a child *process* running in *ctx*, in a task of
-    its own (a PAR child).
+def own_cancellation(process: Process, ctx: ProcessContext, exc: BaseException) -> ProcessResult[Any]:
+    """The result of a PAR child (in a task of its own) out of which the
+    cancellation exception *exc* came; re-raises *exc* when it is a real one.
 
     A cancellation exception that comes out of the child while no enclosing
     scope is cancelled did not come from outside: the body raised it itself
@@ -402,20 +400,17 @@ async def execute_child(
     Only for children in their own task: in the caller's task (a SEQ stage) a
     native ``Task.cancel()`` of the caller shows no cancelled scope either.
     """
-    try:
-        return await run()
-    except anyio.get_cancelled_exc_class() as exc:
-        effective = anyio.current_effective_deadline()
-        if effective == -math.inf or effective <= anyio.current_time():
-            raise
-        return ProcessResult.fail(
-            exc,
-            process_name=process.name,
-            process_id=ctx.process_id,
-            parent_process=ctx.parent,
-            placement=ctx.placement,
-            checkpoint=ctx.last_checkpoint,
-        )
+    effective = anyio.current_effective_deadline()
+    if effective == -math.inf or effective <= anyio.current_time():
+        raise exc
+    return ProcessResult.fail(
+        exc,
+        process_name=process.name,
+        process_id=ctx.process_id,
+        parent_process=ctx.parent,
+        placement=ctx.placement,
+        checkpoint=ctx.last_checkpoint,
+    )
 
 
 async def _run_stage(
@@ -581,6 +576,7 @@ async def run_par(
         ]
         halt_cause: list[_Slot] = []
         halt = on_failure is FailurePolicy.HALT
+        cancelled = anyio.get_cancelled_exc_class()
 
         async with anyio.create_task_group() as tg:
             if abs_deadline is not None:
@@ -588,15 +584,13 @@ async def run_par(
                 tg.cancel_scope.deadline = abs_deadline
 
             async def run_child(index: int, slot: _Slot) -> None:
-                process, child_ctx = slot.process, slot.ctx
-                if runner is None:
-                    result = await execute_child(
-                        process, child_ctx, lambda: process.execute(child_ctx)
-                    )
-                else:
-                    result = await execute_child(
-                        process, child_ctx, lambda: runner(index, process, child_ctx)
-                    )
+                try:
+                    if runner is None:
+                        result = await slot.process.execute(slot.ctx)
+                    else:
+                        result = await runner(index, slot.process, slot.ctx)
+                except cancelled as exc:
+                    result = own_cancellation(slot.process, slot.ctx, exc)
                 slot.result = result
                 if halt and result.is_fail and not slot.process.is_optional and not halt_cause:
                     halt_cause.append(slot)
