@@ -2,9 +2,9 @@
 
 occam's replicated ``PAR i = 0 FOR n`` and ``SEQ i = 0 FOR n``. The body is a
 factory: any callable ``body(index, ctx)`` returning an awaitable (an
-``async def``, or a ``lambda i, ctx: worker(i, items[i], ctx)`` as in 0.1); each replica runs as its own process
-named ``<body>[<index>]`` (so it gets its own ``process <body>[i]`` span and its
-failures name the index). ``PAR_FOR`` runs on the PAR engine (one task group,
+``async def``, or a ``lambda i, ctx: worker(i, items[i], ctx)`` as in 0.1);
+each replica runs as its own process named ``<body>[<index>]`` (so it gets its
+own ``process <body>[i]`` span and its failures name the index). ``PAR_FOR`` runs on the PAR engine (one task group,
 HALT/COLLECT, deadline) with an optional ``max_parallel`` bound: that many
 tasks take the replicas in index order; ``SEQ_FOR`` runs the replicas one after
 another like ``SEQ``, each replica seeing an ``"input"`` channel with the

@@ -386,7 +386,9 @@ async def run_stage_until(
     return ProcessResult.fail(error, process_name=name, parent_process=parent), None
 
 
-def own_cancellation(process: Process, ctx: ProcessContext, exc: BaseException) -> ProcessResult[Any]:
+def own_cancellation(
+    process: Process, ctx: ProcessContext, exc: BaseException
+) -> ProcessResult[Any]:
     """The result of a PAR child (in a task of its own) out of which the
     cancellation exception *exc* came; re-raises *exc* when it is a real one.
 
@@ -639,7 +641,9 @@ def _cancelled_result(
             process_name=name,
         )
     else:
-        which = f"the deadline of {deadline}s" if deadline is not None else "the deadline of its context"
+        which = (
+            f"the deadline of {deadline}s" if deadline is not None else "the deadline of its context"
+        )
         error = ProcessCancelledError(
             f"process {name!r} was cancelled by {which}",
             reason="deadline",

@@ -26,7 +26,10 @@ T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
 def test_failure_elapsed_is_a_timedelta() -> None:
     failure = Failure(
-        TimeoutError("slow"), process_name="fetch", started_at=T0, failed_at=T0 + timedelta(seconds=3)
+        TimeoutError("slow"),
+        process_name="fetch",
+        started_at=T0,
+        failed_at=T0 + timedelta(seconds=3),
     )
     assert failure.elapsed == timedelta(seconds=3)
     assert failure.elapsed.total_seconds() == 3.0  # the 0.1 way to get seconds
