@@ -55,7 +55,7 @@ async def main(jobs: int = 24, batch_size: int = 8) -> FailureAggregator:
         print(report.summary())
         print()
     print(aggregator.overall_summary())
-    print("worst processes:", aggregator.worst_processes(3))
+    print("worst processes:", aggregator.worst_process_counts(3))
     return aggregator
 
 

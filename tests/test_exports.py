@@ -37,6 +37,8 @@ SUBMODULES = {
     "topology": {"ChanArray", "Distributor", "Collector"},
     "placement": {"Placement", "PLACED_PAR", "ExecutionBackend", "LocalBackend", "BackendRegistry"},
     "failure": {"FailureAggregator", "retry_process"},
+    "seq": {"SEQ", "SEQResult"},
+    "par": {"PAR", "PARResult", "ProcessCancelledError"},
 }  # fmt: skip
 
 

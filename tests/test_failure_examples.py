@@ -36,7 +36,7 @@ async def test_retry_with_fallback_retries_then_falls_back(
     assert isinstance(report, FailureReport)
     # 1 + 3 + 3 calls to the big model and one to the small one; 2 resets, 3 timeouts
     assert (report.total, report.failed) == (8, 5)
-    assert report.common_failure_types == [("TimeoutError", 3), ("ConnectionError", 2)]
+    assert report.common_failure_types == {"TimeoutError": 3, "ConnectionError": 2}
     out = capsys.readouterr().out
     assert "falling back to small-model" in out
     assert "even with retry_process (3 attempts)" in out
@@ -53,7 +53,8 @@ async def test_batch_report_counts_failures_per_batch(capsys: pytest.CaptureFixt
         ("batch 2", 8, 1),
         ("batch 3", 8, 2),
     ]
-    assert aggregator.worst_processes(3) == [("upload", 4), ("parse", 2)]
+    assert aggregator.worst_process_counts(3) == [("upload", 4), ("parse", 2)]
+    assert aggregator.worst_processes(3) == ["upload", "parse"]
     first = aggregator.reports[0].pattern_analysis()
     assert [(r.process_name, r.count) for r in first.repeat_timeouts] == [("upload", 2)]
     out = capsys.readouterr().out

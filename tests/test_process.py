@@ -57,7 +57,7 @@ async def test_execute_turns_exceptions_into_failures_with_context() -> None:
     assert f.process_name == "failing" and f.process_id == ctx.process_id
     assert f.parent_process == "PAR" and f.placement == placement
     assert f.checkpoint == {"step": 2}
-    assert f.started_at is not None and f.elapsed is not None and f.elapsed >= 0
+    assert f.started_at is not None and f.elapsed is not None and f.elapsed.total_seconds() >= 0
     assert f.summary == "[failing] RuntimeError: it broke"
     assert f.traceback_str is not None and "it broke" in f.traceback_str
     assert "traceback" in f.detailed and "placement: model=m" in f.detailed

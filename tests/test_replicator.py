@@ -167,12 +167,14 @@ async def test_par_for_count_may_be_an_async_callable() -> None:
 @pytest.mark.parametrize(
     ("bad", "error"), [(-1, ValueError), ("3", TypeError), (2.0, TypeError), (True, TypeError)]
 )
-async def test_par_for_bad_dynamic_count_raises_at_run_and_fails_when_nested(
+async def test_par_for_bad_dynamic_count_is_a_failed_result_at_run_and_when_nested(
     bad: object, error: type[Exception]
 ) -> None:
     replicated = PAR_FOR(lambda: bad, square)
-    with pytest.raises(error, match="count callable"):
-        await replicated.run()
+    alone = await replicated.run()  # a process never raises at its caller
+    assert alone.is_fail
+    assert isinstance(alone.failures[0].error, error)
+    assert "count callable" in str(alone.failures[0].error)
     nested = await PAR(replicated, Process(_ok, name="other")).run()
     assert nested.is_fail
     assert isinstance(nested.failures[0].error, error)
@@ -458,16 +460,41 @@ def test_replicators_reject_bad_counts(cls: Any) -> None:
 
 
 @pytest.mark.parametrize("cls", [PAR_FOR, SEQ_FOR])
-def test_replicators_reject_factories_that_are_not_async_callables(cls: Any) -> None:
+def test_replicators_reject_factories_that_cannot_be_called(cls: Any) -> None:
+    with pytest.raises(TypeError, match="factory must be a callable"):
+        cls(3, "body")
+    with pytest.raises(TypeError, match="factory must be a callable"):
+        cls(3, None)
+    with pytest.raises(TypeError, match="factory must be a callable.*Process"):
+        cls(3, Process(_ok))
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("cls", [PAR_FOR, SEQ_FOR])
+async def test_a_factory_that_returns_no_awaitable_fails_its_replicas(cls: Any) -> None:
     def sync_body(i: int, ctx: ProcessContext) -> int:
         return i
 
-    with pytest.raises(TypeError, match="factory"):
-        cls(3, sync_body)
-    with pytest.raises(TypeError, match="factory"):
-        cls(3, "body")
-    with pytest.raises(TypeError, match="factory"):
-        cls(3, Process(_ok))
+    with anyio.fail_after(10):
+        result = await cls(2, sync_body, on_failure=FailurePolicy.COLLECT).run()
+    assert result.is_fail
+    assert isinstance(result.failures[0].error, TypeError)
+    assert "must return an awaitable" in str(result.failures[0].error)
+
+
+@pytest.mark.anyio
+async def test_a_lambda_returning_a_coroutine_is_a_factory() -> None:
+    items = ["a", "b", "c"]
+
+    async def worker(i: int, item: str, ctx: ProcessContext) -> str:
+        await anyio.lowlevel.checkpoint()
+        return f"{i}{item}"
+
+    with anyio.fail_after(10):
+        par = await PAR_FOR(3, lambda i, ctx: worker(i, items[i], ctx)).run()
+        seq = await SEQ_FOR(3, lambda i, ctx: worker(i, items[i], ctx)).run()
+    assert par.value == ["0a", "1b", "2c"]
+    assert seq.value == "2c"
 
 
 def test_par_for_rejects_bad_max_parallel_and_deadline() -> None:

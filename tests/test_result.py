@@ -105,7 +105,8 @@ def test_equality_and_hash() -> None:
 def test_failure_defaults() -> None:
     failure = Failure(RuntimeError("boom"))
     assert failure.process_name == "unknown"
-    assert failure.process_id is None and failure.started_at is None
+    assert failure.process_id and failure.started_at is None
+    assert Failure(RuntimeError("x")).process_id != failure.process_id
     assert failure.parent_process is None and failure.placement is None
     assert failure.channel_state is None and failure.checkpoint is None
     assert failure.failed_at.tzinfo is not None
@@ -122,7 +123,7 @@ def test_failure_summary_and_elapsed() -> None:
         failed_at=T0 + timedelta(seconds=1.5),
     )
     assert failure.summary == "[fetch] TimeoutError: took too long"
-    assert failure.elapsed == 1.5
+    assert failure.elapsed == timedelta(seconds=1.5) and failure.elapsed_s == 1.5
     assert repr(failure) == "Failure(TimeoutError('took too long'), process_name='fetch')"
 
 
@@ -186,7 +187,7 @@ async def test_execute_fills_failure_fields() -> None:
     assert failure.placement is not None and failure.placement.model == "gpt-x"
     assert failure.checkpoint == "half way"
     assert failure.started_at is not None and failure.elapsed is not None
-    assert failure.elapsed >= 0
+    assert failure.elapsed >= timedelta(0)
     assert failure.traceback_str is not None and "ConnectionError: lost" in failure.traceback_str
 
 
@@ -226,7 +227,12 @@ def test_zero_base_delay_is_allowed() -> None:
         ({"backoff": "fibonacci"}, ValueError, "unknown backoff 'fibonacci'"),
         ({"base_delay": "1"}, TypeError, "base_delay must be a number"),
         ({"base_delay": False}, TypeError, "base_delay must be a number"),
-        ({"base_delay": -0.1}, ValueError, "base_delay must not be negative"),
+        ({"base_delay": -0.1}, ValueError, "base_delay must be a finite, non-negative"),
+        ({"base_delay": float("nan")}, ValueError, "base_delay must be a finite"),
+        ({"base_delay": float("inf")}, ValueError, "base_delay must be a finite"),
+        ({"max_delay": -1.0}, ValueError, "max_delay must be a finite, non-negative"),
+        ({"max_delay": float("inf")}, ValueError, "max_delay must be a finite"),
+        ({"max_delay": "60"}, TypeError, "max_delay must be a number"),
     ],
 )
 def test_retry_policy_rejects_bad_arguments(
@@ -287,3 +293,13 @@ def test_result_module_exports() -> None:
     for name in stbass.result.__all__:
         assert getattr(stbass.result, name).__module__ == "stbass"
     assert FailureReport.__doc__
+
+
+@pytest.mark.parametrize("backoff", ["exponential", "linear", "constant"])
+def test_retry_policy_delays_are_capped_and_never_overflow(backoff: Any) -> None:
+    policy = RetryPolicy(100_000, backoff=backoff, base_delay=2.0, max_delay=30.0)
+    for attempt in (0, 10, 1023, 1024, 5_000, 99_999):
+        delay = policy.delay_for(attempt)
+        assert 0.0 <= delay <= 30.0
+    assert RetryPolicy(5, base_delay=0.0).delay_for(10_000) == 0.0
+    assert RetryPolicy(5, base_delay=1.0).delay_for(3) == 8.0  # below the cap: unchanged

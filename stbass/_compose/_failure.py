@@ -187,46 +187,103 @@ class RepeatedFailure:
 
 
 @final
-@dataclass(frozen=True)
-class FailurePatterns:
+class FailurePatterns(dict[str, Any]):
     """What :meth:`FailureReport.pattern_analysis` finds.
 
-    * ``repeat_timeouts``: processes that timed out at least *threshold* times,
+    It is the dict 0.1 returned, with the richer 0.2 values beside it as
+    attributes:
+
+    ======================= ============================== ==================================
+    what                    ``patterns[key]`` (0.1 dict)   attribute (0.2)
+    ======================= ============================== ==================================
+    ``repeat_timeouts``     process names                  :class:`RepeatedFailure` tuple
+    ``repeat_errors``       ``(process, error type)``      :class:`RepeatedFailure` tuple
+    ``cascade_failures``    ``True`` if there is any       the cascading :class:`Failure` s
+    ``root_causes``         (not a key)                    the other :class:`Failure` s
+    ======================= ============================== ==================================
+
+    * repeat timeouts: processes that timed out at least *threshold* times,
       most frequent first. A timeout is a failure whose error is a
       ``TimeoutError`` (what ``anyio.fail_after`` raises), a
       :class:`~stbass.TimerExpired`, or a :class:`~stbass.ProcessCancelledError`
       with reason ``"deadline"``.
-    * ``repeat_errors``: processes that failed with the same (non-timeout,
+    * repeat errors: processes that failed with the same (non-timeout,
       non-cancellation) error type at least *threshold* times, most frequent first.
-    * ``cascade_failures``: failures that are consequences of another failure:
+    * cascade failures: failures that are consequences of another failure:
       a child cancelled by ``HALT`` because a sibling failed
       (``ProcessCancelledError`` with reason ``"halt"``), or a process one of whose
       children also failed in the same report (another failure names it as
       ``parent_process``).
-    * ``root_causes``: every other failure, in the order added.
+    * root causes: every other failure, in the order added.
 
-    >>> FailurePatterns((), (), (), ()).has_patterns
+    >>> patterns = FailurePatterns((RepeatedFailure("fetch", "TimeoutError", 3),), (), (), ())
+    >>> patterns["repeat_timeouts"], patterns["cascade_failures"]
+    (['fetch'], False)
+    >>> patterns.repeat_timeouts[0].count
+    3
+    >>> FailurePatterns().has_patterns
     False
     """
 
-    repeat_timeouts: tuple[RepeatedFailure, ...]
-    repeat_errors: tuple[RepeatedFailure, ...]
-    cascade_failures: tuple[Failure, ...]
-    root_causes: tuple[Failure, ...]
+    __slots__ = ("_repeat_timeouts", "_repeat_errors", "_cascade_failures", "_root_causes")
+
+    def __init__(
+        self,
+        repeat_timeouts: Iterable[RepeatedFailure] = (),
+        repeat_errors: Iterable[RepeatedFailure] = (),
+        cascade_failures: Iterable[Failure] = (),
+        root_causes: Iterable[Failure] = (),
+    ) -> None:
+        self._repeat_timeouts = tuple(repeat_timeouts)
+        self._repeat_errors = tuple(repeat_errors)
+        self._cascade_failures = tuple(cascade_failures)
+        self._root_causes = tuple(root_causes)
+        super().__init__(
+            repeat_timeouts=list(dict.fromkeys(r.process_name for r in self._repeat_timeouts)),
+            repeat_errors=[(r.process_name, r.error_type) for r in self._repeat_errors],
+            cascade_failures=bool(self._cascade_failures),
+        )
+
+    @property
+    def repeat_timeouts(self) -> tuple[RepeatedFailure, ...]:
+        """Processes that timed out repeatedly, with their counts."""
+        return self._repeat_timeouts
+
+    @property
+    def repeat_errors(self) -> tuple[RepeatedFailure, ...]:
+        """Processes that failed with the same error type repeatedly, with counts."""
+        return self._repeat_errors
+
+    @property
+    def cascade_failures(self) -> tuple[Failure, ...]:
+        """The failures that are consequences of another failure."""
+        return self._cascade_failures
+
+    @property
+    def root_causes(self) -> tuple[Failure, ...]:
+        """Every failure that is not a cascade, in the order added."""
+        return self._root_causes
 
     @property
     def has_patterns(self) -> bool:
         """True when any repeat or cascade was found."""
-        return bool(self.repeat_timeouts or self.repeat_errors or self.cascade_failures)
+        return bool(self._repeat_timeouts or self._repeat_errors or self._cascade_failures)
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-serialisable form (failures as their summaries)."""
+        """The 0.2 JSON-serialisable form, with counts (failures as their summaries)."""
         return {
-            "repeat_timeouts": [r.to_dict() for r in self.repeat_timeouts],
-            "repeat_errors": [r.to_dict() for r in self.repeat_errors],
-            "cascade_failures": [f.summary for f in self.cascade_failures],
-            "root_causes": [f.summary for f in self.root_causes],
+            "repeat_timeouts": [r.to_dict() for r in self._repeat_timeouts],
+            "repeat_errors": [r.to_dict() for r in self._repeat_errors],
+            "cascade_failures": [f.summary for f in self._cascade_failures],
+            "root_causes": [f.summary for f in self._root_causes],
         }
+
+    def __repr__(self) -> str:
+        return (
+            f"FailurePatterns(repeat_timeouts={self._repeat_timeouts!r}, "
+            f"repeat_errors={self._repeat_errors!r}, "
+            f"cascade_failures={self._cascade_failures!r}, root_causes={self._root_causes!r})"
+        )
 
 
 def _failure_dict(failure: Failure) -> dict[str, Any]:
@@ -240,7 +297,7 @@ def _failure_dict(failure: Failure) -> dict[str, Any]:
         "summary": failure.summary,
         "started_at": failure.started_at.isoformat() if failure.started_at else None,
         "failed_at": failure.failed_at.isoformat(),
-        "elapsed_s": failure.elapsed,
+        "elapsed_s": failure.elapsed_s,
         "placement": placement.summary if placement is not None else None,
         "checkpoint": None if failure.checkpoint is None else repr(failure.checkpoint),
         "attempts": attempts_of(failure),
@@ -276,7 +333,7 @@ class FailureReport:
     >>> report.failure_rate
     0.5
     >>> report.common_failure_types
-    [('TimeoutError', 1)]
+    {'TimeoutError': 1}
     """
 
     __slots__ = ("name", "_total", "_failures")
@@ -346,6 +403,11 @@ class FailureReport:
         return self._total
 
     @property
+    def total_processes(self) -> int:
+        """Number of results added (the 0.1 name of :attr:`total`)."""
+        return self._total
+
+    @property
     def failed(self) -> int:
         """Number of failures added."""
         return len(self._failures)
@@ -366,10 +428,10 @@ class FailureReport:
         return len(self._failures) / self._total if self._total else 0.0
 
     @property
-    def common_failure_types(self) -> list[tuple[str, int]]:
-        """``(error type name, count)`` pairs, most common first (ties in the order
-        first seen)."""
-        return Counter(f.error_type for f in self._failures).most_common()
+    def common_failure_types(self) -> dict[str, int]:
+        """Error type name to count, most common first (ties in the order first
+        seen); ``list(....items())`` gives the ranked pairs."""
+        return dict(Counter(f.error_type for f in self._failures).most_common())
 
     @property
     def slowest_failure(self) -> Failure | None:
@@ -378,7 +440,7 @@ class FailureReport:
         timed = [f for f in self._failures if f.elapsed is not None]
         if not timed:
             return None
-        return max(timed, key=lambda f: f.elapsed or 0.0)
+        return max(timed, key=lambda f: f.elapsed_s or 0.0)
 
     def failures_by_process(self) -> list[tuple[str, int]]:
         """``(process name, failure count)`` pairs, most failures first."""
@@ -388,7 +450,12 @@ class FailureReport:
 
     def pattern_analysis(self, *, threshold: int = 2) -> FailurePatterns:
         """Find repeats (the same process failing the same way *threshold* or more
-        times) and cascades; see :class:`FailurePatterns` for the definitions."""
+        times) and cascades; see :class:`FailurePatterns` for the definitions.
+
+        The result is the 0.1 dict (``"repeat_timeouts"``: process names,
+        ``"repeat_errors"``: ``(process, error type)`` pairs,
+        ``"cascade_failures"``: a bool) with the 0.2 details as attributes.
+        """
         threshold = _check_threshold(threshold)
         timeouts: Counter[tuple[str, str]] = Counter()
         errors: Counter[tuple[str, str]] = Counter()
@@ -444,13 +511,13 @@ class FailureReport:
             gave_up = retried(r)
             if gave_up > 1:
                 advice.append(
-                    f"process {r.process_name!r} timed out {r.count} times, even with "
+                    f"process {r.process_name!r} hit a timeout {r.count} times, even with "
                     f"retry_process ({gave_up} attempts): give it a longer deadline, "
                     f"split its work, or fall back to another process"
                 )
             else:
                 advice.append(
-                    f"process {r.process_name!r} timed out {r.count} times: give it a "
+                    f"process {r.process_name!r} hit a timeout {r.count} times: give it a "
                     f"longer deadline, split its work, or wrap it in retry_process with "
                     f"backoff"
                 )
@@ -498,12 +565,13 @@ class FailureReport:
         slowest = self.slowest_failure
         return {
             "name": self.name,
+            "total_processes": self.total,
             "total": self.total,
             "succeeded": self.succeeded,
             "failed": self.failed,
             "failure_rate": self.failure_rate,
             "common_failure_types": [
-                {"error_type": t, "count": n} for t, n in self.common_failure_types
+                {"error_type": t, "count": n} for t, n in self.common_failure_types.items()
             ],
             "failures_by_process": [
                 {"process_name": p, "count": n} for p, n in self.failures_by_process()
@@ -522,13 +590,15 @@ class FailureReport:
             f"{title}: {self.failed} of {self.total} failed ({self.failure_rate:.1%})"
         ]
         if self._failures:
-            types = ", ".join(f"{t} x{n}" for t, n in self.common_failure_types)
+            types = ", ".join(f"{t} x{n}" for t, n in self.common_failure_types.items())
             lines.append(f"  error types: {types}")
             procs = ", ".join(f"{p} x{n}" for p, n in self.failures_by_process())
             lines.append(f"  failing processes: {procs}")
             slowest = self.slowest_failure
             if slowest is not None:
-                lines.append(f"  slowest failure: {slowest.summary} after {slowest.elapsed:.3f}s")
+                lines.append(
+                    f"  slowest failure: {slowest.summary} after {slowest.elapsed_s:.3f}s"
+                )
             patterns = self.pattern_analysis()
             for r in patterns.repeat_timeouts:
                 lines.append(f"  repeated timeout: {r.process_name} x{r.count}")
@@ -555,6 +625,8 @@ class FailureAggregator:
     >>> agg = FailureAggregator()
     >>> agg.add_report(a); agg.add_report(b)
     >>> agg.worst_processes(1)
+    ['parse']
+    >>> agg.worst_process_counts(1)
     [('parse', 2)]
     """
 
@@ -590,6 +662,11 @@ class FailureAggregator:
         return sum(r.total for r in self._reports)
 
     @property
+    def total_processes(self) -> int:
+        """Results over every report (the 0.1 name of :attr:`total`)."""
+        return self.total
+
+    @property
     def failed(self) -> int:
         """Failures over every report."""
         return sum(r.failed for r in self._reports)
@@ -601,15 +678,20 @@ class FailureAggregator:
         return self.failed / total if total else 0.0
 
     @property
-    def common_failure_types(self) -> list[tuple[str, int]]:
-        """``(error type name, count)`` over every report, most common first."""
+    def common_failure_types(self) -> dict[str, int]:
+        """Error type name to count over every report, most common first."""
         counts: Counter[str] = Counter()
         for r in self._reports:
-            counts.update(dict(r.common_failure_types))
-        return counts.most_common()
+            counts.update(r.common_failure_types)
+        return dict(counts.most_common())
 
-    def worst_processes(self, n: int = 5) -> list[tuple[str, int]]:
-        """The *n* process names with the most failures over every report, as
+    def worst_processes(self, n: int = 5) -> list[str]:
+        """The names of the *n* processes with the most failures over every
+        report, most failures first (the counts: :meth:`worst_process_counts`)."""
+        return [name for name, _ in self.worst_process_counts(n)]
+
+    def worst_process_counts(self, n: int = 5) -> list[tuple[str, int]]:
+        """The *n* processes with the most failures over every report, as
         ``(name, failures)`` pairs, most failures first."""
         if isinstance(n, bool) or not isinstance(n, int):
             raise TypeError(f"worst_processes: n must be an int, got {type(n).__name__}")
@@ -628,10 +710,10 @@ class FailureAggregator:
             "failed": self.failed,
             "failure_rate": self.failure_rate,
             "common_failure_types": [
-                {"error_type": t, "count": c} for t, c in self.common_failure_types
+                {"error_type": t, "count": c} for t, c in self.common_failure_types.items()
             ],
             "worst_processes": [
-                {"process_name": p, "count": c} for p, c in self.worst_processes()
+                {"process_name": p, "count": c} for p, c in self.worst_process_counts()
             ],
             "per_report": [r.to_dict() for r in self._reports],
         }
@@ -647,8 +729,8 @@ class FailureAggregator:
             label = r.name if r.name is not None else f"#{i + 1}"
             lines.append(f"  {label}: {r.failed} of {r.total} failed ({r.failure_rate:.1%})")
         if self.failed:
-            types = ", ".join(f"{t} x{c}" for t, c in self.common_failure_types)
+            types = ", ".join(f"{t} x{c}" for t, c in self.common_failure_types.items())
             lines.append(f"  error types: {types}")
-            worst = ", ".join(f"{p} x{c}" for p, c in self.worst_processes())
+            worst = ", ".join(f"{p} x{c}" for p, c in self.worst_process_counts())
             lines.append(f"  worst processes: {worst}")
         return "\n".join(lines)

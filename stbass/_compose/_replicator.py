@@ -1,9 +1,10 @@
 """Replicators: ``PAR_FOR`` and ``SEQ_FOR`` run one body *count* times.
 
 occam's replicated ``PAR i = 0 FOR n`` and ``SEQ i = 0 FOR n``. The body is a
-factory ``async def body(index, ctx)``; each replica runs as its own process
-named ``<body>[<index>]`` (so it gets its own ``process <body>[i]`` span and its
-failures name the index). ``PAR_FOR`` runs on the PAR engine (one task group,
+factory: any callable ``body(index, ctx)`` returning an awaitable (an
+``async def``, or a ``lambda i, ctx: worker(i, items[i], ctx)`` as in 0.1);
+each replica runs as its own process named ``<body>[<index>]`` (so it gets its
+own ``process <body>[i]`` span and its failures name the index). ``PAR_FOR`` runs on the PAR engine (one task group,
 HALT/COLLECT, deadline) with an optional ``max_parallel`` bound: that many
 tasks take the replicas in index order; ``SEQ_FOR`` runs the replicas one after
 another like ``SEQ``, each replica seeing an ``"input"`` channel with the
@@ -30,15 +31,15 @@ from ._seqpar import (
     PARResult,
     SEQResult,
     _parent_name,
-    _run_stage,
+    run_stage_until,
     check_deadline,
     run_par,
 )
 from ._process import Process, ProcessContext
 from ._result import FailurePolicy, ProcessResult, check_policy
-from .._core._util import is_coroutine_function
 
-#: ``async def factory(index, ctx) -> ProcessResult`` (a plain value means success)
+#: any callable ``factory(index, ctx)`` returning an awaitable of a
+#: ``ProcessResult`` (a plain value means success)
 Factory = Callable[[int, ProcessContext], Awaitable[Any]]
 #: an ``int``, or a zero-argument callable returning one (evaluated at each run)
 Count = int | Callable[[], Any]
@@ -65,15 +66,16 @@ def _check_count(owner: str, count: object) -> Count:
 def _check_factory(owner: str, factory: object) -> Factory:
     if isinstance(factory, Process):
         raise TypeError(
-            f"{owner}: factory must be an async function factory(index, ctx), got the "
-            f"Process {factory!r} (wrap it: async def body(i, ctx): return await proc.execute(ctx))"
+            f"{owner}: factory must be a callable factory(index, ctx) returning an "
+            f"awaitable, got the Process {factory!r} "
+            f"(wrap it: lambda i, ctx: proc.execute(ctx))"
         )
-    if not is_coroutine_function(factory):
-        what = getattr(factory, "__qualname__", None) or type(factory).__name__
+    if not callable(factory):
         raise TypeError(
-            f"{owner}: factory must be an async function factory(index, ctx), got {what!r}"
+            f"{owner}: factory must be a callable factory(index, ctx) returning an "
+            f"awaitable, got {type(factory).__name__} {factory!r}"
         )
-    return factory  # type: ignore[return-value]
+    return factory
 
 
 def _check_max_parallel(owner: str, max_parallel: object) -> int | None:
@@ -89,12 +91,19 @@ def _check_max_parallel(owner: str, max_parallel: object) -> int | None:
     return max_parallel
 
 
+def _callable_name(fn: object) -> str:
+    return str(getattr(fn, "__name__", None) or type(fn).__name__)
+
+
 def _factory_name(factory: Factory, name: str | None) -> str:
     if name is not None:
         if not isinstance(name, str) or not name:
             raise TypeError(f"replicator name must be a non-empty str, got {name!r}")
         return name
-    return str(getattr(factory, "__name__", None) or "body")
+    found = getattr(factory, "__name__", None)
+    if not found or found == "<lambda>":
+        return "body"
+    return str(found)
 
 
 class _Replica(Process):
@@ -112,7 +121,13 @@ class _Replica(Process):
         self.index = index
 
     async def run(self, ctx: ProcessContext) -> Any:
-        outcome = await self._factory(self.index, ctx)
+        awaitable = self._factory(self.index, ctx)
+        if not inspect.isawaitable(awaitable):
+            raise TypeError(
+                f"factory {_callable_name(self._factory)!r} must return an awaitable "
+                f"(a coroutine), returned {type(awaitable).__name__} {awaitable!r}"
+            )
+        outcome = await awaitable
         if isinstance(outcome, CompositionResult):
             # ``return await PAR_FOR(...).run(ctx)`` inside a body: keep its failure.
             return outcome.as_process_result()
@@ -164,13 +179,18 @@ class _Replicator(Composition):
         """The processes of one run: ``<body>[0]`` ... ``<body>[count-1]``."""
         return [_Replica(self.factory, i, self.body_name) for i in range(count)]
 
-    async def execute(self, ctx: ProcessContext) -> ProcessResult[Any]:
+    async def count_or_failure(self, ctx: ProcessContext | None) -> int | ProcessResult[Any]:
+        """The count of this run, or the failed result of a count callable that
+        raised or returned a bad value: a process never raises at its caller, so
+        that failure is a result (of this replicator, or of a sibling's parent)."""
         try:
-            outcome = await self._run_in(ctx, None)
-        except (TypeError, ValueError) as exc:
-            # a bad dynamic count, found at run time: fail this child, not its parent
-            return ProcessResult.fail(exc, process_name=self.name, parent_process=ctx.parent)
-        return outcome.as_process_result()
+            return await self.resolve_count()
+        except Exception as exc:
+            return ProcessResult.fail(
+                exc,
+                process_name=self.name,
+                parent_process=ctx.process_name if ctx is not None else None,
+            )
 
     def _repr_args(self) -> list[str]:
         count = self.count
@@ -191,8 +211,9 @@ class PAR_FOR(_Replicator):
     """Run ``factory(i, ctx)`` for ``i`` in ``range(count)`` at the same time.
 
     ``count`` is an int or a zero-argument callable evaluated at each run;
-    ``factory`` is ``async def body(index, ctx)`` returning a ``ProcessResult``
-    (a plain value means success). Results come back in index order in a
+    ``factory`` is any callable ``body(index, ctx)`` returning an awaitable of a
+    ``ProcessResult`` (a plain value means success): an ``async def``, or a
+    ``lambda i, ctx: worker(i, items[i], ctx)``. Results come back in index order in a
     :class:`~stbass.PARResult`. ``on_failure`` and ``deadline`` behave as in
     :class:`~stbass.PAR`; ``max_parallel`` bounds how many replicas run at once
     (the others wait for a slot, and do not start their span until they get one;
@@ -235,7 +256,9 @@ class PAR_FOR(_Replicator):
         return await self._run_in(ctx, None)
 
     async def _run_in(self, ctx: ProcessContext | None, input_value: Any) -> PARResult:
-        count = await self.resolve_count()
+        count = await self.count_or_failure(ctx)
+        if isinstance(count, ProcessResult):
+            return PARResult([count], [False])
         return await run_par(
             _PAR_FOR,
             self.replicas(count),
@@ -286,7 +309,9 @@ class SEQ_FOR(_Replicator):
 
     async def _run_in(self, ctx: ProcessContext | None, input_value: Any) -> SEQResult:
         await anyio.lowlevel.checkpoint()  # every composition run is a checkpoint
-        count = await self.resolve_count()
+        count = await self.count_or_failure(ctx)
+        if isinstance(count, ProcessResult):
+            return SEQResult([count], [False], None)
         parent = ctx.process_name if ctx is not None else _parent_name(_SEQ_FOR)
         deadline = ctx.deadline if ctx is not None else None
         attrs = {
@@ -299,11 +324,13 @@ class SEQ_FOR(_Replicator):
             replicas = self.replicas(count)
             value = input_value
             for replica in replicas:
-                result, value = await _run_stage(replica, value, parent, deadline)
+                result, value = await run_stage_until(replica, value, parent, deadline)
                 results.append(result)
                 if result.is_fail:
                     value = None
-                    if self.on_failure is FailurePolicy.HALT:
+                    if self.on_failure is FailurePolicy.HALT or (
+                        deadline is not None and anyio.current_time() >= deadline
+                    ):
                         break
             outcome = SEQResult(results, [False] * len(results), value)
             if not outcome.is_ok:

@@ -4,9 +4,11 @@ failure policies compositions follow (:class:`FailurePolicy`, :class:`RetryPolic
 from __future__ import annotations
 
 import enum
+import math
 import traceback as _traceback
+import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, Final, Generic, Literal, final
 
 from typing_extensions import TypeVar
@@ -25,6 +27,10 @@ def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def _new_id() -> str:
+    return str(uuid.uuid4())
+
+
 @final
 @dataclass(frozen=True, eq=False)
 class Failure:
@@ -33,11 +39,13 @@ class Failure:
     >>> f = Failure(ValueError("bad"), process_name="fetch")
     >>> f.summary
     '[fetch] ValueError: bad'
+
+    ``process_id`` is a fresh UUID4 string when not given (never ``None``).
     """
 
     error: BaseException
     process_name: str = "unknown"
-    process_id: str | None = None
+    process_id: str = field(default_factory=_new_id)
     started_at: datetime | None = None
     failed_at: datetime = field(default_factory=_now)
     placement: Placement | None = None
@@ -51,16 +59,31 @@ class Failure:
             raise TypeError(
                 f"Failure.error must be an exception, got {type(self.error).__name__}"
             )
+        if self.process_id is None:
+            object.__setattr__(self, "process_id", _new_id())
         if self.traceback_str is None and self.error.__traceback__ is not None:
             text = "".join(_traceback.format_exception(self.error))
             object.__setattr__(self, "traceback_str", text)
 
     @property
-    def elapsed(self) -> float | None:
-        """Seconds from start to failure, or ``None`` when the start is unknown."""
+    def elapsed(self) -> timedelta | None:
+        """Time from start to failure as a :class:`datetime.timedelta` (as in 0.1),
+        or ``None`` when the start is unknown; :attr:`elapsed_s` is the same in
+        seconds.
+
+        >>> t0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+        >>> Failure(ValueError("x"), started_at=t0, failed_at=t0 + timedelta(seconds=2)).elapsed
+        datetime.timedelta(seconds=2)
+        """
         if self.started_at is None:
             return None
-        return (self.failed_at - self.started_at).total_seconds()
+        return self.failed_at - self.started_at
+
+    @property
+    def elapsed_s(self) -> float | None:
+        """:attr:`elapsed` in seconds, or ``None`` when the start is unknown."""
+        elapsed = self.elapsed
+        return None if elapsed is None else elapsed.total_seconds()
 
     @property
     def error_type(self) -> str:
@@ -80,15 +103,14 @@ class Failure:
     def detailed(self) -> str:
         """Several lines: summary, identity, timing, placement, checkpoint and traceback."""
         lines = [self.summary]
-        if self.process_id is not None:
-            lines.append(f"  process id: {self.process_id}")
+        lines.append(f"  process id: {self.process_id}")
         if self.parent_process is not None:
             lines.append(f"  parent: {self.parent_process}")
         if self.started_at is not None:
             lines.append(f"  started: {self.started_at.isoformat()}")
         lines.append(f"  failed: {self.failed_at.isoformat()}")
-        if self.elapsed is not None:
-            lines.append(f"  elapsed: {self.elapsed:.3f}s")
+        if self.elapsed_s is not None:
+            lines.append(f"  elapsed: {self.elapsed_s:.3f}s")
         if self.placement is not None:
             lines.append(f"  placement: {self.placement.summary}")
         if self.checkpoint is not None:
@@ -216,15 +238,20 @@ class RetryPolicy:
     """Retry a failing process up to *max_attempts* times, sleeping between tries.
 
     ``delay_for(attempt)`` is ``base_delay * 2**attempt`` (exponential),
-    ``base_delay * (attempt + 1)`` (linear) or ``base_delay`` (constant).
+    ``base_delay * (attempt + 1)`` (linear) or ``base_delay`` (constant), never
+    more than *max_delay* seconds (one hour by default), so a long retry loop
+    never overflows. Delays must be finite and not negative.
 
     >>> RetryPolicy(3, backoff="linear", base_delay=0.5).delay_for(1)
     1.0
+    >>> RetryPolicy(10_000, base_delay=1.0).delay_for(5_000)
+    3600.0
     """
 
     max_attempts: int = 3
     backoff: Literal["exponential", "linear", "constant"] = "exponential"
     base_delay: float = 1.0
+    max_delay: float = 3600.0
 
     def __post_init__(self) -> None:
         if isinstance(self.max_attempts, bool) or not isinstance(self.max_attempts, int):
@@ -237,20 +264,27 @@ class RetryPolicy:
             raise ValueError(
                 f"unknown backoff {self.backoff!r}; expected one of {', '.join(_BACKOFFS)}"
             )
-        if isinstance(self.base_delay, bool) or not isinstance(self.base_delay, (int, float)):
-            raise TypeError(
-                f"base_delay must be a number, got {type(self.base_delay).__name__}"
-            )
-        if self.base_delay < 0:
-            raise ValueError(f"base_delay must not be negative, got {self.base_delay}")
+        for label in ("base_delay", "max_delay"):
+            delay = getattr(self, label)
+            if isinstance(delay, bool) or not isinstance(delay, (int, float)):
+                raise TypeError(f"{label} must be a number, got {type(delay).__name__}")
+            if not math.isfinite(delay) or delay < 0:
+                raise ValueError(
+                    f"{label} must be a finite, non-negative number of seconds, got {delay!r}"
+                )
 
     def delay_for(self, attempt: int) -> float:
-        """Seconds to wait after failed attempt number *attempt* (counting from 0)."""
+        """Seconds to wait after failed attempt number *attempt* (counting from 0),
+        at most :attr:`max_delay`."""
+        base = float(self.base_delay)
         if self.backoff == "exponential":
-            return float(self.base_delay * 2**attempt)
-        if self.backoff == "linear":
-            return float(self.base_delay * (attempt + 1))
-        return float(self.base_delay)
+            # 2.0**1024 overflows; past that the delay is capped anyway.
+            raw = base * 2.0**attempt if attempt < 1024 else (math.inf if base else 0.0)
+        elif self.backoff == "linear":
+            raw = base * (attempt + 1)
+        else:
+            raw = base
+        return float(min(raw, self.max_delay))
 
 
 class FailurePolicy(enum.Enum):
@@ -273,13 +307,16 @@ class FailurePolicy(enum.Enum):
         max_attempts: int = 3,
         backoff: Literal["exponential", "linear", "constant"] = "exponential",
         base_delay: float = 1.0,
+        max_delay: float = 3600.0,
     ) -> RetryPolicy:
         """The :class:`RetryPolicy` with these settings.
 
         >>> FailurePolicy.retry(5, backoff="constant", base_delay=0.1)
-        RetryPolicy(max_attempts=5, backoff='constant', base_delay=0.1)
+        RetryPolicy(max_attempts=5, backoff='constant', base_delay=0.1, max_delay=3600.0)
         """
-        return RetryPolicy(max_attempts=max_attempts, backoff=backoff, base_delay=base_delay)
+        return RetryPolicy(
+            max_attempts=max_attempts, backoff=backoff, base_delay=base_delay, max_delay=max_delay
+        )
 
     def __repr__(self) -> str:
         return f"FailurePolicy.{self.name}"

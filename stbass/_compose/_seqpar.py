@@ -7,9 +7,10 @@ anyio task group; nothing it starts outlives ``run()``.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from types import TracebackType
-from typing import Any, final
+from typing import Any, Self, final
 
 import anyio
 
@@ -80,7 +81,7 @@ class Composition(Process):
     """Base of SEQ, PAR and the replicators: a process made of processes."""
 
     on_failure: FailurePolicy
-    #: the result of the last run started by ``async with`` (``None`` before)
+    #: the result of the latest ``async with`` block (``None`` before the first)
     result: Any = None
 
     async def run(self, ctx: ProcessContext) -> Any:
@@ -95,7 +96,7 @@ class Composition(Process):
         outcome = await self._run_in(ctx, None)
         return outcome.as_process_result()
 
-    async def __aenter__(self) -> Composition:
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(
@@ -104,7 +105,9 @@ class Composition(Process):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if exc_type is None and self.result is None:
+        # Every block runs the composition again (0.1 did): a value can be run
+        # many times, and ``result`` holds the outcome of the latest block.
+        if exc_type is None:
             self.result = await self._run_in(None, None)
 
 
@@ -344,16 +347,73 @@ class SEQ(Composition):
             for stage in self.procs:
                 if halted:
                     break
-                result, value = await _run_stage(stage, value, parent, deadline)
+                result, value = await run_stage_until(stage, value, parent, deadline)
                 results.append(result)
                 if result.is_fail:
                     value = None
+                    if _past(deadline):
+                        break  # the caller's deadline has passed: nothing more runs
                     if not stage.is_optional and self.on_failure is FailurePolicy.HALT:
                         halted = True
             outcome = SEQResult(results, [p.is_optional for p in self.procs], value)
             if not outcome.is_ok:
                 rec.failed(outcome.failures[0].error, outcome.failures[0].summary)
             return outcome
+
+
+def _past(deadline: float | None) -> bool:
+    return deadline is not None and anyio.current_time() >= deadline
+
+
+async def run_stage_until(
+    stage: Process, value: Any, parent: str, deadline: float | None
+) -> tuple[ProcessResult[Any], Any]:
+    """Run one SEQ stage, cancelled at *deadline* (absolute, on anyio's clock):
+    a stage still running then is a failure with a ``"deadline"``
+    :class:`ProcessCancelledError`."""
+    if deadline is None:
+        return await _run_stage(stage, value, parent, deadline)
+    staged: tuple[ProcessResult[Any], Any] | None = None
+    with anyio.CancelScope(deadline=deadline):
+        staged = await _run_stage(stage, value, parent, deadline)
+    if staged is not None:
+        return staged
+    name = stage.name
+    error = ProcessCancelledError(
+        f"process {name!r} was cancelled by the deadline of its context",
+        reason="deadline",
+        process_name=name,
+    )
+    return ProcessResult.fail(error, process_name=name, parent_process=parent), None
+
+
+def own_cancellation(
+    process: Process, ctx: ProcessContext, exc: BaseException
+) -> ProcessResult[Any]:
+    """The result of a PAR child (in a task of its own) out of which the
+    cancellation exception *exc* came; re-raises *exc* when it is a real one.
+
+    A cancellation exception that comes out of the child while no enclosing
+    scope is cancelled did not come from outside: the body raised it itself
+    (on asyncio, by awaiting a cancelled future). It is that child's failure,
+    not a cancellation of its siblings or its caller. A real cancellation
+    (HALT, a deadline, the caller cancelled) always propagates: the child's
+    task is reached only through the task group's cancel scope.
+
+    Only for children in their own task: in the caller's task (a SEQ stage) a
+    native ``Task.cancel()`` of the caller shows no cancelled scope either.
+    """
+    effective = anyio.current_effective_deadline()
+    if effective == -math.inf or effective <= anyio.current_time():
+        raise exc
+    return ProcessResult.fail(
+        exc,
+        process_name=process.name,
+        process_id=ctx.process_id,
+        parent_process=ctx.parent,
+        placement=ctx.placement,
+        checkpoint=ctx.last_checkpoint,
+    )
 
 
 async def _run_stage(
@@ -491,9 +551,11 @@ async def run_par(
     parent = ctx.process_name if ctx is not None else _parent_name(span_name)
     outer_deadline = ctx.deadline if ctx is not None else None
     abs_deadline = None
+    own_first = deadline is not None
     if deadline is not None:
         abs_deadline = anyio.current_time() + deadline
     if outer_deadline is not None:
+        own_first = abs_deadline is not None and abs_deadline <= outer_deadline
         abs_deadline = outer_deadline if abs_deadline is None else min(abs_deadline, outer_deadline)
     attrs = {
         N.COMPOSITION: span_name,
@@ -518,16 +580,21 @@ async def run_par(
         ]
         halt_cause: list[_Slot] = []
         halt = on_failure is FailurePolicy.HALT
+        cancelled = anyio.get_cancelled_exc_class()
 
         async with anyio.create_task_group() as tg:
-            if deadline is not None:
-                tg.cancel_scope.deadline = anyio.current_time() + deadline
+            if abs_deadline is not None:
+                # Its own deadline, or the deadline of the context it runs in.
+                tg.cancel_scope.deadline = abs_deadline
 
             async def run_child(index: int, slot: _Slot) -> None:
-                if runner is None:
-                    result = await slot.process.execute(slot.ctx)
-                else:
-                    result = await runner(index, slot.process, slot.ctx)
+                try:
+                    if runner is None:
+                        result = await slot.process.execute(slot.ctx)
+                    else:
+                        result = await runner(index, slot.process, slot.ctx)
+                except cancelled as exc:
+                    result = own_cancellation(slot.process, slot.ctx, exc)
                 slot.result = result
                 if halt and result.is_fail and not slot.process.is_optional and not halt_cause:
                     halt_cause.append(slot)
@@ -553,7 +620,7 @@ async def run_par(
 
         for slot in slots:
             if slot.result is None:
-                slot.result = _cancelled_result(slot, halt_cause, deadline)
+                slot.result = _cancelled_result(slot, halt_cause, deadline if own_first else None)
         cause = halt_cause[0].result.failure if halt_cause and halt_cause[0].result else None
         outcome = PARResult(
             [s.result for s in slots], [s.process.is_optional for s in slots], cause
@@ -576,8 +643,11 @@ def _cancelled_result(
             process_name=name,
         )
     else:
+        which = (
+            f"the deadline of {deadline}s" if deadline is not None else "the deadline of its context"
+        )
         error = ProcessCancelledError(
-            f"process {name!r} was cancelled by the deadline of {deadline}s",
+            f"process {name!r} was cancelled by {which}",
             reason="deadline",
             process_name=name,
         )

@@ -79,6 +79,15 @@ class ChanArray(Generic[T]):
         """The channels, in index order."""
         return self._chans
 
+    @property
+    def count(self) -> int:
+        """How many channels the array holds (``len(array)``, the 0.1 name).
+
+        >>> ChanArray(int, 4, name_prefix="jobs").count
+        4
+        """
+        return len(self._chans)
+
     @overload
     def __getitem__(self, index: int) -> Chan[T]: ...
     @overload

@@ -6,7 +6,8 @@ Timers run on anyio's clock, so trio's ``MockClock`` makes them instant in tests
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+import time
+from datetime import datetime, timedelta, timezone
 from typing import Any, final
 
 import anyio
@@ -17,14 +18,18 @@ from ._hook import CURRENT
 class TimerExpired(Exception):
     """What a timer guard fires with (and what :meth:`TIMER.wait` returns).
 
-    Attributes: ``started_at`` and ``deadline`` (on anyio's clock), ``elapsed``
-    (seconds), ``timer_name`` and ``last_checkpoint`` of the running process.
+    Attributes: ``started_at`` and ``deadline`` (on anyio's clock, in seconds),
+    ``elapsed`` (a :class:`datetime.timedelta`, as in 0.1; ``elapsed_s`` is the
+    same in seconds), ``timer_name`` and ``last_checkpoint`` of the running process.
+    *elapsed* may be given as a ``timedelta`` or as seconds.
 
     >>> e = TimerExpired(started_at=10.0, deadline=12.5, elapsed=2.5, timer_name="llm")
     >>> e
-    TimerExpired(timer_name='llm', elapsed=2.5, deadline=12.5)
+    TimerExpired(timer_name='llm', elapsed=datetime.timedelta(seconds=2, microseconds=500000), deadline=12.5)
     >>> str(e)
     "timer 'llm' expired after 2.500s"
+    >>> e.elapsed_s
+    2.5
 
     An ALT whose timer guard fires returns it (or passes it to the guard's handler)::
 
@@ -38,17 +43,28 @@ class TimerExpired(Exception):
         *,
         started_at: float,
         deadline: float,
-        elapsed: float,
+        elapsed: timedelta | float,
         timer_name: str | None = None,
         last_checkpoint: Any = None,
     ) -> None:
+        if not isinstance(elapsed, timedelta):
+            elapsed = timedelta(seconds=elapsed)
         label = f"timer {timer_name!r}" if timer_name else "timer"
-        super().__init__(f"{label} expired after {elapsed:.3f}s")
+        super().__init__(f"{label} expired after {elapsed.total_seconds():.3f}s")
         self.started_at = started_at
         self.deadline = deadline
-        self.elapsed = elapsed
+        self.elapsed: timedelta = elapsed
         self.timer_name = timer_name
         self.last_checkpoint = last_checkpoint
+
+    @property
+    def elapsed_s(self) -> float:
+        """``elapsed`` in seconds (what span attributes record).
+
+        >>> TimerExpired(started_at=0.0, deadline=1.0, elapsed=1.25).elapsed_s
+        1.25
+        """
+        return self.elapsed.total_seconds()
 
     def __repr__(self) -> str:
         return (
@@ -58,9 +74,23 @@ class TimerExpired(Exception):
 
 
 class _TimerBase:
-    __slots__ = ("name",)
+    __slots__ = ("name", "_armed_at")
 
     name: str | None
+    _armed_at: float
+
+    def _arm(self) -> None:
+        self._armed_at = time.monotonic()
+
+    @property
+    def elapsed(self) -> timedelta:
+        """Time since the timer was created or last armed (the last time an ALT
+        or :meth:`wait` started on it), as a :class:`datetime.timedelta`.
+
+        >>> TIMER(5.0).elapsed < timedelta(seconds=5)
+        True
+        """
+        return timedelta(seconds=time.monotonic() - self._armed_at)
 
     def deadline_from(self, now: float) -> float:
         """The instant on anyio's clock when the timer fires, for a wait that
@@ -88,7 +118,7 @@ class _TimerBase:
         return TimerExpired(
             started_at=started_at,
             deadline=deadline,
-            elapsed=now - started_at,
+            elapsed=timedelta(seconds=now - started_at),
             timer_name=self.name,
             last_checkpoint=ctx.last_checkpoint if ctx is not None else None,
         )
@@ -124,14 +154,28 @@ class TIMER(_TimerBase):
             raise ValueError(f"TIMER: seconds must be a non-negative number, got {seconds!r}")
         self.seconds = float(seconds)
         self.name = _check_name("TIMER", name)
+        self._arm()
 
     def deadline_from(self, now: float) -> float:
-        """*now* plus the timer's seconds.
+        """*now* plus the timer's seconds (and arms the timer: :attr:`elapsed`
+        counts from here).
 
         >>> TIMER(2.5).deadline_from(100.0)
         102.5
         """
+        self._arm()
         return now + self.seconds
+
+    @property
+    def remaining(self) -> timedelta:
+        """Time left before the timer fires, counted from when it was created or
+        last armed; ``timedelta(0)`` once it is due.
+
+        >>> TIMER(60.0).remaining > timedelta(seconds=59)
+        True
+        """
+        left = self.seconds - (time.monotonic() - self._armed_at)
+        return timedelta(seconds=max(left, 0.0))
 
     def __repr__(self) -> str:
         extra = f", name={self.name!r}" if self.name is not None else ""
@@ -154,6 +198,17 @@ class DEADLINE(_TimerBase):
             raise TypeError(f"DEADLINE: expected a datetime, got {type(when).__name__}")
         self.when = when if when.tzinfo is not None else when.replace(tzinfo=timezone.utc)
         self.name = _check_name("DEADLINE", name)
+        self._arm()
+
+    @property
+    def remaining(self) -> timedelta:
+        """Time left until ``when`` (wall clock), ``timedelta(0)`` once it has passed.
+
+        >>> soon = DEADLINE(datetime.now(timezone.utc) + timedelta(minutes=5))
+        >>> timedelta(minutes=4) < soon.remaining <= timedelta(minutes=5)
+        True
+        """
+        return max(self.when - datetime.now(timezone.utc), timedelta(0))
 
     def deadline_from(self, now: float) -> float:
         """The wall-clock instant ``when`` moved onto anyio's clock: *now* plus the
@@ -164,6 +219,7 @@ class DEADLINE(_TimerBase):
         >>> round(soon.deadline_from(1000.0))
         1060
         """
+        self._arm()
         # Convert the wall-clock instant to anyio's clock, relative to now.
         remaining = (self.when - datetime.now(timezone.utc)).total_seconds()
         return now + remaining

@@ -711,10 +711,21 @@ class MCPServer:
             raise TypeError(f"MCPServer: name must be a non-empty str, got {name!r}")
         self._target = _parse_target(url_or_command, transport, env, cwd, "MCPServer")
         _require_sdk()
+        # The URL exactly as given (the target keeps it stripped).
+        self._url = url_or_command if isinstance(url_or_command, str) and self._target.url else None
         if name is None:
             host, port = self._target.address
             name = f"{host}:{port}" if host is not None else os.path.basename(self._target.argv[0])
         self.name: str = name
+
+    @property
+    def url(self) -> str | None:
+        """The URL the server was given, as given; ``None`` for a local command.
+
+        >>> MCPServer("http://127.0.0.1:8000/mcp", name="calc").url
+        'http://127.0.0.1:8000/mcp'
+        """
+        return self._url
 
     @property
     def transport(self) -> Transport:

@@ -178,7 +178,8 @@ def result_from_outcome(
     failure = Failure(
         error,
         process_name=outcome.process_name,
-        process_id=process_id,
+        # Failure makes an id when given None (0.1: never None); say so to mypy.
+        process_id=process_id,  # type: ignore[arg-type]
         started_at=outcome.started_at,
         failed_at=outcome.failed_at or datetime.now(timezone.utc),
         placement=placement,
