@@ -21,7 +21,7 @@ SPEC_NAMES = {
     "BackendRegistry", "ExecutionBackend", "LocalBackend", "FailurePolicy", "RetryPolicy",
     "FailureReport", "FailureAggregator", "retry_process", "ChannelTypeError",
     "ChannelTopologyError", "ChannelClosedError", "ChannelProtocolError",
-    "AllGuardsDisabledError",
+    "AllGuardsDisabledError", "IF", "WHILE", "RACE", "HEDGE", "QUORUM", "NoBranchError",
 }  # fmt: skip
 
 SUBMODULES = {
@@ -37,6 +37,10 @@ SUBMODULES = {
     "topology": {"ChanArray", "Distributor", "Collector"},
     "placement": {"Placement", "PLACED_PAR", "ExecutionBackend", "LocalBackend", "BackendRegistry"},
     "failure": {"FailureAggregator", "retry_process"},
+    "choice": {
+        "IF", "WHILE", "RACE", "HEDGE", "QUORUM", "NoBranchError", "MaxIterationsError",
+        "ChoiceResult", "IFResult", "WHILEResult", "RACEResult", "QUORUMResult",
+    },
 }  # fmt: skip
 
 

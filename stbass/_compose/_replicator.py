@@ -32,6 +32,7 @@ from ._seqpar import (
     _parent_name,
     _run_stage,
     check_deadline,
+    check_reduce,
     run_par,
 )
 from ._process import Process, ProcessContext
@@ -216,10 +217,12 @@ class PAR_FOR(_Replicator):
         max_parallel: int | None = None,
         *,
         name: str | None = None,
+        reduce: Callable[[list[Any]], Any] | None = None,
     ) -> None:
         super().__init__(count, factory, on_failure, name)
         self.deadline = check_deadline(_PAR_FOR, deadline)
         self.max_parallel = _check_max_parallel(_PAR_FOR, max_parallel)
+        self.reduce = check_reduce(_PAR_FOR, reduce)
         self.result: PARResult | None = None
 
     def _repr_args(self) -> list[str]:
@@ -228,6 +231,8 @@ class PAR_FOR(_Replicator):
             args.append(f"deadline={self.deadline!r}")
         if self.max_parallel is not None:
             args.append(f"max_parallel={self.max_parallel!r}")
+        if self.reduce is not None:
+            args.append(f"reduce={getattr(self.reduce, '__name__', None) or self.reduce!r}")
         return args
 
     async def run(self, ctx: ProcessContext | None = None) -> PARResult:
@@ -235,6 +240,12 @@ class PAR_FOR(_Replicator):
         return await self._run_in(ctx, None)
 
     async def _run_in(self, ctx: ProcessContext | None, input_value: Any) -> PARResult:
+        return await self._run(ctx, None)
+
+    async def _run_as_stage(self, ctx: ProcessContext, input_value: Any) -> PARResult:
+        return await self._run(ctx, (input_value,))
+
+    async def _run(self, ctx: ProcessContext | None, stage_input: tuple[Any] | None) -> PARResult:
         count = await self.resolve_count()
         return await run_par(
             _PAR_FOR,
@@ -244,6 +255,8 @@ class PAR_FOR(_Replicator):
             ctx,
             {N.MAX_PARALLEL: self.max_parallel},
             max_parallel=self.max_parallel,
+            reduce=self.reduce,
+            stage_input=stage_input,
         )
 
 
