@@ -232,7 +232,7 @@ class PAR_FOR(_Replicator):
         if self.max_parallel is not None:
             args.append(f"max_parallel={self.max_parallel!r}")
         if self.reduce is not None:
-            args.append(f"reduce={getattr(self.reduce, '__name__', None) or self.reduce!r}")
+            args.append(f"reduce={getattr(self.reduce, '__name__', None) or repr(self.reduce)}")
         return args
 
     async def run(self, ctx: ProcessContext | None = None) -> PARResult:

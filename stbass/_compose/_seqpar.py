@@ -523,7 +523,7 @@ class PAR(Composition):
         if self.deadline is not None:
             args.append(f"deadline={self.deadline!r}")
         if self.reduce is not None:
-            args.append(f"reduce={getattr(self.reduce, '__name__', None) or self.reduce!r}")
+            args.append(f"reduce={getattr(self.reduce, '__name__', None) or repr(self.reduce)}")
         return f"PAR({', '.join(args)})" + (".optional()" if self.is_optional else "")
 
     async def run(self, ctx: ProcessContext | None = None) -> PARResult:
