@@ -564,3 +564,19 @@ async def test_results_report_process_result_shape() -> None:
     with anyio.fail_after(5):
         result = await RACE(const(5)).run()
     assert result.as_process_result() == ProcessResult.ok(5)
+
+
+async def test_the_viewer_labels_rows_with_the_decision(span_exporter: InMemorySpanExporter) -> None:
+    from stbass_tracing import layout_trace, trace_from_spans
+
+    with anyio.fail_after(5):
+        await SEQ(
+            WHILE(lambda v: v < 3, plus_one),
+            RACE(forever("slow"), const(3)),
+            QUORUM(1, const("q")),
+            IF((True, const("yes"))),
+        ).run(0)
+    trace = trace_from_spans(span_exporter.get_finished_spans())
+    labels = {row.label for row in layout_trace(trace).rows}
+    assert {"RACE (2) winner 1", "QUORUM (1) winners 0", "IF (1) branch 0",
+            "WHILE (1) 3 iterations"} <= labels
