@@ -19,7 +19,16 @@ from typing import Any
 import anyio
 import pytest
 
-from stbass import QUORUM, RACE, Chan, ChannelClosedError, Process, ProcessContext
+from stbass import (
+    QUORUM,
+    RACE,
+    Chan,
+    ChannelClosedError,
+    Process,
+    ProcessContext,
+    QUORUMResult,
+    RACEResult,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -83,17 +92,18 @@ async def one_run(seed: int) -> tuple[int, int]:
     assert all(c == 1 for c in counts.values()), f"seed {seed}: duplicates {counts}"
     assert sorted(received) == sorted(delivered), f"seed {seed}: lost or phantom values"
     successes = [i for i in range(n) if plans[i][1]]
-    if use_quorum:
-        winners = result.winners if result.is_ok else []  # type: ignore[attr-defined]
+    if isinstance(result, QUORUMResult):
+        winners = result.winners if result.is_ok else []
         assert result.is_ok == (len(successes) >= k), f"seed {seed}"
         assert len(set(winners)) == len(winners)
         if result.is_ok:
             assert len(winners) == k and set(winners) <= set(successes)
             assert result.value == winners
     else:
+        assert isinstance(result, RACEResult)
         assert result.is_ok == bool(successes), f"seed {seed}"
         if result.is_ok:
-            winner = result.winner  # type: ignore[attr-defined]
+            winner = result.winner
             assert winner in successes and result.value == winner
     lost = sum(
         1

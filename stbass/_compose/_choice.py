@@ -336,6 +336,9 @@ class _Choice(Composition):
     """Entry points shared by the choice compositions: ``run(input_value)`` at the
     top, ``execute`` nested in a PAR (no input), ``_run_as_stage`` inside SEQ."""
 
+    #: the composition's span name (``RACE``, ``IF``, ...)
+    span_name: str = ""
+
     async def run(self, input_value: Any = NO_INPUT) -> Any:
         """Run with *input_value* (given to the children on ``"input"``)."""
         if isinstance(input_value, ProcessContext):

@@ -122,7 +122,11 @@ def terms(
 
 def predicates() -> st.SearchStrategy[bool | Below]:
     """Predicates of :class:`If` and :class:`While`: ``True``, ``False`` or a
-    :class:`Below`."""
+    :class:`Below`.
+
+    >>> predicates().example()  # doctest: +SKIP
+    Below(2)
+    """
     return st.one_of(st.booleans(), st.builds(Below, st.integers(0, 4)))
 
 
