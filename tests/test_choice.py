@@ -47,6 +47,17 @@ def failing(message: str) -> Process:
     return Process(body, name=f"fail_{message}")
 
 
+def settled(value: Any, name: str) -> Process:
+    """Succeeds with *value* once every other task is blocked (so its siblings
+    have all begun)."""
+
+    async def body(ctx: ProcessContext) -> Any:
+        await anyio.wait_all_tasks_blocked()
+        return value
+
+    return Process(body, name=name)
+
+
 def gated(event: anyio.Event, value: Any, name: str) -> Process:
     """Succeeds with *value* once *event* is set."""
 
@@ -226,7 +237,7 @@ def test_while_checks_its_arguments_at_construction() -> None:
 
 async def test_race_first_success_wins_and_the_rest_are_cancelled() -> None:
     exited: list[str] = []
-    race = RACE(forever("a", exited), const("fast"), forever("c", exited))
+    race = RACE(forever("a", exited), settled("fast", "const_fast"), forever("c", exited))
     with anyio.fail_after(5):
         result = await race.run()
     assert result.is_ok and result.value == "fast" and result.winner == 1
@@ -271,6 +282,26 @@ async def test_race_has_exactly_one_winner_when_all_succeed_in_one_turn() -> Non
             assert all(r.is_ok or _reason(r) == "lost" for r in result.results)
 
 
+async def test_race_losers_that_had_not_begun_never_run() -> None:
+    ran: list[str] = []
+
+    def noting(name: str) -> Process:
+        async def body(ctx: ProcessContext) -> str:
+            ran.append(name)
+            return name
+
+        return Process(body, name=name)
+
+    with anyio.fail_after(5):
+        result = await RACE(*(noting(f"p{i}") for i in range(5))).run()
+    # every child either ran to the end or never began: none was cut off halfway
+    assert result.winner is not None and ran[0] == f"p{result.winner}"
+    for i, r in enumerate(result.results):
+        assert r.is_ok == (f"p{i}" in ran)
+        if r.is_fail:
+            assert _reason(r) == "lost" and i in result.cancelled
+
+
 async def test_race_outer_cancellation_propagates_and_leaves_no_task() -> None:
     exited: list[str] = []
     race = RACE(forever("a", exited), forever("b", exited))
@@ -310,7 +341,7 @@ async def test_race_nests_in_par_and_works_with_channels() -> None:
 
 async def test_race_records_its_decision_on_spans(span_exporter: InMemorySpanExporter) -> None:
     with anyio.fail_after(5):
-        await RACE(forever("slow"), const("fast")).run()
+        await RACE(forever("slow"), settled("fast", "fast")).run()
     spans = {s.name: s for s in span_exporter.get_finished_spans()}
     race = spans["RACE"]
     assert race.attributes is not None
@@ -445,8 +476,13 @@ async def test_quorum_succeeds_with_the_first_k_in_completion_order() -> None:
 
 
 async def test_quorum_fails_as_soon_as_k_is_impossible() -> None:
+    @Process
+    async def fails_last(ctx: ProcessContext) -> None:
+        await anyio.wait_all_tasks_blocked()
+        raise ValueError("y")
+
     exited: list[str] = []
-    quorum = QUORUM(2, failing("x"), forever("b", exited), failing("y"))
+    quorum = QUORUM(2, failing("x"), forever("b", exited), fails_last)
     with anyio.fail_after(5):
         result = await quorum.run()
     assert result.is_fail and exited == ["b"]

@@ -572,13 +572,16 @@ class WHILE(_Choice):
 
 
 class _Slot:
-    __slots__ = ("process", "ctx", "result", "started")
+    __slots__ = ("process", "ctx", "result", "started", "entered")
 
     def __init__(self, process: Process, ctx: ProcessContext) -> None:
         self.process = process
         self.ctx = ctx
         self.result: ProcessResult[Any] | None = None
+        #: its task was started
         self.started = False
+        #: its task began running the process
+        self.entered = False
 
 
 class _Decision:
@@ -641,12 +644,20 @@ class _FirstSuccesses(_Choice):
 
                 def decide(reason: str) -> None:
                     state.decided = True
+                    busy = after is not None  # HEDGE: the launcher may be waiting
                     for other in slots:
                         if other.result is None:
                             other.ctx._cancel_reason = reason
-                    tg.cancel_scope.cancel()
+                            busy = busy or other.entered
+                    # A task that has not begun yet sees ``decided`` and returns
+                    # without running its process: only cancel what is running.
+                    if busy:
+                        tg.cancel_scope.cancel()
 
                 async def run_child(index: int, slot: _Slot) -> None:
+                    if state.decided:
+                        return  # lost before it began
+                    slot.entered = True
                     result = await _run_child(slot.process, slot.ctx, input_value)
                     # From here to the end: no await, so the decision is atomic.
                     slot.result = result
