@@ -704,63 +704,36 @@ class _FirstSuccesses(_Choice):
         results, the real failures, the cause (when no decision by success) and
         the indices of the cancelled losers."""
         won = state.decided and not state.impossible
-        cancelled: list[int] = []
+        if won:
+            winners = [repr(slots[i].process.name) for i in state.winners[:3]]
+            if len(state.winners) > 3:
+                winners.append(f"{len(state.winners) - 3} more")
+            why = f"{', '.join(winners)} won the {self.name}"
+            reason = "lost"
+        elif state.impossible:
+            why, reason = f"the {self.name} can no longer succeed", "halt"
+        else:
+            why, reason = f"by the deadline of {self.deadline}s", "deadline"
+        cancelled: list[int] = []  # by this composition
         results: list[ProcessResult[Any]] = []
         for i, slot in enumerate(slots):
             result = slot.result
             if result is None:
-                result = self._cancelled(slot, slots, state, won)
-                slot.result = result
-                if won:
-                    cancelled.append(i)
+                result = slot.result = _cancelled(slot, why, reason)
+                cancelled.append(i)
             results.append(result)
+        mine = set(cancelled)
+        own = [r.failure for i, r in enumerate(results) if r.is_fail and i not in mine]
         if won:
-            failures = [
-                r.failure for r in results if r.is_fail and not _lost(r.failure)
-            ]
-            cause = None
+            failures, cause = own, None
         else:
             failures = [r.failure for r in results if r.is_fail]
-            own = [f for f in failures if not isinstance(f.error, ProcessCancelledError)]
             cause = own[0] if own else (failures[0] if failures else None)
-        if cancelled:
+        if won and cancelled:
             rec.set(N.CANCELLED_LOSERS, cancelled)
         if cause is not None:
             rec.failed(cause.error, cause.summary)
-        return results, failures, cause, cancelled
-
-    def _cancelled(
-        self, slot: _Slot, slots: list[_Slot], state: _Decision, won: bool
-    ) -> ProcessResult[Any]:
-        name = slot.process.name
-        verb = "was cancelled" if slot.started else "was not started"
-        if won:
-            names = ", ".join(repr(slots[i].process.name) for i in state.winners)
-            error = ProcessCancelledError(
-                f"process {name!r} {verb}: {names} won the {self.name}",
-                reason="lost",
-                process_name=name,
-            )
-        elif state.impossible:
-            error = ProcessCancelledError(
-                f"process {name!r} {verb}: the {self.name} can no longer succeed",
-                reason="halt",
-                process_name=name,
-            )
-        else:
-            error = ProcessCancelledError(
-                f"process {name!r} {verb} by the deadline of {self.deadline}s",
-                reason="deadline",
-                process_name=name,
-            )
-        return ProcessResult.fail(
-            error,
-            process_name=name,
-            process_id=slot.ctx.process_id,
-            parent_process=slot.ctx.parent,
-            placement=slot.ctx.placement,
-            checkpoint=slot.ctx.last_checkpoint,
-        )
+        return results, failures, cause, (cancelled if won else [])
 
     async def _race(self, ctx: ProcessContext | None, input_value: Any, after: float | None) -> RACEResult:
         return await self._decide(ctx, input_value, 1, after, self._race_result)
@@ -780,9 +753,20 @@ class _FirstSuccesses(_Choice):
         return RACEResult(results, None, cause, failures, None, cancelled, started)
 
 
-def _lost(failure: Failure) -> bool:
-    error = failure.error
-    return isinstance(error, ProcessCancelledError) and error.reason == "lost"
+def _cancelled(slot: _Slot, why: str, reason: str) -> ProcessResult[Any]:
+    """The result of a child its RACE/HEDGE/QUORUM cancelled (or never started)."""
+    name = slot.process.name
+    verb = "was cancelled" if slot.started else "was not started"
+    sep = " " if reason == "deadline" else ": "
+    ctx = slot.ctx
+    return ProcessResult.fail(
+        ProcessCancelledError(f"process {name!r} {verb}{sep}{why}", reason=reason, process_name=name),
+        process_name=name,
+        process_id=ctx._process_id,  # made only if the process ran traced
+        parent_process=ctx.parent,
+        placement=ctx.placement,
+        checkpoint=ctx.last_checkpoint,
+    )
 
 
 def _check_children(owner: str, procs: Sequence[object]) -> list[Process]:
