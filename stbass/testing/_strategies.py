@@ -133,7 +133,7 @@ def predicates() -> st.SearchStrategy[bool | Below]:
 def choice_terms(children: st.SearchStrategy[Term], max_children: int = 3) -> list[st.SearchStrategy[Term]]:
     """One strategy per choice composition over *children*: :class:`If`,
     :class:`While` (with an :class:`Inc` or a child as its body),
-    :class:`Race`, :class:`Hedge` (``after`` 0 or :data:`HEDGE_LONG`) and
+    :class:`Race`, :class:`Hedge` (``after`` 0 or ``HEDGE_LONG``) and
     :class:`Quorum`.
 
     >>> st.one_of(choice_terms(leaf_terms())).example()  # doctest: +SKIP
