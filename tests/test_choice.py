@@ -621,3 +621,36 @@ async def test_the_viewer_labels_rows_with_the_decision(span_exporter: InMemoryS
     labels = {row.label for row in layout_trace(trace).rows}
     assert {"RACE (2) winner 1", "QUORUM (1) winners 0", "IF (1) branch 0",
             "WHILE (1) 3 iterations"} <= labels
+
+
+async def test_hedge_outer_cancellation_propagates_while_it_waits_to_hedge() -> None:
+    exited: list[str] = []
+    hedge = HEDGE(forever("primary", exited), forever("backup", exited), after=3600)
+    with anyio.fail_after(5):
+        with anyio.CancelScope() as scope:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(hedge.run)
+                await anyio.wait_all_tasks_blocked()
+                scope.cancel()
+    assert scope.cancelled_caught and exited == ["primary"]  # the backup never started
+
+
+async def test_if_and_while_nested_in_a_par_see_no_input() -> None:
+    choose = IF((lambda v: v is None, const("no input")), otherwise=const("input"))
+    loop = WHILE(lambda v: v is None, const(1))
+    with anyio.fail_after(5):
+        result = await PAR(choose, loop).run()
+    assert result.value == ["no input", 1]
+
+
+async def test_quorum_in_a_par_with_halt_is_cancelled_as_a_whole() -> None:
+    @Process
+    async def fails_later(ctx: ProcessContext) -> None:
+        await anyio.wait_all_tasks_blocked()
+        raise ValueError("boom")
+
+    exited: list[str] = []
+    with anyio.fail_after(5):
+        result = await PAR(QUORUM(1, forever("q", exited)), fails_later).run()
+    assert result.is_fail and exited == ["q"]
+    assert str(result.failures[0].error) == "boom"
