@@ -23,7 +23,7 @@ from typing import Any
 
 import anyio
 
-from stbass import ALT, PAR, Chan, Process, observe
+from stbass import ALT, PAR, QUORUM, RACE, Chan, Process, observe
 
 from stbass.replicator import PAR_FOR
 
@@ -338,6 +338,32 @@ def spawn_variants(backend: str) -> dict[str, Callable[[int], Awaitable[float]]]
     variants["anyio start_soon"] = spawn_anyio
     variants["trio nursery" if backend == "trio" else "asyncio.TaskGroup"] = spawn_native
     return variants
+
+
+# ---------------------------------------------------------- RACE / QUORUM
+
+
+async def choice_case(kind: str, n: int, runs: int) -> float:
+    """*runs* runs of a composition of *n* trivial children: ``PAR``, ``RACE`` or
+    ``QUORUM`` (majority: ``k = n // 2 + 1``). Seconds for all the runs."""
+    procs = [trivial] * n
+    composition: Any
+    if kind == "PAR":
+        composition = PAR(*procs)
+    elif kind == "RACE":
+        composition = RACE(*procs)
+    else:
+        composition = QUORUM(n // 2 + 1, *procs)
+    t0 = perf()
+    for _ in range(runs):
+        result = await composition.run()
+    elapsed = perf() - t0
+    assert result.is_ok and len(result.results) == n
+    return elapsed
+
+
+#: the variants of :func:`choice_case`, PAR first (the ratios are against it)
+CHOICE_KINDS = ("PAR", "RACE", "QUORUM")
 
 
 # -------------------------------------------------------------------- tracing

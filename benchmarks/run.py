@@ -47,7 +47,7 @@ import anyio
 from benchmarks import cases
 
 ROOT = Path(__file__).resolve().parent.parent
-BENCHMARKS = ("pingpong", "alt", "idle", "spawn", "parfor", "flat", "pairs", "tracing")
+BENCHMARKS = ("pingpong", "alt", "idle", "spawn", "choice", "parfor", "flat", "pairs", "tracing")
 
 
 @dataclass(frozen=True)
@@ -59,6 +59,7 @@ class Sizes:
     alt: int
     idle_seconds: float
     spawn: int
+    choice_children: int
     parfor: int
     parfor_repeats: int
     flat: int
@@ -77,6 +78,7 @@ FULL = Sizes(
     alt=20_000,
     idle_seconds=1.0,
     spawn=10_000,
+    choice_children=20_000,
     parfor=100_000,
     parfor_repeats=1,
     flat=1_000_000,
@@ -95,6 +97,7 @@ QUICK = Sizes(
     alt=2_000,
     idle_seconds=0.1,
     spawn=2_000,
+    choice_children=4_000,
     parfor=10_000,
     parfor_repeats=1,
     flat=50_000,
@@ -117,6 +120,7 @@ def scaled(sizes: Sizes, factor: float, repeats: int | None) -> Sizes:
         pingpong=n(sizes.pingpong),
         alt=n(sizes.alt),
         spawn=n(sizes.spawn, 1),
+        choice_children=n(sizes.choice_children, 1),
         parfor=n(sizes.parfor, 1),
         flat=n(sizes.flat, 20),
         pairs_messages=n(sizes.pairs_messages, 1),
@@ -304,6 +308,37 @@ def bench_spawn(backend: str, sizes: Sizes) -> list[Section]:
             unit="µs",
         )
     ]
+
+
+#: the numbers of children of the RACE/QUORUM vs PAR benchmark
+CHOICE_NS = (10, 1_000)
+
+
+def bench_choice(backend: str, sizes: Sizes) -> list[Section]:
+    """RACE and QUORUM of n trivial children against a PAR of the same n, in the
+    same run; each sample runs the composition over and over, about
+    ``choice_children`` children in all."""
+    sections = []
+    for n in CHOICE_NS:
+        runs = max(1, sizes.choice_children // n)
+        variants = {
+            (kind if kind != "QUORUM" else f"QUORUM(k={n // 2 + 1})"): bind(
+                cases.choice_case, kind, n, runs
+            )
+            for kind in cases.CHOICE_KINDS
+        }
+        samples = interleaved(backend, variants, sizes.repeats)
+        sections.append(
+            section_from_times(
+                f"choice_{n}",
+                f"RACE / QUORUM vs PAR of {n:,} trivial children, {runs:,} runs "
+                f"(µs per child)",
+                samples,
+                count=runs * n,
+                unit="µs",
+            )
+        )
+    return sections
 
 
 CLOCK = ["--clock", "cpu"]
@@ -550,6 +585,22 @@ def targets(backend: str, sections: dict[str, Section]) -> list[Target]:
         lambda x: x <= 1.2,
         "µs per child, PAR ÷ start_soon",
     )
+    for n in CHOICE_NS:
+        par = _value(sections, f"choice_{n}", "PAR")
+        add(
+            f"RACE of {n:,} vs PAR",
+            "<= 1.2x",
+            ratio(_value(sections, f"choice_{n}", "RACE"), par),
+            lambda x: x <= 1.2,
+            "µs per child, RACE ÷ PAR",
+        )
+        add(
+            f"QUORUM of {n:,} vs PAR",
+            "<= 1.2x",
+            ratio(_value(sections, f"choice_{n}", f"QUORUM(k={n // 2 + 1})"), par),
+            lambda x: x <= 1.2,
+            "µs per child, QUORUM ÷ PAR",
+        )
     pairs = sections.get("pairs[stbass]")
     if pairs is not None and len(pairs.rows) >= 2:
         add(
@@ -804,6 +855,7 @@ def main(argv: list[str] | None = None) -> int:
             "alt": lambda: bench_alt(backend, sizes),
             "idle": lambda: bench_idle(backend, sizes),
             "spawn": lambda: bench_spawn(backend, sizes),
+            "choice": lambda: bench_choice(backend, sizes),
             "parfor": lambda: bench_parfor(backend, sizes, args.tracemalloc),
             "flat": lambda: bench_flat(backend, sizes),
             "pairs": lambda: bench_pairs(backend, sizes),

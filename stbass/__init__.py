@@ -25,6 +25,18 @@ from ._compose._seqpar import SEQ as SEQ
 from ._compose._seqpar import PARResult as PARResult
 from ._compose._seqpar import ProcessCancelledError as ProcessCancelledError
 from ._compose._seqpar import SEQResult as SEQResult
+from ._compose._choice import HEDGE as HEDGE
+from ._compose._choice import IF as IF
+from ._compose._choice import QUORUM as QUORUM
+from ._compose._choice import RACE as RACE
+from ._compose._choice import WHILE as WHILE
+from ._compose._choice import ChoiceResult as ChoiceResult
+from ._compose._choice import IFResult as IFResult
+from ._compose._choice import MaxIterationsError as MaxIterationsError
+from ._compose._choice import NoBranchError as NoBranchError
+from ._compose._choice import QUORUMResult as QUORUMResult
+from ._compose._choice import RACEResult as RACEResult
+from ._compose._choice import WHILEResult as WHILEResult
 from ._compose._failure import FailureAggregator as FailureAggregator
 from ._compose._failure import FailureReport as FailureReport
 from ._compose._failure import retry_process as retry_process
@@ -63,6 +75,7 @@ __all__ = (
     "ChannelTopologyError",
     "ChannelTypeError",
     "ChanStatistics",
+    "ChoiceResult",
     "Collector",
     "DEADLINE",
     "Distributor",
@@ -72,7 +85,12 @@ __all__ = (
     "FailurePolicy",
     "FailureReport",
     "Guard",
+    "HEDGE",
+    "IF",
+    "IFResult",
     "LocalBackend",
+    "MaxIterationsError",
+    "NoBranchError",
     "PAR",
     "PAR_FOR",
     "PARResult",
@@ -83,6 +101,10 @@ __all__ = (
     "ProcessCancelledError",
     "ProcessContext",
     "ProcessResult",
+    "QUORUM",
+    "QUORUMResult",
+    "RACE",
+    "RACEResult",
     "retry_process",
     "RetryPolicy",
     "SEQ",
@@ -93,6 +115,8 @@ __all__ = (
     "TIMER",
     "TimerExpired",
     "VariantProtocol",
+    "WHILE",
+    "WHILEResult",
     "__version__",
 )
 

@@ -17,7 +17,9 @@ SPAN_PROCESS_PREFIX: Final = "process "
 SPAN_SEND_PREFIX: Final = "send "
 SPAN_RECV_PREFIX: Final = "recv "
 SPAN_TOOL_PREFIX: Final = "execute_tool "
-COMPOSITIONS: Final = ("SEQ", "PAR", "PAR_FOR", "SEQ_FOR", "PLACED_PAR")
+COMPOSITIONS: Final = (
+    "SEQ", "PAR", "PAR_FOR", "SEQ_FOR", "PLACED_PAR", "IF", "WHILE", "RACE", "HEDGE", "QUORUM",
+)
 ALT_SPANS: Final = ("ALT", "PRI_ALT")
 
 # composition spans
@@ -26,6 +28,15 @@ CHILDREN: Final = "stbass.children"
 ON_FAILURE: Final = "stbass.on_failure"
 DEADLINE_S: Final = "stbass.deadline_s"
 MAX_PARALLEL: Final = "stbass.max_parallel"
+BRANCH: Final = "stbass.branch"  # IF: the index of the branch that ran, or "otherwise"
+ITERATIONS: Final = "stbass.iterations"  # WHILE: how many times the body ran
+MAX_ITERATIONS: Final = "stbass.max_iterations"
+WINNER: Final = "stbass.winner"  # RACE, HEDGE: the index of the winning child
+WINNERS: Final = "stbass.winners"  # QUORUM: the indices of the k winners, in completion order
+CANCELLED_LOSERS: Final = "stbass.cancelled_losers"  # indices of the children cancelled as losers
+QUORUM_K: Final = "stbass.quorum.k"
+HEDGE_AFTER_S: Final = "stbass.hedge.after_s"
+STARTED: Final = "stbass.started"  # HEDGE: how many children were started
 
 # process spans
 PROCESS_NAME: Final = "stbass.process.name"
@@ -35,7 +46,7 @@ PLACEMENT_MODEL: Final = "stbass.placement.model"
 PLACEMENT_ENDPOINT: Final = "stbass.placement.endpoint"
 PLACEMENT_BACKEND: Final = "stbass.placement.backend"
 CANCELLED: Final = "stbass.cancelled"
-CANCELLED_BY: Final = "stbass.cancelled.by"  # "halt" | "deadline" | "outer"
+CANCELLED_BY: Final = "stbass.cancelled.by"  # "halt" | "deadline" | "outer" | "lost"
 FAILURE_SUMMARY: Final = "stbass.failure.summary"
 ERROR_TYPE: Final = "error.type"
 

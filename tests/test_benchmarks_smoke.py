@@ -21,6 +21,8 @@ SECTIONS = (
     "alt_throughput",
     "idle_alt",
     "spawn",
+    "choice_10",
+    "choice_1000",
     "parfor_time",
     "parfor_memory",
     "flat",

@@ -13,6 +13,10 @@ import anyio
 import pytest
 
 from stbass import (
+    IF,
+    QUORUM,
+    RACE,
+    WHILE,
     PAR,
     PAR_FOR,
     PRI_ALT,
@@ -124,6 +128,10 @@ async def test_a_send_to_a_waiting_receiver_is_a_cancellation_point() -> None:
         pytest.param(lambda: PAR(), id="PAR()"),
         pytest.param(lambda: PAR_FOR(0, _noop_factory), id="PAR_FOR(0)"),
         pytest.param(lambda: SEQ_FOR(0, _noop_factory), id="SEQ_FOR(0)"),
+        pytest.param(lambda: RACE(never_awaits), id="RACE"),
+        pytest.param(lambda: QUORUM(1, never_awaits), id="QUORUM"),
+        pytest.param(lambda: IF((True, never_awaits)), id="IF"),
+        pytest.param(lambda: WHILE(lambda v: False, never_awaits), id="WHILE"),
     ],
 )
 async def test_an_empty_composition_run_in_a_cancelled_scope_is_cancelled(

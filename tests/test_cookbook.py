@@ -33,10 +33,11 @@ def _load(name: str) -> dict[str, Any]:
 
 
 @pytest.mark.anyio
-async def test_cache_search_timeout_takes_whichever_answers_first() -> None:
+@pytest.mark.parametrize("by_hand", [False, True], ids=["RACE", "ALT"])
+async def test_cache_search_timeout_takes_whichever_answers_first(by_hand: bool) -> None:
     main = _load("cache_search_timeout.py")["main"]
     with anyio.fail_after(20):
-        answers = await main(timeout=1.0)  # generous: the search answers after 40 ms
+        answers = await main(timeout=1.0, by_hand=by_hand)  # generous: the search answers after 40 ms
     assert [(a.query, a.source) for a in answers] == [
         ("capital of France", "cache"),
         ("population of Lyon", "search"),
@@ -53,7 +54,8 @@ async def test_cache_search_timeout_cancels_the_lookups_that_lost() -> None:
         # The search would take a minute; the timer answers, and the search is
         # cancelled rather than awaited.
         answer = await ns["ask"]("unknown", search_delay=60.0, timeout=0.05)
-    assert answer.source == "timeout"
+        by_hand = await ns["ask_with_alt"]("unknown", search_delay=60.0, timeout=0.05)
+    assert answer.source == by_hand.source == "timeout"
 
 
 @pytest.mark.anyio

@@ -23,6 +23,7 @@ DOCTEST_MODULES = (
     "stbass._compose._placement",
     "stbass._compose._placement_value",
     "stbass._compose._seqpar",
+    "stbass._compose._choice",
     "stbass._compose._process",
     "stbass.observe",
     # beyond the core: the rest of what is public, minus examples that touch

@@ -21,7 +21,7 @@ SPEC_NAMES = {
     "BackendRegistry", "ExecutionBackend", "LocalBackend", "FailurePolicy", "RetryPolicy",
     "FailureReport", "FailureAggregator", "retry_process", "ChannelTypeError",
     "ChannelTopologyError", "ChannelClosedError", "ChannelProtocolError",
-    "AllGuardsDisabledError",
+    "AllGuardsDisabledError", "IF", "WHILE", "RACE", "HEDGE", "QUORUM", "NoBranchError",
 }  # fmt: skip
 
 SUBMODULES = {
@@ -39,6 +39,10 @@ SUBMODULES = {
     "failure": {"FailureAggregator", "retry_process"},
     "seq": {"SEQ", "SEQResult"},
     "par": {"PAR", "PARResult", "ProcessCancelledError"},
+    "choice": {
+        "IF", "WHILE", "RACE", "HEDGE", "QUORUM", "NoBranchError", "MaxIterationsError",
+        "ChoiceResult", "IFResult", "WHILEResult", "RACEResult", "QUORUMResult",
+    },
 }  # fmt: skip
 
 

@@ -13,6 +13,7 @@ one lane (one Perfetto track) everywhere.
 
 from __future__ import annotations
 
+from typing import Any
 from dataclasses import dataclass, field
 
 from stbass import _names as N
@@ -81,9 +82,25 @@ def row_label(span: SpanRecord) -> str:
     if cat == "process":
         return str(span.attributes.get(N.PROCESS_NAME, span.name[len(N.SPAN_PROCESS_PREFIX):]))
     if cat == "composition":
-        children = span.attributes.get(N.CHILDREN)
-        return f"{span.name} ({children})" if isinstance(children, int) else span.name
+        attrs = span.attributes
+        children = attrs.get(N.CHILDREN)
+        label = f"{span.name} ({children})" if isinstance(children, int) else span.name
+        return label + _decision(attrs)
     return span.name
+
+
+def _decision(attrs: Any) -> str:
+    """What a choice composition decided, for its row label: `` winner 1``,
+    `` winners 2,0``, `` branch 0``, `` 3 iterations``."""
+    if N.WINNER in attrs:
+        return f" winner {attrs[N.WINNER]}"
+    if N.WINNERS in attrs:
+        return " winners " + ",".join(str(w) for w in attrs[N.WINNERS])
+    if N.BRANCH in attrs:
+        return f" branch {attrs[N.BRANCH]}"
+    if N.ITERATIONS in attrs:
+        return f" {attrs[N.ITERATIONS]} iterations"
+    return ""
 
 
 def layout_trace(trace: Trace) -> Layout:

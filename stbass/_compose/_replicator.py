@@ -33,6 +33,7 @@ from ._seqpar import (
     _parent_name,
     run_stage_until,
     check_deadline,
+    check_reduce,
     run_par,
 )
 from ._process import Process, ProcessContext
@@ -237,10 +238,12 @@ class PAR_FOR(_Replicator):
         max_parallel: int | None = None,
         *,
         name: str | None = None,
+        reduce: Callable[[list[Any]], Any] | None = None,
     ) -> None:
         super().__init__(count, factory, on_failure, name)
         self.deadline = check_deadline(_PAR_FOR, deadline)
         self.max_parallel = _check_max_parallel(_PAR_FOR, max_parallel)
+        self.reduce = check_reduce(_PAR_FOR, reduce)
         self.result: PARResult | None = None
 
     def _repr_args(self) -> list[str]:
@@ -249,6 +252,8 @@ class PAR_FOR(_Replicator):
             args.append(f"deadline={self.deadline!r}")
         if self.max_parallel is not None:
             args.append(f"max_parallel={self.max_parallel!r}")
+        if self.reduce is not None:
+            args.append(f"reduce={getattr(self.reduce, '__name__', None) or repr(self.reduce)}")
         return args
 
     async def run(self, ctx: ProcessContext | None = None) -> PARResult:
@@ -256,6 +261,12 @@ class PAR_FOR(_Replicator):
         return await self._run_in(ctx, None)
 
     async def _run_in(self, ctx: ProcessContext | None, input_value: Any) -> PARResult:
+        return await self._run(ctx, None)
+
+    async def _run_as_stage(self, ctx: ProcessContext, input_value: Any) -> PARResult:
+        return await self._run(ctx, (input_value,))
+
+    async def _run(self, ctx: ProcessContext | None, stage_input: tuple[Any] | None) -> PARResult:
         count = await self.count_or_failure(ctx)
         if isinstance(count, ProcessResult):
             return PARResult([count], [False])
@@ -267,6 +278,8 @@ class PAR_FOR(_Replicator):
             ctx,
             {N.MAX_PARALLEL: self.max_parallel},
             max_parallel=self.max_parallel,
+            reduce=self.reduce,
+            stage_input=stage_input,
         )
 
 

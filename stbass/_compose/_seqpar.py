@@ -8,7 +8,7 @@ anyio task group; nothing it starts outlives ``run()``.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from types import TracebackType
 from typing import Any, Self, final
 
@@ -89,6 +89,11 @@ class Composition(Process):
 
     async def _run_in(self, ctx: ProcessContext | None, input_value: Any) -> CompositionResult:
         raise NotImplementedError
+
+    async def _run_as_stage(self, ctx: ProcessContext, input_value: Any) -> CompositionResult:
+        """Run as a stage of a composition that passes *input_value* along (SEQ,
+        WHILE, IF, RACE...). PAR and PAR_FOR give it to every child."""
+        return await self._run_in(ctx, input_value)
 
     async def execute(self, ctx: ProcessContext) -> ProcessResult[Any]:
         """Run as a child of another composition: success with the composition's
@@ -272,11 +277,44 @@ class PARResult(CompositionResult):
     '[fails] ValueError: boom'
     """
 
-    __slots__ = ()
+    __slots__ = ("_reduced", "_reduce_failure")
+
+    def __init__(
+        self,
+        results: Sequence[ProcessResult[Any] | None],
+        optional: Sequence[bool],
+        cause: Failure | None = None,
+    ) -> None:
+        super().__init__(results, optional, cause)
+        self._reduced: Any = _NOT_REDUCED
+        self._reduce_failure: Failure | None = None
+
+    def _apply_reduce(self, reduce: Any, owner: str, ctx: ProcessContext | None) -> None:
+        """Fold the children's values with *reduce* (only on success); an exception
+        it raises becomes this PAR's failure."""
+        if not self.is_ok:
+            return
+        try:
+            self._reduced = reduce(self.value)
+        except Exception as exc:
+            failure = Failure(
+                exc,
+                process_name=owner,
+                parent_process=ctx.process_name if ctx is not None else None,
+            )
+            self._reduce_failure = failure
+            self.cause = failure
+            self.failures.insert(0, failure)
 
     @property
-    def value(self) -> list[Any]:
-        """The children's values in declaration order, ``None`` for a failed child.
+    def is_ok(self) -> bool:
+        """True when no non-optional child failed (and ``reduce``, if any, did not raise)."""
+        return super().is_ok and self._reduce_failure is None
+
+    @property
+    def value(self) -> Any:
+        """The children's values in declaration order, ``None`` for a failed child;
+        with ``PAR(..., reduce=fn)``, ``fn`` of that list.
 
         >>> import anyio
         >>> @Process
@@ -287,11 +325,27 @@ class PARResult(CompositionResult):
         ...     return 2
         >>> anyio.run(PAR(two, one).run).value
         [2, 1]
+        >>> anyio.run(PAR(two, one, reduce=sum).run).value
+        3
         """
+        if self._reduced is not _NOT_REDUCED:
+            return self._reduced
         return [r._value if r.is_ok else None for r in self.results]
 
     def __repr__(self) -> str:
         return f"PARResult(is_ok={self.is_ok}, value={self.value!r}, failures={len(self.failures)})"
+
+
+_NOT_REDUCED: Any = object()
+
+
+def check_reduce(owner: str, reduce: object) -> Any:
+    if reduce is not None and not callable(reduce):
+        raise TypeError(
+            f"{owner}: reduce must be a callable taking the list of child values, "
+            f"got {type(reduce).__name__} {reduce!r}"
+        )
+    return reduce
 
 
 # ----------------------------------------------------------------------- SEQ
@@ -420,35 +474,49 @@ async def _run_stage(
     stage: Process, value: Any, parent: str, deadline: float | None
 ) -> tuple[ProcessResult[Any], Any]:
     """Run one SEQ stage; returns its result and the value to pass on."""
-    if isinstance(stage, Composition):
-        ctx = ProcessContext(stage.name, parent=parent, deadline=deadline)
-        outcome = await stage._run_in(ctx, value)
-        result = outcome.as_process_result()
-        return result, (result._value if result.is_ok else None)
-    channels = dict(stage.channels)
+    ctx = ProcessContext(
+        stage.name,
+        channels=stage.channels,
+        parent=parent,
+        placement=stage.placement,
+        deadline=deadline,
+    )
+    result = await execute_with_input(stage, ctx, value)
+    return result, (result._value if result.is_ok else None)
+
+
+async def execute_with_input(process: Process, ctx: ProcessContext, value: Any) -> ProcessResult[Any]:
+    """Run *process* in *ctx* as a stage that receives *value*.
+
+    A plain process gets an ``"input"`` channel carrying *value* and an
+    ``"output"`` channel whose last value replaces its result value (unless it
+    already has channels of those names); a composition gets *value* as its
+    stage input (so a PAR inside SEQ gives it to every child).
+    """
+    if isinstance(process, Composition):
+        outcome = await process._run_as_stage(ctx, value)
+        return outcome.as_process_result()
+    channels = ctx.channels
     feed = "input" not in channels
     drain = "output" not in channels
     if feed:
-        channels["input"] = Chan(object, name=f"{stage.name}.input")
+        channels["input"] = Chan(object, name=f"{process.name}.input")
     if drain:
-        channels["output"] = Chan(object, name=f"{stage.name}.output")
-    ctx = ProcessContext(
-        stage.name, channels=channels, parent=parent, placement=stage.placement, deadline=deadline
-    )
+        channels["output"] = Chan(object, name=f"{process.name}.output")
     outputs: list[Any] = []
     if not feed and not drain:
-        result = await stage.execute(ctx)
+        result = await process.execute(ctx)
     else:
         async with anyio.create_task_group() as tg:
             if feed:
                 tg.start_soon(_feed, channels["input"], value)
             if drain:
                 tg.start_soon(_drain, channels["output"], outputs)
-            result = await stage.execute(ctx)
+            result = await process.execute(ctx)
             tg.cancel_scope.cancel()
     if result.is_ok and outputs:
         result = ProcessResult.ok(outputs[-1])
-    return result, (result._value if result.is_ok else None)
+    return result
 
 
 async def _feed(ch: Chan[Any], value: Any) -> None:
@@ -496,11 +564,13 @@ class PAR(Composition):
         *procs: Process,
         on_failure: FailurePolicy = FailurePolicy.HALT,
         deadline: float | None = None,
+        reduce: Callable[[list[Any]], Any] | None = None,
     ) -> None:
         super().__init__(name=self.span_name)
         self.procs = list(check_processes(self.span_name, procs))
         self.on_failure = check_policy(on_failure, self.span_name)
         self.deadline = check_deadline(self.span_name, deadline)
+        self.reduce = check_reduce(self.span_name, reduce)
         self.result: PARResult | None = None
 
     def add(self, *procs: Process) -> None:
@@ -513,6 +583,8 @@ class PAR(Composition):
             args.append(f"on_failure={self.on_failure!r}")
         if self.deadline is not None:
             args.append(f"deadline={self.deadline!r}")
+        if self.reduce is not None:
+            args.append(f"reduce={getattr(self.reduce, '__name__', None) or repr(self.reduce)}")
         return f"PAR({', '.join(args)})" + (".optional()" if self.is_optional else "")
 
     async def run(self, ctx: ProcessContext | None = None) -> PARResult:
@@ -527,6 +599,19 @@ class PAR(Composition):
             self.deadline,
             ctx,
             {},
+            reduce=self.reduce,
+        )
+
+    async def _run_as_stage(self, ctx: ProcessContext, input_value: Any) -> PARResult:
+        return await run_par(
+            self.span_name,
+            self.procs,
+            self.on_failure,
+            self.deadline,
+            ctx,
+            {},
+            reduce=self.reduce,
+            stage_input=(input_value,),
         )
 
 
@@ -539,6 +624,9 @@ async def run_par(
     extra_attrs: dict[str, Any],
     runner: Any = None,
     max_parallel: int | None = None,
+    *,
+    reduce: Callable[[list[Any]], Any] | None = None,
+    stage_input: tuple[Any] | None = None,
 ) -> PARResult:
     """The PAR engine, shared with PAR_FOR and PLACED_PAR.
 
@@ -546,6 +634,9 @@ async def run_par(
     used instead of ``process.execute(ctx)`` (placement). With *max_parallel*,
     that many tasks run the children one after another, taking them in index
     order, so a large PAR_FOR holds *max_parallel* tasks, not one per child.
+    *reduce* folds the list of child values into the PAR's value; *stage_input*,
+    a 1-tuple, is the value every child receives on ``"input"`` (a PAR used as
+    a stage of SEQ or another value-passing composition).
     """
     await anyio.lowlevel.checkpoint()  # every composition run is a checkpoint
     parent = ctx.process_name if ctx is not None else _parent_name(span_name)
@@ -589,7 +680,9 @@ async def run_par(
 
             async def run_child(index: int, slot: _Slot) -> None:
                 try:
-                    if runner is None:
+                    if stage_input is not None:
+                        result = await execute_with_input(slot.process, slot.ctx, stage_input[0])
+                    elif runner is None:
                         result = await slot.process.execute(slot.ctx)
                     else:
                         result = await runner(index, slot.process, slot.ctx)
@@ -625,6 +718,8 @@ async def run_par(
         outcome = PARResult(
             [s.result for s in slots], [s.process.is_optional for s in slots], cause
         )
+        if reduce is not None:
+            outcome._apply_reduce(reduce, span_name, ctx)
         if not outcome.is_ok:
             first = outcome.failures[0]
             rec.failed(first.error, first.summary)

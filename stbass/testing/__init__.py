@@ -3,7 +3,9 @@
 Like ``trio.testing``: hypothesis strategies for process *terms*
 (:func:`terms`, :func:`leaf_terms`), the term language itself (:class:`Leaf`,
 :class:`Tag`, :class:`Fail`, :class:`Skip`, :class:`Idx`, :class:`Opt`,
-:class:`Seq`, :class:`Par`, :class:`Alt`, :class:`ParFor`, :class:`SeqFor`),
+:class:`Seq`, :class:`Par`, :class:`Alt`, :class:`ParFor`, :class:`SeqFor`,
+:class:`If`, :class:`While`, :class:`Race`, :class:`Hedge`, :class:`Quorum`,
+with :class:`Inc` and :class:`Below` for terminating loops),
 a reference interpreter (:func:`model`), helpers that run a term or any process on
 the current backend and compare outcomes (:func:`run_term`,
 :func:`run_process`, :func:`check_term`, :func:`assert_equivalent`), a span
@@ -20,20 +22,30 @@ The span recorder needs ``opentelemetry-sdk``.
 from ._terms import ALT_ALL_FAILED as ALT_ALL_FAILED
 from ._terms import CANCELLED_BY_DEADLINE as CANCELLED_BY_DEADLINE
 from ._terms import CANCELLED_BY_HALT as CANCELLED_BY_HALT
+from ._terms import HEDGE_LONG as HEDGE_LONG
+from ._terms import IF_NO_BRANCH as IF_NO_BRANCH
+from ._terms import WHILE_MAX_ITERATIONS as WHILE_MAX_ITERATIONS
 from ._terms import Alt as Alt
+from ._terms import Below as Below
 from ._terms import Fail as Fail
+from ._terms import Hedge as Hedge
+from ._terms import If as If
+from ._terms import Inc as Inc
 from ._terms import Idx as Idx
 from ._terms import Leaf as Leaf
 from ._terms import Opt as Opt
 from ._terms import Outcome as Outcome
 from ._terms import Par as Par
 from ._terms import ParFor as ParFor
+from ._terms import Quorum as Quorum
+from ._terms import Race as Race
 from ._terms import Seq as Seq
 from ._terms import SeqFor as SeqFor
 from ._terms import Skip as Skip
 from ._terms import Tag as Tag
 from ._terms import Term as Term
 from ._terms import TermError as TermError
+from ._terms import While as While
 from ._terms import assert_equivalent as assert_equivalent
 from ._terms import can_fail as can_fail
 from ._terms import check_term as check_term
@@ -51,7 +63,9 @@ from ._tools import record_spans as record_spans
 from ._tools import wait_all_tasks_blocked as wait_all_tasks_blocked
 
 try:
+    from ._strategies import choice_terms as choice_terms
     from ._strategies import leaf_terms as leaf_terms
+    from ._strategies import predicates as predicates
     from ._strategies import terms as terms
 except ImportError as _exc:  # pragma: no cover - hypothesis is a test dependency
     _missing = _exc
@@ -64,19 +78,36 @@ except ImportError as _exc:  # pragma: no cover - hypothesis is a test dependenc
         """Needs hypothesis (``pip install hypothesis``)."""
         raise ImportError("stbass.testing.terms needs hypothesis") from _missing
 
+    def choice_terms(*args: object, **kwargs: object) -> object:  # type: ignore[misc]
+        """Needs hypothesis (``pip install hypothesis``)."""
+        raise ImportError("stbass.testing.choice_terms needs hypothesis") from _missing
+
+    def predicates(*args: object, **kwargs: object) -> object:  # type: ignore[misc]
+        """Needs hypothesis (``pip install hypothesis``)."""
+        raise ImportError("stbass.testing.predicates needs hypothesis") from _missing
+
 
 __all__ = (
     "ALT_ALL_FAILED",
     "CANCELLED_BY_DEADLINE",
     "CANCELLED_BY_HALT",
+    "HEDGE_LONG",
+    "IF_NO_BRANCH",
+    "WHILE_MAX_ITERATIONS",
     "Alt",
+    "Below",
     "Fail",
+    "Hedge",
+    "If",
+    "Inc",
     "Idx",
     "Leaf",
     "Opt",
     "Outcome",
     "Par",
     "ParFor",
+    "Quorum",
+    "Race",
     "Seq",
     "SeqFor",
     "Sequencer",
@@ -85,8 +116,10 @@ __all__ = (
     "Tag",
     "Term",
     "TermError",
+    "While",
     "assert_equivalent",
     "can_fail",
+    "choice_terms",
     "check_term",
     "error_label",
     "failure_status",
@@ -94,6 +127,7 @@ __all__ = (
     "is_deterministic",
     "leaf_terms",
     "model",
+    "predicates",
     "record_spans",
     "run_process",
     "run_term",

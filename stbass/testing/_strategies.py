@@ -8,19 +8,27 @@ from typing import Any
 from hypothesis import strategies as st
 
 from ._terms import (
+    HEDGE_LONG,
     Alt,
+    Below,
     Fail,
+    Hedge,
     Idx,
+    If,
+    Inc,
     Leaf,
     Opt,
     Par,
     ParFor,
     Policy,
+    Quorum,
+    Race,
     Seq,
     SeqFor,
     Skip,
     Tag,
     Term,
+    While,
 )
 
 _POLICIES: tuple[Policy, ...] = ("halt", "collect")
@@ -74,11 +82,13 @@ def terms(
     optional: bool = True,
     failures: bool = True,
     delays: Sequence[float] = (0.0,),
+    choice: bool = True,
 ) -> st.SearchStrategy[Term]:
     """Whole process terms: *leaves* nested in :class:`Seq`, :class:`Par`,
-    :class:`Alt`, :class:`ParFor`, :class:`SeqFor` and :class:`Opt` with
-    ``st.recursive``. ``replicators=False`` leaves out :class:`ParFor` and
-    :class:`SeqFor`.
+    :class:`Alt`, :class:`ParFor`, :class:`SeqFor`, :class:`Opt` and (unless
+    ``choice=False``) :class:`If`, :class:`While`, :class:`Race`,
+    :class:`Hedge` and :class:`Quorum`, with ``st.recursive``.
+    ``replicators=False`` leaves out :class:`ParFor` and :class:`SeqFor`.
 
     >>> @given(terms(failures=False))                     # doctest: +SKIP
     ... async def test_par_of_one(anyio_backend, t):
@@ -103,6 +113,51 @@ def terms(
             options.append(st.builds(lambda n, b, p: SeqFor(n, b, on_failure=p), count, children, policy))
         if optional and failures:
             options.append(children.map(Opt))
+        if choice:
+            options.extend(choice_terms(children))
         return st.one_of(options)
 
     return st.recursive(base, extend, max_leaves=max_leaves)
+
+
+def predicates() -> st.SearchStrategy[bool | Below]:
+    """Predicates of :class:`If` and :class:`While`: ``True``, ``False`` or a
+    :class:`Below`.
+
+    >>> predicates().example()  # doctest: +SKIP
+    Below(2)
+    """
+    return st.one_of(st.booleans(), st.builds(Below, st.integers(0, 4)))
+
+
+def choice_terms(children: st.SearchStrategy[Term], max_children: int = 3) -> list[st.SearchStrategy[Term]]:
+    """One strategy per choice composition over *children*: :class:`If`,
+    :class:`While` (with an :class:`Inc` or a child as its body),
+    :class:`Race`, :class:`Hedge` (``after`` 0 or ``HEDGE_LONG``) and
+    :class:`Quorum`.
+
+    >>> st.one_of(choice_terms(leaf_terms())).example()  # doctest: +SKIP
+    Quorum(1, Leaf(2), Fail('Ea'))
+    """
+    some = st.lists(children, min_size=1, max_size=max_children).map(tuple)
+    branch = st.tuples(predicates(), children)
+    return [
+        st.builds(
+            lambda bs, o: If(*bs, otherwise=o),
+            st.lists(branch, max_size=2),
+            st.none() | children,
+        ),
+        st.builds(
+            lambda c, b, m: While(c, b, max_iterations=m),
+            predicates(),
+            st.just(Inc()) | children,
+            st.integers(0, 3),
+        ),
+        some.map(lambda cs: Race(*cs)),
+        st.builds(
+            lambda cs, a: Hedge(*cs, after=a), some, st.sampled_from((0.0, HEDGE_LONG))
+        ),
+        some.flatmap(
+            lambda cs: st.integers(1, len(cs)).map(lambda k: Quorum(k, *cs))
+        ),
+    ]

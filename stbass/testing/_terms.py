@@ -15,6 +15,7 @@ timing), so a real run must land inside the set on either backend.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Final, Literal
@@ -23,6 +24,15 @@ import anyio
 
 from .._core._alt import ALT, Guard
 from .._core._chan import Chan, ChannelClosedError
+from .._compose._choice import (
+    HEDGE,
+    IF,
+    QUORUM,
+    RACE,
+    WHILE,
+    MaxIterationsError,
+    NoBranchError,
+)
 from .._compose._seqpar import PAR, SEQ, CompositionResult, ProcessCancelledError
 from .._compose._process import Process, ProcessContext
 from .._compose._replicator import PAR_FOR, SEQ_FOR
@@ -36,6 +46,13 @@ CANCELLED_BY_HALT: Final = "cancelled:halt"
 CANCELLED_BY_DEADLINE: Final = "cancelled:deadline"
 #: the label of an :class:`Alt` none of whose branches succeeded
 ALT_ALL_FAILED: Final = "alt:all-failed"
+#: the label of an :class:`If` with no branch that holds and no ``otherwise``
+IF_NO_BRANCH: Final = "if:no-branch"
+#: the label of a :class:`While` whose condition still holds after ``max_iterations``
+WHILE_MAX_ITERATIONS: Final = "while:max-iterations"
+#: a :class:`Hedge` whose ``after`` is at least this many seconds is modelled as
+#: "longer than every process in the term takes" (a fallback chain)
+HEDGE_LONG: Final = 60.0
 
 
 class TermError(Exception):
@@ -120,6 +137,10 @@ def error_label(error: BaseException) -> str:
         return str(error)
     if isinstance(error, ProcessCancelledError):
         return f"cancelled:{error.reason}"
+    if isinstance(error, NoBranchError):
+        return IF_NO_BRANCH
+    if isinstance(error, MaxIterationsError):
+        return WHILE_MAX_ITERATIONS
     return f"{type(error).__name__}: {error}"
 
 
@@ -487,8 +508,9 @@ def _seq_outcomes(
 
 
 class Par(_Composite):
-    """``PAR`` of the children (no input; the value is the tuple of their values,
-    ``None`` for a failed optional child). ``deadline`` is in seconds.
+    """``PAR`` of the children: as a stage, every child gets the stage input (run
+    nested in another Par, none); the value is the tuple of their values,
+    ``None`` for a failed optional child. ``deadline`` is in seconds.
 
     >>> Par(Leaf(1), Leaf(2), deadline=0.5)
     Par(Leaf(1), Leaf(2), deadline=0.5)
@@ -528,17 +550,22 @@ class Par(_Composite):
         )
 
     def outcomes(self, input_value: Any = None) -> frozenset[Outcome]:
-        return _par_outcomes(self.children, self.on_failure, self.deadline is not None)
+        return _par_outcomes(
+            self.children, self.on_failure, self.deadline is not None, input_value
+        )
 
 
 _DEADLINE: Final = Outcome.failed(CANCELLED_BY_DEADLINE)
 
 
-def _par_outcomes(children: Sequence[Term], on_failure: Policy, has_deadline: bool) -> frozenset[Outcome]:
+def _par_outcomes(
+    children: Sequence[Term], on_failure: Policy, has_deadline: bool, input_value: Any = None
+) -> frozenset[Outcome]:
     # Folds the children in one at a time, keeping only the distinct partial
     # results, so the cost grows with the number of distinct outcomes rather
-    # than with the product of every child's choices.
-    child_sets = [c.outcomes(None) for c in children]
+    # than with the product of every child's choices. Every child sees the
+    # PAR's input (a stage input; ``None`` when the PAR is nested in a PAR).
+    child_sets = [c.outcomes(input_value) for c in children]
     optional = [_is_optional(c) for c in children]
     halt = on_failure == "halt"
     found: set[Outcome] = set()
@@ -743,6 +770,319 @@ class _AltProcess(Process):
         return ProcessResult.ok(chosen[0])
 
 
+# ------------------------------------------------------------ choice terms
+
+
+class Inc(Term):
+    """Read the input and succeed with it plus one (an input that is not an int
+    counts as 0): the body of a :class:`While` that terminates.
+
+    >>> Inc().outcomes(2)
+    frozenset({Outcome.ok(3)})
+    """
+
+    __slots__ = ()
+
+    def _key(self) -> tuple[Any, ...]:
+        return ()
+
+    def __repr__(self) -> str:
+        return "Inc()"
+
+    def build(self) -> Process:
+        async def inc(ctx: ProcessContext) -> ProcessResult[Any]:
+            return ProcessResult.ok(_as_int(await _input_of(ctx)) + 1)
+
+        return Process(inc, name="Inc")
+
+    def outcomes(self, input_value: Any = None) -> frozenset[Outcome]:
+        return frozenset({Outcome.ok(_as_int(input_value) + 1)})
+
+
+def _as_int(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+@dataclass(frozen=True)
+class Below:
+    """A printable predicate for :class:`If` and :class:`While`: the value is an
+    int below *n*.
+
+    >>> Below(3)(2), Below(3)(3), Below(3)('x')
+    (True, False, False)
+    """
+
+    n: int
+
+    def __call__(self, value: Any) -> bool:
+        return isinstance(value, int) and not isinstance(value, bool) and value < self.n
+
+    def __repr__(self) -> str:
+        return f"Below({self.n!r})"
+
+
+#: what :class:`If` and :class:`While` take as a predicate
+TermPredicate = bool | Below
+
+
+def _holds(pred: TermPredicate, value: Any) -> bool:
+    return pred if isinstance(pred, bool) else pred(value)
+
+
+class If(Term):
+    """``IF`` of ``(predicate, term)`` branches (predicates: bools or
+    :class:`Below`), with an optional ``otherwise``.
+
+    >>> If((Below(2), Leaf('small')), otherwise=Leaf('big')).outcomes(5)
+    frozenset({Outcome.ok('big')})
+    """
+
+    __slots__ = ("branches", "otherwise")
+
+    def __init__(self, *branches: tuple[TermPredicate, Term], otherwise: Term | None = None) -> None:
+        self.branches = tuple(branches)
+        self.otherwise = otherwise
+
+    def _key(self) -> tuple[Any, ...]:
+        return (self.branches, self.otherwise)
+
+    def __repr__(self) -> str:
+        args = [f"({p!r}, {t!r})" for p, t in self.branches]
+        if self.otherwise is not None:
+            args.append(f"otherwise={self.otherwise!r}")
+        return f"If({', '.join(args)})"
+
+    def leaves(self) -> Iterator[Term]:
+        for _, t in self.branches:
+            yield from t.leaves()
+        if self.otherwise is not None:
+            yield from self.otherwise.leaves()
+
+    def with_index(self, index: int) -> Term:
+        return If(
+            *((p, t.with_index(index)) for p, t in self.branches),
+            otherwise=None if self.otherwise is None else self.otherwise.with_index(index),
+        )
+
+    def build(self) -> Process:
+        return IF(
+            *((p, t.build()) for p, t in self.branches),
+            otherwise=None if self.otherwise is None else self.otherwise.build(),
+        )
+
+    def outcomes(self, input_value: Any = None) -> frozenset[Outcome]:
+        for pred, term in self.branches:
+            if _holds(pred, input_value):
+                return term.outcomes(input_value)
+        if self.otherwise is not None:
+            return self.otherwise.outcomes(input_value)
+        return frozenset({Outcome.failed(IF_NO_BRANCH)})
+
+
+class While(Term):
+    """``WHILE(condition, body, max_iterations=...)`` (the condition a bool or a
+    :class:`Below`; *max_iterations* keeps every term finite).
+
+    >>> While(Below(3), Inc(), max_iterations=5).outcomes(0)
+    frozenset({Outcome.ok(3)})
+    >>> While(True, Inc(), max_iterations=2).outcomes(0)
+    frozenset({Outcome.failed('while:max-iterations')})
+    """
+
+    __slots__ = ("condition", "body", "max_iterations")
+
+    def __init__(self, condition: TermPredicate, body: Term, *, max_iterations: int = 3) -> None:
+        self.condition = condition
+        self.body = body
+        self.max_iterations = max_iterations
+
+    def _key(self) -> tuple[Any, ...]:
+        return (self.condition, self.body, self.max_iterations)
+
+    def __repr__(self) -> str:
+        return f"While({self.condition!r}, {self.body!r}, max_iterations={self.max_iterations!r})"
+
+    def leaves(self) -> Iterator[Term]:
+        yield from self.body.leaves()
+
+    def with_index(self, index: int) -> Term:
+        return While(self.condition, self.body.with_index(index), max_iterations=self.max_iterations)
+
+    def build(self) -> Process:
+        return WHILE(self.condition, self.body.build(), max_iterations=self.max_iterations)
+
+    def outcomes(self, input_value: Any = None) -> frozenset[Outcome]:
+        found: set[Outcome] = set()
+        values = {freeze(input_value)}
+        for iteration in range(self.max_iterations + 1):
+            going: set[Any] = set()
+            for v in values:
+                if _holds(self.condition, v):
+                    going.add(v)
+                else:
+                    found.add(Outcome.ok(v))
+            if not going:
+                break
+            if iteration == self.max_iterations:
+                found.add(Outcome.failed(WHILE_MAX_ITERATIONS))
+                break
+            values = set()
+            for v in going:
+                for o in self.body.outcomes(v):
+                    if o.is_ok:
+                        values.add(o.value)
+                    else:
+                        found.add(o)
+        return frozenset(found)
+
+
+def _first_successes(
+    children: Sequence[Term], k: int, input_value: Any, *, single: bool
+) -> frozenset[Outcome]:
+    """The outcomes of a QUORUM(k) of *children* (RACE: k == 1, *single* value).
+
+    Success: any k distinct children, in any completion order, each with one of
+    its successful values. Failure: once more than ``n - k`` children failed; the
+    composition reports the first failure in declaration order among those that
+    had failed by then (more may have failed in the same turn), so child ``i``'s
+    failure can be reported when at least ``n - k + 1`` of the children from
+    ``i`` on can fail.
+    """
+    sets = [c.outcomes(input_value) for c in children]
+    n = len(sets)
+    oks = [sorted({o.value for o in s if o.is_ok}, key=repr) for s in sets]
+    fails = [sorted({o.error for o in s if not o.is_ok and o.error is not None}) for s in sets]
+    found: set[Outcome] = set()
+    for chosen in itertools.permutations(range(n), k):
+        for values in itertools.product(*(oks[i] for i in chosen)):
+            found.add(Outcome.ok(values[0] if single else values))
+    failable = [bool(f) for f in fails]
+    for i in range(n):
+        if failable[i] and sum(failable[i:]) >= n - k + 1:
+            found.update(Outcome.failed(e) for e in fails[i])
+    return frozenset(found)
+
+
+class _Racing(Term):
+    __slots__ = ("children",)
+
+    children: tuple[Term, ...]
+
+    def leaves(self) -> Iterator[Term]:
+        for child in self.children:
+            yield from child.leaves()
+
+    def _args(self) -> list[str]:
+        return [repr(c) for c in self.children]
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({', '.join(self._args())})"
+
+
+class Race(_Racing):
+    """``RACE`` of the children: the first success wins.
+
+    >>> sorted(Race(Leaf(1), Fail('x'), Leaf(2)).outcomes(), key=repr)
+    [Outcome.ok(1), Outcome.ok(2)]
+    """
+
+    __slots__ = ()
+
+    def __init__(self, *children: Term) -> None:
+        if not children:
+            raise ValueError("Race needs at least one child")
+        self.children = children
+
+    def _key(self) -> tuple[Any, ...]:
+        return self.children
+
+    def with_index(self, index: int) -> Term:
+        return Race(*(c.with_index(index) for c in self.children))
+
+    def build(self) -> Process:
+        return RACE(*(c.build() for c in self.children))
+
+    def outcomes(self, input_value: Any = None) -> frozenset[Outcome]:
+        return _first_successes(self.children, 1, input_value, single=True)
+
+
+class Quorum(_Racing):
+    """``QUORUM(k, ...)``: the first *k* successes, in completion order.
+
+    >>> sorted(Quorum(2, Leaf(1), Leaf(2)).outcomes(), key=repr)
+    [Outcome.ok((1, 2)), Outcome.ok((2, 1))]
+    """
+
+    __slots__ = ("k",)
+
+    def __init__(self, k: int, *children: Term) -> None:
+        if not 0 < k <= len(children):
+            raise ValueError(f"Quorum needs 0 < k <= {len(children)}, got {k}")
+        self.k = k
+        self.children = children
+
+    def _key(self) -> tuple[Any, ...]:
+        return (self.k, self.children)
+
+    def _args(self) -> list[str]:
+        return [repr(self.k), *super()._args()]
+
+    def with_index(self, index: int) -> Term:
+        return Quorum(self.k, *(c.with_index(index) for c in self.children))
+
+    def build(self) -> Process:
+        return QUORUM(self.k, *(c.build() for c in self.children))
+
+    def outcomes(self, input_value: Any = None) -> frozenset[Outcome]:
+        return _first_successes(self.children, self.k, input_value, single=False)
+
+
+class Hedge(_Racing):
+    """``HEDGE(..., after=after)``. With ``after >= HEDGE_LONG`` the model reads it
+    as longer than every process here takes: the next child starts only when
+    every started one has failed (a fallback chain); otherwise any child may win,
+    as in :class:`Race`.
+
+    >>> sorted(Hedge(Leaf(1), Leaf(2), after=600).outcomes(), key=repr)
+    [Outcome.ok(1)]
+    """
+
+    __slots__ = ("after",)
+
+    def __init__(self, *children: Term, after: float) -> None:
+        if not children:
+            raise ValueError("Hedge needs at least one child")
+        self.children = children
+        self.after = after
+
+    def _key(self) -> tuple[Any, ...]:
+        return (self.children, self.after)
+
+    def _args(self) -> list[str]:
+        return [*super()._args(), f"after={self.after!r}"]
+
+    def with_index(self, index: int) -> Term:
+        return Hedge(*(c.with_index(index) for c in self.children), after=self.after)
+
+    def build(self) -> Process:
+        return HEDGE(*(c.build() for c in self.children), after=self.after)
+
+    def outcomes(self, input_value: Any = None) -> frozenset[Outcome]:
+        if self.after < HEDGE_LONG:
+            return _first_successes(self.children, 1, input_value, single=True)
+        found: set[Outcome] = set()
+        first_failures: frozenset[Outcome] = frozenset()
+        for i, child in enumerate(self.children):
+            outcomes = child.outcomes(input_value)
+            found.update(o for o in outcomes if o.is_ok)
+            failures = frozenset(o for o in outcomes if not o.is_ok)
+            if i == 0:
+                first_failures = failures
+            if not failures:
+                return frozenset(found)  # this one always succeeds: no later one starts
+        return frozenset(found | first_failures)
+
+
 # ------------------------------------------------------------------ running
 
 
@@ -896,4 +1236,19 @@ def with_policy(term: Term, on_failure: Policy) -> Term:
         return Alt(*(with_policy(c, on_failure) for c in term.children))
     if isinstance(term, Opt):
         return Opt(with_policy(term.term, on_failure))
+    if isinstance(term, If):
+        return If(
+            *((p, with_policy(t, on_failure)) for p, t in term.branches),
+            otherwise=None if term.otherwise is None else with_policy(term.otherwise, on_failure),
+        )
+    if isinstance(term, While):
+        return While(
+            term.condition, with_policy(term.body, on_failure), max_iterations=term.max_iterations
+        )
+    if isinstance(term, Race):
+        return Race(*(with_policy(c, on_failure) for c in term.children))
+    if isinstance(term, Quorum):
+        return Quorum(term.k, *(with_policy(c, on_failure) for c in term.children))
+    if isinstance(term, Hedge):
+        return Hedge(*(with_policy(c, on_failure) for c in term.children), after=term.after)
     return term
