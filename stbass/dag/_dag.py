@@ -25,7 +25,6 @@ import anyio
 
 from .. import _names as N
 from .. import observe
-from ..channel import Chan, ChannelClosedError
 from ..process import Process, ProcessContext
 from ..result import Failure, FailurePolicy, ProcessResult, RetryPolicy
 from .. import ProcessCancelledError
@@ -66,70 +65,54 @@ class DAGTask:
     retry: RetryPolicy | None = None
 
 
+class _TaskContext(ProcessContext):
+    """The context of a DAG task: ``recv("input")`` gives the task's input and
+    ``send("output", v)`` sets its value, as for a SEQ stage, without a channel
+    (unless the process has its own channel of that name bound)."""
+
+    __slots__ = ("input", "outputs")
+
+    def __init__(self, task: DAGTask, value: Any, parent: str, deadline: float | None) -> None:
+        process = task.process
+        super().__init__(
+            task.name,
+            channels=process.channels,
+            parent=parent,
+            placement=process.placement,
+            deadline=deadline,
+        )
+        self.input = value
+        self.outputs: list[Any] = []
+
+    async def recv(self, name: str) -> Any:
+        if name == "input" and name not in self.channels:
+            await anyio.lowlevel.checkpoint()
+            return self.input
+        return await super().recv(name)
+
+    async def send(self, name: str, value: Any) -> None:
+        if name == "output" and name not in self.channels:
+            await anyio.lowlevel.checkpoint()
+            self.outputs.append(value)
+            return
+        await super().send(name, value)
+
+
 class _Call(Process):
     """A task given as a function of its input: ``fn(input)``, sync or async."""
 
     def __init__(self, fn: TaskFn, name: str) -> None:
         super().__init__(name=name)
         self.fn = fn
-        self.input: Any = None
 
     async def run(self, ctx: ProcessContext) -> Any:
-        value = self.fn(self.input)
+        value = self.fn(ctx.input if isinstance(ctx, _TaskContext) else None)
         if inspect.isawaitable(value):
             value = await value
         return value
 
     def __repr__(self) -> str:
         return getattr(self.fn, "__name__", "task")
-
-
-class _Fed(Process):
-    """A task process whose ``"input"`` channel carries the task's input and whose
-    ``"output"`` channel (if it writes one) gives its value, as a SEQ stage."""
-
-    def __init__(self, inner: Process, value: Any) -> None:
-        super().__init__(name=inner.name)
-        self.inner = inner
-        self.value = value
-
-    async def execute(self, ctx: ProcessContext) -> ProcessResult[Any]:
-        inner = self.inner
-        if isinstance(inner, _Call):
-            call = _Call(inner.fn, inner.name)
-            call.input = self.value
-            return await call.execute(ctx)
-        channels = ctx.channels
-        feed = "input" not in inner.channels
-        drain = "output" not in inner.channels
-        outputs: list[Any] = []
-        if not feed and not drain:
-            return await inner.execute(ctx)
-        async with anyio.create_task_group() as tg:
-            if feed:
-                tg.start_soon(_feed, channels["input"], self.value)
-            if drain:
-                tg.start_soon(_drain, channels["output"], outputs)
-            result = await inner.execute(ctx)
-            tg.cancel_scope.cancel()
-        if result.is_ok and outputs:
-            return ProcessResult.ok(outputs[-1])
-        return result
-
-
-async def _feed(ch: Chan[Any], value: Any) -> None:
-    try:
-        await ch.send(value)
-    except ChannelClosedError:
-        pass
-
-
-async def _drain(ch: Chan[Any], outputs: list[Any]) -> None:
-    try:
-        while True:
-            outputs.append(await ch.recv())
-    except ChannelClosedError:
-        pass
 
 
 @final
@@ -203,8 +186,9 @@ class DAG(Process):
     """A workflow of named tasks with dependencies; each task starts as soon as
     every task it depends on has succeeded.
 
-    A task is a :class:`~stbass.Process` (its input arrives on its ``"input"``
-    channel, as for a SEQ stage) or a function ``fn(input)``, sync or async.
+    A task is a :class:`~stbass.Process` (``await ctx.recv("input")`` gives its
+    input and ``await ctx.send("output", v)`` may set its value, as for a SEQ
+    stage) or a function ``fn(input)``, sync or async.
     The input of a task with dependencies is a dict of their values by name; a
     task with none gets the DAG's input. A DAG is a Process too: it nests in
     SEQ and PAR (in a SEQ it gets the previous stage's value as input).
@@ -347,7 +331,7 @@ class DAG(Process):
 
     # ------------------------------------------------------------- running
 
-    async def run(  # type: ignore[override]
+    async def run(
         self,
         input_value: Any = None,
         *,
@@ -483,28 +467,19 @@ class _Run:
             value: Any = {d: self.values[d] for d in task.after}
         else:
             value = self.input_value
-        ctx = ProcessContext(
-            task.name,
-            channels=task.process.channels,
-            parent=self.parent,
-            placement=task.process.placement,
-            deadline=self.deadline,
-        )
-        if not isinstance(task.process, _Call):
-            ctx.channels.setdefault("input", Chan(object, name=f"{task.name}.input"))
-            ctx.channels.setdefault("output", Chan(object, name=f"{task.name}.output"))
+        ctx = _TaskContext(task, value, self.parent, self.deadline)
         self.running[task.name] = ctx
-        self.tg.start_soon(self.run_task, task, _Fed(task.process, value), ctx, name=task.name)
+        self.tg.start_soon(self.run_task, task, ctx, name=task.name)
 
-    async def run_task(self, task: DAGTask, proc: _Fed, ctx: ProcessContext) -> None:
+    async def run_task(self, task: DAGTask, ctx: _TaskContext) -> None:
         if self.limiter is not None:
             async with self.limiter:
-                result = await self.attempt(task, proc, ctx)
+                result = await self.attempt(task, ctx)
         else:
-            result = await self.attempt(task, proc, ctx)
+            result = await self.attempt(task, ctx)
         del self.running[task.name]
         if result.is_ok:
-            value = result._value
+            value = ctx.outputs[-1] if ctx.outputs else result._value
             if self.store is not None:
                 try:
                     self.store.record(task.name, value)
@@ -527,10 +502,11 @@ class _Run:
                 other._cancel_reason = "halt"
             self.tg.cancel_scope.cancel()
 
-    async def attempt(self, task: DAGTask, proc: _Fed, ctx: ProcessContext) -> ProcessResult[Any]:
+    async def attempt(self, task: DAGTask, ctx: _TaskContext) -> ProcessResult[Any]:
         if task.retry is None:
-            return await proc.execute(ctx)
-        return await retry_process(proc, ctx, task.retry)
+            return await task.process.execute(ctx)
+        ctx.outputs.clear()
+        return await retry_process(task.process, ctx, task.retry)
 
 
 def _cancelled(name: str, ctx: ProcessContext, cause: str) -> Failure:
