@@ -13,12 +13,14 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import math
+from collections import deque
 from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Sequence
 from contextvars import ContextVar
-from typing import Any, Literal, final
+from typing import Any, Literal, Protocol, final
 
 import anyio
 import anyio.abc
+import anyio.lowlevel
 
 from ..channel import Chan, ChannelClosedError
 from ..process import Process, ProcessContext
@@ -51,6 +53,83 @@ class ItemError:
             text = text[:59] + "…"
         done = "skipped" if self.on_error == "skip" else "collected"
         return f"[{self.stage}] {type(self.error).__name__}: {self.error} (item {text}, {done})"
+
+
+class Port(Protocol):
+    """What an operator reads from and writes to: a :class:`~stbass.Chan`, or
+    one of a pipeline's end points (its iterable source, its result list)."""
+
+    @property
+    def closed(self) -> bool: ...
+
+    async def recv(self) -> Any: ...
+
+    async def send(self, value: Any, /) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class IterPort:
+    """A pipeline's sync iterable source, read by the first operator directly
+    (one checkpoint per item instead of a rendezvous with a feeder task)."""
+
+    __slots__ = ("_it", "closed", "error")
+
+    def __init__(self, iterable: Iterable[Any]) -> None:
+        self._it = iter(iterable)
+        self.closed = False
+        #: what the iterator raised, if it did (the pipeline reports it)
+        self.error: Exception | None = None
+
+    async def recv(self) -> Any:
+        await anyio.lowlevel.checkpoint()
+        if not self.closed:
+            try:
+                return next(self._it)
+            except StopIteration:
+                pass
+            except Exception as exc:
+                self.error = exc
+            self.closed = True
+        raise ChannelClosedError("the pipeline's source is exhausted", channel="source")
+
+    async def send(self, value: Any, /) -> None:  # pragma: no cover - never written to
+        raise TypeError("a pipeline source is read-only")
+
+    def close(self) -> None:
+        self.closed = True
+
+
+class ListPort:
+    """A pipeline's result list, written by the last operator directly."""
+
+    __slots__ = ("items", "closed")
+
+    def __init__(self, items: list[Any]) -> None:
+        self.items = items
+        self.closed = False
+
+    async def recv(self) -> Any:  # pragma: no cover - never read from
+        raise TypeError("a pipeline's result list is write-only")
+
+    async def send(self, value: Any, /) -> None:
+        await anyio.lowlevel.checkpoint()
+        if self.closed:
+            raise ChannelClosedError("the pipeline has stopped", channel="result")
+        self.items.append(value)
+
+    def close(self) -> None:
+        self.closed = True
+
+
+class StageContext(ProcessContext):
+    """The context of an operator inside a pipeline: its two ports."""
+
+    __slots__ = ("ports",)
+
+    def __init__(self, name: str, parent: str, inp: Port, out: Port) -> None:
+        super().__init__(name, parent=parent)
+        self.ports = (inp, out)
 
 
 # Where the operators of a running pipeline report failed items.
@@ -109,8 +188,10 @@ class Operator(Process):
         self.on_error = _check_on_error(self.kind, on_error)
 
     async def run(self, ctx: ProcessContext) -> list[ItemError]:
-        inp = ctx.get_channel("input")
-        out = ctx.get_channel("output")
+        if isinstance(ctx, StageContext):
+            inp, out = ctx.ports
+        else:
+            inp, out = ctx.get_channel("input"), ctx.get_channel("output")
         errors: list[ItemError] = []
         try:
             try:
@@ -126,7 +207,7 @@ class Operator(Process):
             out.close()
         return errors
 
-    async def pump(self, inp: Chan[Any], out: Chan[Any], errors: list[ItemError]) -> None:
+    async def pump(self, inp: Port, out: Port, errors: list[ItemError]) -> None:
         """Move items from *inp* to *out* until *inp* is closed."""
         raise NotImplementedError
 
@@ -163,7 +244,7 @@ class _Slot:
         self.item = item
         self.value: Any = None
         self.error: Exception | None = None
-        self.done = anyio.Event()
+        self.done = False
 
 
 @final
@@ -196,7 +277,7 @@ class Map(Operator):
             args.append("ordered=False")
         return args
 
-    async def pump(self, inp: Chan[Any], out: Chan[Any], errors: list[ItemError]) -> None:
+    async def pump(self, inp: Port, out: Port, errors: list[ItemError]) -> None:
         fn = self.fn
         if self.max_parallel == 1:
             while (item := await recv_or_end(inp)) is not END:
@@ -212,46 +293,65 @@ class Map(Operator):
         else:
             await self._unordered(inp, out, errors)
 
-    async def _ordered(self, inp: Chan[Any], out: Chan[Any], errors: list[ItemError]) -> None:
-        # Up to k items are between "read" and "sent"; the emitter sends them in
-        # input order as each one's result arrives.
-        fn = self.fn
-        room = anyio.Semaphore(self.max_parallel)
-        to_emit, emitting = anyio.create_memory_object_stream[_Slot](self.max_parallel)
+    async def _ordered(self, inp: Port, out: Port, errors: list[ItemError]) -> None:
+        # Up to k items are between "read" and "sent" (in ``pending``, input
+        # order); the emitter sends the head as soon as its result is in.
+        fn, k, halt = self.fn, self.max_parallel, self.on_error == "halt"
+        pending: deque[_Slot] = deque()
+        wake: list[anyio.Event | None] = [None, None]  # [emitter, reader]
+        read_all = False
+
+        def nudge(i: int) -> None:
+            event = wake[i]
+            if event is not None:
+                wake[i] = None
+                event.set()
 
         async def work(slot: _Slot) -> None:
             try:
                 slot.value = await _call(fn, slot.item)
             except Exception as exc:
-                if self.on_error == "halt":
+                if halt:
                     raise
                 slot.error = exc
-            slot.done.set()
+            slot.done = True
+            if pending and pending[0] is slot:
+                nudge(0)
 
         async def emit() -> None:
-            async with emitting:
-                async for slot in emitting:
-                    await slot.done.wait()
+            while True:
+                if pending and pending[0].done:
+                    slot = pending.popleft()
+                    nudge(1)
                     if slot.error is not None:
                         self.failed(slot.item, slot.error, errors)
                     else:
                         await out.send(slot.value)
-                    room.release()
+                elif not pending and read_all:
+                    return
+                else:
+                    event = wake[0] = anyio.Event()
+                    await event.wait()
 
         async with anyio.create_task_group() as tg:
             tg.start_soon(emit)
-            async with to_emit:
-                while (item := await recv_or_end(inp)) is not END:
-                    await room.acquire()
-                    slot = _Slot(item)
-                    tg.start_soon(work, slot)
-                    await to_emit.send(slot)
+            while (item := await recv_or_end(inp)) is not END:
+                while len(pending) >= k:
+                    event = wake[1] = anyio.Event()
+                    await event.wait()
+                slot = _Slot(item)
+                pending.append(slot)
+                tg.start_soon(work, slot)
+            read_all = True
+            nudge(0)
 
-    async def _unordered(self, inp: Chan[Any], out: Chan[Any], errors: list[ItemError]) -> None:
-        fn = self.fn
-        room = anyio.Semaphore(self.max_parallel)
+    async def _unordered(self, inp: Port, out: Port, errors: list[ItemError]) -> None:
+        fn, k = self.fn, self.max_parallel
+        busy = 0
+        room: list[anyio.Event | None] = [None]
 
         async def work(item: Any) -> None:
+            nonlocal busy
             try:
                 try:
                     value = await _call(fn, item)
@@ -260,11 +360,18 @@ class Map(Operator):
                     return
                 await out.send(value)
             finally:
-                room.release()
+                busy -= 1
+                event = room[0]
+                if event is not None:
+                    room[0] = None
+                    event.set()
 
         async with anyio.create_task_group() as tg:
             while (item := await recv_or_end(inp)) is not END:
-                await room.acquire()
+                while busy >= k:
+                    event = room[0] = anyio.Event()
+                    await event.wait()
+                busy += 1
                 tg.start_soon(work, item)
 
 
@@ -283,7 +390,7 @@ class Filter(Operator):
     def _args(self) -> list[str]:
         return [_fn_name(self.pred)]
 
-    async def pump(self, inp: Chan[Any], out: Chan[Any], errors: list[ItemError]) -> None:
+    async def pump(self, inp: Port, out: Port, errors: list[ItemError]) -> None:
         pred = self.pred
         while (item := await recv_or_end(inp)) is not END:
             try:
@@ -310,7 +417,7 @@ class FlatMap(Operator):
     def _args(self) -> list[str]:
         return [_fn_name(self.fn)]
 
-    async def pump(self, inp: Chan[Any], out: Chan[Any], errors: list[ItemError]) -> None:
+    async def pump(self, inp: Port, out: Port, errors: list[ItemError]) -> None:
         fn = self.fn
         while (item := await recv_or_end(inp)) is not END:
             try:
@@ -341,7 +448,7 @@ class Tap(Operator):
     def _args(self) -> list[str]:
         return [_fn_name(self.fn)]
 
-    async def pump(self, inp: Chan[Any], out: Chan[Any], errors: list[ItemError]) -> None:
+    async def pump(self, inp: Port, out: Port, errors: list[ItemError]) -> None:
         fn = self.fn
         while (item := await recv_or_end(inp)) is not END:
             try:
@@ -369,7 +476,7 @@ class Batch(Operator):
             args.append(f"timeout={self.timeout!r}")
         return args
 
-    async def pump(self, inp: Chan[Any], out: Chan[Any], errors: list[ItemError]) -> None:
+    async def pump(self, inp: Port, out: Port, errors: list[ItemError]) -> None:
         n, timeout = self.n, self.timeout
         pending: list[Any] = []
         deadline = math.inf
@@ -411,7 +518,7 @@ class RateLimit(Operator):
             args.append(f"burst={self.burst}")
         return args
 
-    async def pump(self, inp: Chan[Any], out: Chan[Any], errors: list[ItemError]) -> None:
+    async def pump(self, inp: Port, out: Port, errors: list[ItemError]) -> None:
         rate, burst = self.per_second, self.burst
         tokens = float(burst)
         last = anyio.current_time()
@@ -429,20 +536,18 @@ class RateLimit(Operator):
 
 
 async def run_chain(
-    operators: Sequence[Operator], inp: Chan[Any], out: Chan[Any], parent: str
+    operators: Sequence[Operator], inp: Port, out: Port, parent: str
 ) -> list[Any]:
     """Run *operators* connected by fresh channels from *inp* to *out*; returns
     each operator's :class:`~stbass.ProcessResult` (a failure cancels the rest)."""
-    chans = [inp]
+    chans: list[Port] = [inp]
     for i in range(len(operators) - 1):
         chans.append(Chan(object, name=f"{parent}.{i + 1}"))
     chans.append(out)
     results: list[Any] = [None] * len(operators)
 
     async def one(i: int, op: Operator, tg: anyio.abc.TaskGroup) -> None:
-        ctx = ProcessContext(
-            op.name, channels={"input": chans[i], "output": chans[i + 1]}, parent=parent
-        )
+        ctx = StageContext(op.name, parent, chans[i], chans[i + 1])
         result = await op.execute(ctx)
         results[i] = result
         if result.is_fail:
@@ -459,7 +564,7 @@ async def run_chain(
     return results
 
 
-async def _forward(inp: Chan[Any], out: Chan[Any]) -> None:
+async def _forward(inp: Port, out: Port) -> None:
     try:
         while (item := await recv_or_end(inp)) is not END:
             await out.send(item)
@@ -493,7 +598,7 @@ class Partition(Operator):
     def _args(self) -> list[str]:
         return [_fn_name(self.key), str(self.n), *(repr(op) for op in self.operators)]
 
-    async def pump(self, inp: Chan[Any], out: Chan[Any], errors: list[ItemError]) -> None:
+    async def pump(self, inp: Port, out: Port, errors: list[ItemError]) -> None:
         n, key = self.n, self.key
         lanes_in = [Chan(object, name=f"{self.name}.lane{i}.in") for i in range(n)]
         lanes_out = [Chan(object, name=f"{self.name}.lane{i}.out") for i in range(n)]
@@ -556,7 +661,7 @@ class Merge(Operator):
     def _args(self) -> list[str]:
         return [repr(s) if isinstance(s, Chan) else type(s).__name__ for s in self.sources]
 
-    async def pump(self, inp: Chan[Any], out: Chan[Any], errors: list[ItemError]) -> None:
+    async def pump(self, inp: Port, out: Port, errors: list[ItemError]) -> None:
         async def from_input() -> None:
             while (item := await recv_or_end(inp)) is not END:
                 await out.send(item)
@@ -605,7 +710,7 @@ def check_source(owner: str, source: object) -> Any:
 END: Any = object()
 
 
-async def recv_or_end(ch: Chan[Any]) -> Any:
+async def recv_or_end(ch: Port) -> Any:
     """The next item of *ch*, or :data:`END` once it is closed.
 
     (``async for`` over a channel is an async generator: leaving it by an

@@ -8,7 +8,7 @@ and PAR, and nothing it starts outlives ``run()``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterable, Callable, Sequence
 from typing import Any, final
 
 import anyio
@@ -23,10 +23,13 @@ from ._ops import (
     Filter,
     FlatMap,
     ItemError,
+    IterPort,
+    ListPort,
     Map,
     Merge,
     OnError,
     Operator,
+    Port,
     Partition,
     RateLimit,
     Tap,
@@ -131,13 +134,25 @@ class Pipeline(Process):
             args.append("sink=" + (repr(self.sink) if isinstance(self.sink, Chan) else "..."))
         return f"pipeline({', '.join(args)})"
 
-    async def run(self, ctx: ProcessContext | None = None) -> PipelineResult:  # type: ignore[override]
+    async def run(self, ctx: ProcessContext | None = None) -> PipelineResult:
         """Run the pipeline until the source is exhausted (or a stage fails);
         returns a :class:`PipelineResult`."""
         parent = ctx.process_name if ctx is not None else self.name
-        first = Chan(object, name=f"{self.name}.0")
-        last = Chan(object, name=f"{self.name}.{len(self.operators)}") if self.operators else first
+        source, sink = self.source, self.sink
         items: list[Any] = []
+        # With operators, a sync iterable source and a result list are read and
+        # written by the end operators directly; otherwise feeder and drainer
+        # tasks move the items through channels.
+        direct_in = bool(self.operators) and not isinstance(source, (Chan, AsyncIterable))
+        direct_out = bool(self.operators) and sink is None
+        first: Port = IterPort(source) if direct_in else Chan(object, name=f"{self.name}.0")
+        last: Port
+        if direct_out:
+            last = ListPort(items)
+        elif self.operators:
+            last = Chan(object, name=f"{self.name}.{len(self.operators)}")
+        else:
+            last = first
         delivered = 0
         errors: list[ItemError] = []
         stopped: list[Failure] = []
@@ -146,7 +161,6 @@ class Pipeline(Process):
             N.CHILDREN: len(self.operators),
             N.PIPELINE_STAGES: [op.name for op in self.operators] or None,
         }
-        source, sink = self.source, self.sink
 
         async def feed() -> None:
             try:
@@ -204,12 +218,22 @@ class Pipeline(Process):
             with observe.span("pipeline", attrs) as rec:
                 try:
                     async with anyio.create_task_group() as tg:
-                        tg.start_soon(feed)
+                        if not direct_in:
+                            tg.start_soon(feed)
                         if self.operators:
                             tg.start_soon(stages)
-                        tg.start_soon(drain)
+                        if not direct_out:
+                            tg.start_soon(drain)
                 except BaseExceptionGroup as group:
                     raise single_error(group) from None
+                if isinstance(first, IterPort) and first.error is not None and not stopped:
+                    stopped.append(
+                        ProcessResult.fail(
+                            first.error, process_name="source", parent_process=parent
+                        ).failure
+                    )
+                if direct_out:
+                    delivered = len(items)
                 failure = stopped[0] if stopped else None
                 rec.set(N.PIPELINE_ITEMS, delivered)
                 for e in errors:
