@@ -28,6 +28,8 @@ SECTIONS = (
     "pairs[anyio]",
     "tracing",
     "sdk_span",
+    "stream_map",
+    "dag",
 )
 
 
