@@ -4,6 +4,9 @@ state file, spans and the Mermaid drawing, on both backends."""
 from __future__ import annotations
 
 import json
+import runpy
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -415,3 +418,34 @@ def test_to_mermaid_draws_edges_and_styles_a_result() -> None:
 
 def test_repr_is_short() -> None:
     assert repr(DAG("d").add("a", const(1))) == "DAG('d', tasks=['a'])"
+
+
+# ------------------------------------------------------------------ the example
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+async def test_dag_report_example_fails_then_resumes_only_the_failed_task(tmp_path: Path) -> None:
+    main = runpy.run_path(str(EXAMPLES / "dag_report.py"), run_name="dag_report")["main"]
+    with anyio.fail_after(20):
+        outcome = await main(tmp_path / "report.json")
+    first, second = outcome["first"], outcome["second"]
+    assert list(first.failures) == ["email"]
+    assert "mail server unreachable" in first.failures["email"].summary
+    assert outcome["first_calls"].count("email") == 2  # its retry policy: two attempts
+    assert second.is_ok
+    assert second.resumed == ("sales", "costs", "news", "margin", "summary")
+    assert outcome["world"].calls == ["email"]
+    assert outcome["world"].outbox == [
+        "Margin 29.2%; watch out: a competitor cut prices by 5%."
+    ]
+
+
+def test_dag_report_example_runs_from_the_command_line_on_trio(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, str(EXAMPLES / "dag_report.py"), "--backend", "trio",
+         "--state", str(tmp_path / "r.json")],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "ran this time: email" in proc.stdout

@@ -3,7 +3,11 @@ flight, back-pressure, closing, cancellation and on_error, on both backends."""
 
 from __future__ import annotations
 
+import runpy
+import subprocess
+import sys
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -31,10 +35,9 @@ from testing_backends import TIMER_BACKENDS
 pytestmark = pytest.mark.anyio
 
 
-async def run(p: Any) -> PipelineResult:
+async def run(p: Any) -> Any:
     with anyio.fail_after(10):
-        result: PipelineResult = await p.run()
-    return result
+        return await p.run()
 
 
 # ------------------------------------------------------------------ map
@@ -269,8 +272,8 @@ async def test_item_errors_are_span_events_and_operators_are_child_spans(
     assert event.attributes[N.PIPELINE_ITEM] == "0"
     assert event.attributes[N.PIPELINE_STAGE] == "map"
     for name in ("process map", "process tap"):
-        assert spans[name].parent is not None
-        assert spans[name].parent.span_id == root.context.span_id
+        parent = spans[name].parent
+        assert parent is not None and parent.span_id == root.context.span_id
 
 
 # ------------------------------------------------------------------ the other operators
@@ -443,3 +446,37 @@ def test_reprs_are_short_python() -> None:
     assert repr(batch(10, timeout=0.5)) == "batch(10, timeout=0.5)"
     assert repr(pipeline([1], filter(bool))) == "pipeline(list, filter(bool))"
     assert ItemError("s", 1, ValueError("x"), "skip").summary == "[s] ValueError: x (item 1, skipped)"
+
+
+# ------------------------------------------------------------------ the example
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+async def test_stream_enrich_example_bounds_lookups_keeps_user_order_and_skips_bad_events() -> None:
+    main = runpy.run_path(str(EXAMPLES / "stream_enrich.py"), run_name="stream_enrich")["main"]
+    with anyio.fail_after(30):
+        result, world = await main(60)
+    written = [s for b in world.batches for s in b]
+    assert result.is_ok
+    assert len(written) == 45  # 60 events - 3 invalid - 12 of the unknown user
+    assert {e.item.user for e in result.errors} == {"tony"}
+    assert all(e.stage == "enrich" for e in result.errors)
+    assert 1 <= world.peak_lookups <= 8
+    assert all(len(b) <= 10 for b in world.batches)
+    for user in ("ada", "grace", "edsger", "barbara"):
+        seqs = [s.seq for s in written if s.user == user]
+        assert seqs == sorted(seqs)  # one lane per user: order kept
+        totals = [s.running_total for s in written if s.user == user]
+        assert totals == sorted(totals) and totals[-1] == world.totals[user]
+
+
+def test_stream_enrich_example_runs_from_the_command_line_on_trio() -> None:
+    proc = subprocess.run(
+        [sys.executable, str(EXAMPLES / "stream_enrich.py"), "--backend", "trio"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "wrote 45 scored events" in proc.stdout
