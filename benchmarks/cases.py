@@ -454,9 +454,10 @@ async def stream_map_aiostream(n: int, k: int) -> float:
     """aiostream's ``pipe.map(_work, task_limit=k)`` (ordered; asyncio only)."""
     from aiostream import pipe, stream
 
-    xs = stream.iterate(range(n)) | pipe.map(_work, task_limit=k, ordered=True)
+    work: Any = _work
+    xs: Any = stream.iterate(range(n)) | pipe.map(work, task_limit=k, ordered=True)
     t0 = perf()
-    items = await stream.list(xs)
+    items: list[Any] = await stream.list(xs)
     elapsed = perf() - t0
     assert len(items) == n
     return elapsed

@@ -61,7 +61,8 @@ def build(world: World) -> DAG:
 
     def margin(inputs: dict[str, Any]) -> float:
         world.calls.append("margin")
-        return round((inputs["sales"] - inputs["costs"]) / inputs["sales"], 3)
+        ratio: float = (inputs["sales"] - inputs["costs"]) / inputs["sales"]
+        return round(ratio, 3)
 
     async def summary(inputs: dict[str, Any]) -> str:
         world.calls.append("summary")

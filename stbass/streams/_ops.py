@@ -43,7 +43,7 @@ class ItemError:
     stage: str
     item: Any
     error: BaseException
-    on_error: OnError
+    on_error: Literal["halt", "skip", "collect"]
 
     @property
     def summary(self) -> str:
@@ -183,7 +183,7 @@ class Operator(Process):
 
     kind = "operator"
 
-    def __init__(self, *, name: str | None = None, on_error: OnError = "halt") -> None:
+    def __init__(self, *, name: str | None = None, on_error: Literal["halt", "skip", "collect"] = "halt") -> None:
         super().__init__(name=name if name is not None else self.kind)
         self.on_error = _check_on_error(self.kind, on_error)
 
@@ -260,7 +260,7 @@ class Map(Operator):
         max_parallel: int = 1,
         ordered: bool = True,
         name: str | None = None,
-        on_error: OnError = "halt",
+        on_error: Literal["halt", "skip", "collect"] = "halt",
     ) -> None:
         super().__init__(name=name, on_error=on_error)
         self.fn = _check_fn("map", fn)
@@ -382,7 +382,7 @@ class Filter(Operator):
     kind = "filter"
 
     def __init__(
-        self, pred: Callable[[Any], Any], *, name: str | None = None, on_error: OnError = "halt"
+        self, pred: Callable[[Any], Any], *, name: str | None = None, on_error: Literal["halt", "skip", "collect"] = "halt"
     ) -> None:
         super().__init__(name=name, on_error=on_error)
         self.pred = _check_fn("filter", pred, "pred")
@@ -409,7 +409,7 @@ class FlatMap(Operator):
     kind = "flat_map"
 
     def __init__(
-        self, fn: Callable[[Any], Any], *, name: str | None = None, on_error: OnError = "halt"
+        self, fn: Callable[[Any], Any], *, name: str | None = None, on_error: Literal["halt", "skip", "collect"] = "halt"
     ) -> None:
         super().__init__(name=name, on_error=on_error)
         self.fn = _check_fn("flat_map", fn)
@@ -440,7 +440,7 @@ class Tap(Operator):
     kind = "tap"
 
     def __init__(
-        self, fn: Callable[[Any], Any], *, name: str | None = None, on_error: OnError = "halt"
+        self, fn: Callable[[Any], Any], *, name: str | None = None, on_error: Literal["halt", "skip", "collect"] = "halt"
     ) -> None:
         super().__init__(name=name, on_error=on_error)
         self.fn = _check_fn("tap", fn)

@@ -9,7 +9,7 @@ and PAR, and nothing it starts outlives ``run()``.
 from __future__ import annotations
 
 from collections.abc import AsyncIterable, Callable, Sequence
-from typing import Any, final
+from typing import Any, Literal, final
 
 import anyio
 
@@ -27,7 +27,6 @@ from ._ops import (
     ListPort,
     Map,
     Merge,
-    OnError,
     Operator,
     Port,
     Partition,
@@ -297,7 +296,7 @@ def map(  # noqa: A001 - the stream operator's name
     ordered: bool = True,
     *,
     name: str | None = None,
-    on_error: OnError = "halt",
+    on_error: Literal["halt", "skip", "collect"] = "halt",
 ) -> Map:
     """An operator sending ``fn(item)`` for each item; *fn* may be sync or async.
 
@@ -315,7 +314,7 @@ def map(  # noqa: A001 - the stream operator's name
 
 
 def filter(  # noqa: A001
-    pred: Callable[[Any], Any], *, name: str | None = None, on_error: OnError = "halt"
+    pred: Callable[[Any], Any], *, name: str | None = None, on_error: Literal["halt", "skip", "collect"] = "halt"
 ) -> Filter:
     """An operator passing on the items for which ``pred(item)`` is true.
 
@@ -327,7 +326,7 @@ def filter(  # noqa: A001
 
 
 def flat_map(
-    fn: Callable[[Any], Any], *, name: str | None = None, on_error: OnError = "halt"
+    fn: Callable[[Any], Any], *, name: str | None = None, on_error: Literal["halt", "skip", "collect"] = "halt"
 ) -> FlatMap:
     """An operator sending every item of ``fn(item)`` (an iterable or an async
     iterable, or an awaitable of one).
@@ -339,7 +338,7 @@ def flat_map(
     return FlatMap(fn, name=name, on_error=on_error)
 
 
-def tap(fn: Callable[[Any], Any], *, name: str | None = None, on_error: OnError = "halt") -> Tap:
+def tap(fn: Callable[[Any], Any], *, name: str | None = None, on_error: Literal["halt", "skip", "collect"] = "halt") -> Tap:
     """An operator calling ``fn(item)`` for its side effect and passing the item on.
 
     >>> import anyio
