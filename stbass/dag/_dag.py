@@ -57,7 +57,12 @@ class DAGCycleError(ValueError):
 @dataclasses.dataclass(frozen=True)
 class DAGTask:
     """One task of a :class:`DAG`: its name, the process that runs it, the tasks
-    it runs after, and its retry policy (``None``: one attempt)."""
+    it runs after, and its retry policy (``None``: one attempt).
+
+    >>> dag = DAG("d").add("a", lambda x: 1).add("b", lambda d: 2, after=["a"])
+    >>> dag.tasks["b"].after
+    ('a',)
+    """
 
     name: str
     process: Process

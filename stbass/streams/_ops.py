@@ -249,7 +249,11 @@ class _Slot:
 
 @final
 class Map(Operator):
-    """What :func:`map` returns."""
+    """What :func:`map` returns (an :class:`Operator`).
+
+    >>> Map(str, max_parallel=4)
+    map(str, max_parallel=4)
+    """
 
     kind = "map"
 
@@ -377,7 +381,11 @@ class Map(Operator):
 
 @final
 class Filter(Operator):
-    """What :func:`filter` returns."""
+    """What :func:`filter` returns (an :class:`Operator`).
+
+    >>> Filter(bool, on_error="skip")
+    filter(bool, on_error='skip')
+    """
 
     kind = "filter"
 
@@ -404,7 +412,11 @@ class Filter(Operator):
 
 @final
 class FlatMap(Operator):
-    """What :func:`flat_map` returns."""
+    """What :func:`flat_map` returns (an :class:`Operator`).
+
+    >>> FlatMap(str.split)
+    flat_map(split)
+    """
 
     kind = "flat_map"
 
@@ -435,7 +447,11 @@ class FlatMap(Operator):
 
 @final
 class Tap(Operator):
-    """What :func:`tap` returns."""
+    """What :func:`tap` returns (an :class:`Operator`).
+
+    >>> Tap(print, name="log")
+    tap(print, name='log')
+    """
 
     kind = "tap"
 
@@ -461,7 +477,11 @@ class Tap(Operator):
 
 @final
 class Batch(Operator):
-    """What :func:`batch` returns."""
+    """What :func:`batch` returns (an :class:`Operator`).
+
+    >>> Batch(10, timeout=0.5)
+    batch(10, timeout=0.5)
+    """
 
     kind = "batch"
 
@@ -503,7 +523,11 @@ class Batch(Operator):
 
 @final
 class RateLimit(Operator):
-    """What :func:`rate_limit` returns."""
+    """What :func:`rate_limit` returns (an :class:`Operator`).
+
+    >>> RateLimit(20, burst=5)
+    rate_limit(20.0, burst=5)
+    """
 
     kind = "rate_limit"
 
@@ -578,7 +602,11 @@ async def _forward(inp: Port, out: Port) -> None:
 
 @final
 class Partition(Operator):
-    """What :func:`partition` returns."""
+    """What :func:`partition` returns (an :class:`Operator`).
+
+    >>> Partition(len, 3, [Map(str)])
+    partition(len, 3, map(str))
+    """
 
     kind = "partition"
 
@@ -650,7 +678,11 @@ class Partition(Operator):
 
 @final
 class Merge(Operator):
-    """What :func:`merge` returns."""
+    """What :func:`merge` returns (an :class:`Operator`).
+
+    >>> Merge([1, 2], name="both")
+    merge(list, name='both')
+    """
 
     kind = "merge"
 
