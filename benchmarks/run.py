@@ -71,7 +71,7 @@ class Sizes:
     tracing_on: int
     tracing_repeats: int
     sdk_spans: int
-    stream_items: int = 20_000
+    stream_items: int = 5_000
     dag_tasks: int = 1_000
 
 
