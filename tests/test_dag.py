@@ -21,6 +21,7 @@ from stbass import (
     Process,
     ProcessCancelledError,
     ProcessContext,
+    ProcessResult,
     RetryPolicy,
 )
 from stbass import _names as N
@@ -449,3 +450,53 @@ def test_dag_report_example_runs_from_the_command_line_on_trio(tmp_path: Path) -
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     assert "ran this time: email" in proc.stdout
+
+
+async def test_under_halt_a_task_waiting_for_a_slot_is_skipped_not_cancelled() -> None:
+    started: list[str] = []
+
+    def task(name: str) -> Any:
+        async def body(_: Any) -> None:
+            started.append(name)
+            await anyio.wait_all_tasks_blocked()  # the third task waits for a slot
+            if len(started) == 2 and started[1] == name:
+                raise ValueError("boom")
+            await anyio.sleep_forever()
+
+        return body
+
+    dag = DAG("slots").add("a", task("a")).add("b", task("b")).add("c", task("c"))
+    with anyio.fail_after(10):
+        result = await dag.run(max_parallel=2)
+    assert len(started) == 2
+    assert list(result.failures) == [started[1], started[0]]  # the cause first
+    (skipped,) = result.skipped
+    assert skipped not in started
+
+
+async def test_a_process_task_returning_a_failed_result_fails_the_task() -> None:
+    @Process
+    async def refuses(ctx: ProcessContext) -> ProcessResult[Any]:
+        return ProcessResult.fail(PermissionError("no access"))
+
+    dag = DAG("refusing").add("refuses", refuses).add("after", const(1), after=["refuses"])
+    with anyio.fail_after(10):
+        result = await dag.run(on_failure=FailurePolicy.COLLECT)
+    assert result.failures["refuses"].summary == "[refuses] PermissionError: no access"
+    assert result.skipped == ("after",)
+    assert result.as_process_result().is_fail
+
+
+async def test_a_dag_nests_in_par_with_halt_and_fails_it() -> None:
+    from stbass import PAR
+
+    @Process
+    async def other(ctx: ProcessContext) -> str:
+        await anyio.sleep_forever()
+        return "never"  # pragma: no cover
+
+    dag = DAG("inner").add("bad", lambda _: 1 / 0)
+    with anyio.fail_after(10):
+        result = await PAR(dag, other).run()
+    assert not result.is_ok
+    assert isinstance(result.failures[0].error, ZeroDivisionError)

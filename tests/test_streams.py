@@ -480,3 +480,58 @@ def test_stream_enrich_example_runs_from_the_command_line_on_trio() -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert "wrote 45 scored events" in proc.stdout
+
+
+async def test_a_failing_call_in_a_parallel_map_halts_and_cancels_the_others() -> None:
+    cleaned = []
+
+    async def work(x: int) -> int:
+        if x == 1:
+            await anyio.wait_all_tasks_blocked()
+            raise KeyError(x)
+        try:
+            await anyio.sleep_forever()
+        finally:
+            cleaned.append(x)
+        return x  # pragma: no cover
+
+    result = await run(pipeline(range(10), map(work, max_parallel=3, name="work")))
+    assert result.failure is not None and result.failure.summary == "[work] KeyError: 1"
+    assert sorted(cleaned) == [0, 2]
+
+
+@pytest.mark.parametrize("ordered", [True, False])
+async def test_a_parallel_map_reads_at_most_k_items_ahead_of_a_stalled_sink(ordered: bool) -> None:
+    produced = 0
+
+    async def numbers() -> AsyncIterator[int]:
+        nonlocal produced
+        for i in range(1000):
+            produced += 1
+            yield i
+
+    sink = Chan(int, name="sink")
+    with anyio.fail_after(10):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(pipeline(numbers(), map(lambda x: x, max_parallel=8, ordered=ordered), sink=sink).run)
+            await anyio.wait_all_tasks_blocked()
+            # 8 in the map's window, one in the feeder's hands, one with the drainer
+            assert produced <= 8 + 2
+            tg.cancel_scope.cancel()
+
+
+async def test_skip_in_flat_map_and_tap_drops_the_item_and_keeps_going() -> None:
+    def explode(x: int) -> list[int]:
+        if x == 2:
+            raise ValueError("two")
+        return [x, x]
+
+    def audit(x: int) -> None:
+        if x == 3:
+            raise RuntimeError("three")
+
+    result = await run(
+        pipeline([1, 2, 3], flat_map(explode, on_error="skip"), tap(audit, on_error="skip"))
+    )
+    assert result.value == [1, 1]
+    assert [(e.stage, e.item) for e in result.errors] == [("flat_map", 2), ("tap", 3), ("tap", 3)]

@@ -468,20 +468,28 @@ class _Run:
             self.order.append(name)
 
     def start(self, task: DAGTask) -> None:
+        if self.halted_by is not None:
+            return
         if task.after:
             value: Any = {d: self.values[d] for d in task.after}
         else:
             value = self.input_value
         ctx = _TaskContext(task, value, self.parent, self.deadline)
-        self.running[task.name] = ctx
         self.tg.start_soon(self.run_task, task, ctx, name=task.name)
 
     async def run_task(self, task: DAGTask, ctx: _TaskContext) -> None:
         if self.limiter is not None:
+            # A task still waiting for a slot when HALT comes is skipped, not cancelled.
             async with self.limiter:
-                result = await self.attempt(task, ctx)
+                await self.run_one(task, ctx)
         else:
-            result = await self.attempt(task, ctx)
+            await self.run_one(task, ctx)
+
+    async def run_one(self, task: DAGTask, ctx: _TaskContext) -> None:
+        if self.halted_by is not None:
+            return  # HALT came while this task waited for a slot: it is skipped
+        self.running[task.name] = ctx
+        result = await self.attempt(task, ctx)
         del self.running[task.name]
         if result.is_ok:
             value = ctx.outputs[-1] if ctx.outputs else result._value

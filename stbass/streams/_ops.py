@@ -325,12 +325,13 @@ class Map(Operator):
         async def emit() -> None:
             while True:
                 if pending and pending[0].done:
-                    slot = pending.popleft()
-                    nudge(1)
+                    slot = pending[0]
                     if slot.error is not None:
                         self.failed(slot.item, slot.error, errors)
                     else:
                         await out.send(slot.value)
+                    pending.popleft()  # only now: the window holds what is not yet sent
+                    nudge(1)
                 elif not pending and read_all:
                     return
                 else:
@@ -339,10 +340,12 @@ class Map(Operator):
 
         async with anyio.create_task_group() as tg:
             tg.start_soon(emit)
-            while (item := await recv_or_end(inp)) is not END:
-                while len(pending) >= k:
+            while True:
+                while len(pending) >= k:  # wait for room before taking an item
                     event = wake[1] = anyio.Event()
                     await event.wait()
+                if (item := await recv_or_end(inp)) is END:
+                    break
                 slot = _Slot(item)
                 pending.append(slot)
                 tg.start_soon(work, slot)
@@ -371,10 +374,12 @@ class Map(Operator):
                     event.set()
 
         async with anyio.create_task_group() as tg:
-            while (item := await recv_or_end(inp)) is not END:
-                while busy >= k:
+            while True:
+                while busy >= k:  # wait for room before taking an item
                     event = room[0] = anyio.Event()
                     await event.wait()
+                if (item := await recv_or_end(inp)) is END:
+                    break
                 busy += 1
                 tg.start_soon(work, item)
 
