@@ -500,3 +500,29 @@ async def test_a_dag_nests_in_par_with_halt_and_fails_it() -> None:
         result = await PAR(dag, other).run()
     assert not result.is_ok
     assert isinstance(result.failures[0].error, ZeroDivisionError)
+
+
+async def test_only_the_successful_attempt_s_output_counts_under_retry() -> None:
+    attempts = {"flaky": 0, "quiet": 0}
+
+    @Process
+    async def flaky(ctx: ProcessContext) -> str:
+        attempts["flaky"] += 1
+        await ctx.send("output", f"attempt {attempts['flaky']}")
+        if attempts["flaky"] == 1:
+            raise ConnectionError("try again")
+        return "returned"
+
+    @Process
+    async def quiet_on_retry(ctx: ProcessContext) -> str:
+        attempts["quiet"] += 1
+        if attempts["quiet"] == 1:
+            await ctx.send("output", "stale")
+            raise ConnectionError("try again")
+        return "fresh"
+
+    policy = RetryPolicy(2, "constant", base_delay=0)
+    dag = DAG("outputs").add("flaky", flaky, retry=policy).add("quiet", quiet_on_retry, retry=policy)
+    with anyio.fail_after(10):
+        result = await dag.run()
+    assert result.values == {"flaky": "attempt 2", "quiet": "fresh"}

@@ -518,8 +518,21 @@ class _Run:
     async def attempt(self, task: DAGTask, ctx: _TaskContext) -> ProcessResult[Any]:
         if task.retry is None:
             return await task.process.execute(ctx)
-        ctx.outputs.clear()
-        return await retry_process(task.process, ctx, task.retry)
+        return await retry_process(_Attempt(task.process), ctx, task.retry)
+
+
+class _Attempt(Process):
+    """One attempt of a retried task: what an earlier attempt sent on
+    ``"output"`` does not count."""
+
+    def __init__(self, inner: Process) -> None:
+        super().__init__(name=inner.name)
+        self.inner = inner
+
+    async def execute(self, ctx: ProcessContext) -> ProcessResult[Any]:
+        if isinstance(ctx, _TaskContext):
+            ctx.outputs.clear()
+        return await self.inner.execute(ctx)
 
 
 def _cancelled(name: str, ctx: ProcessContext, cause: str) -> Failure:
