@@ -452,3 +452,70 @@ async def sdk_span_cost(count: int, equivalent: bool) -> float:
     provider.shutdown()
     await anyio.lowlevel.checkpoint()
     return elapsed / count
+
+
+# -------------------------------------------------------------- streams and DAG
+
+
+async def _work(x: int) -> int:
+    """The mapped function: one scheduler turn, like a tiny awaited call."""
+    await anyio.lowlevel.checkpoint()
+    return x
+
+
+async def stream_map_stbass(n: int, k: int) -> float:
+    """``pipeline(range(n), map(_work, max_parallel=k))``, ordered."""
+    from stbass.streams import map as smap
+    from stbass.streams import pipeline
+
+    p = pipeline(range(n), smap(_work, max_parallel=k))
+    t0 = perf()
+    result = await p.run()
+    elapsed = perf() - t0
+    assert result.is_ok and len(result.value) == n
+    return elapsed
+
+
+async def stream_map_aiostream(n: int, k: int) -> float:
+    """aiostream's ``pipe.map(_work, task_limit=k)`` (ordered; asyncio only)."""
+    from aiostream import pipe, stream
+
+    work: Any = _work
+    xs: Any = stream.iterate(range(n)) | pipe.map(work, task_limit=k, ordered=True)
+    t0 = perf()
+    items: list[Any] = await stream.list(xs)
+    elapsed = perf() - t0
+    assert len(items) == n
+    return elapsed
+
+
+def _trivial_task(_: Any) -> None:
+    return None
+
+
+async def dag_flat(n: int) -> float:
+    """A DAG of *n* independent trivial tasks (function tasks)."""
+    from stbass.dag import DAG
+
+    dag = DAG("bench")
+    for i in range(n):
+        dag.add(f"t{i}", _trivial_task)
+    t0 = perf()
+    result = await dag.run()
+    elapsed = perf() - t0
+    assert result.is_ok and len(result.values) == n
+    return elapsed
+
+
+async def dag_flat_processes(n: int) -> float:
+    """A DAG of *n* independent trivial tasks given as the same Process."""
+    from stbass.dag import DAG
+
+    dag = DAG("bench")
+    for i in range(n):
+        dag.add(f"t{i}", trivial)
+    t0 = perf()
+    result = await dag.run()
+    elapsed = perf() - t0
+    assert result.is_ok and len(result.values) == n
+    return elapsed

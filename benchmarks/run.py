@@ -47,7 +47,10 @@ import anyio
 from benchmarks import cases
 
 ROOT = Path(__file__).resolve().parent.parent
-BENCHMARKS = ("pingpong", "alt", "idle", "spawn", "choice", "parfor", "flat", "pairs", "tracing")
+BENCHMARKS = (
+    "pingpong", "alt", "idle", "spawn", "choice", "parfor", "flat", "pairs", "tracing",
+    "streams", "dag",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -70,6 +73,8 @@ class Sizes:
     tracing_on: int
     tracing_repeats: int
     sdk_spans: int
+    stream_items: int = 5_000
+    dag_tasks: int = 1_000
 
 
 FULL = Sizes(
@@ -108,6 +113,7 @@ QUICK = Sizes(
     tracing_on=500,
     tracing_repeats=3,
     sdk_spans=2_000,
+    stream_items=2_000,
 )
 
 
@@ -127,6 +133,8 @@ def scaled(sizes: Sizes, factor: float, repeats: int | None) -> Sizes:
         tracing=n(sizes.tracing, 1),
         tracing_on=n(sizes.tracing_on, 1),
         sdk_spans=n(sizes.sdk_spans, 1),
+        stream_items=n(sizes.stream_items, 20),
+        dag_tasks=n(sizes.dag_tasks, 10),
         idle_seconds=sizes.idle_seconds if factor >= 1 else max(0.05, sizes.idle_seconds * factor),
     )
     if repeats is not None:
@@ -339,6 +347,49 @@ def bench_choice(backend: str, sizes: Sizes) -> list[Section]:
             )
         )
     return sections
+
+#: the max_parallel values of the stream map benchmark
+STREAM_KS = (1, 8, 64)
+
+
+def bench_streams(backend: str, sizes: Sizes) -> list[Section]:
+    """Ordered ``map(max_parallel=k)`` over a pipeline vs aiostream's
+    ``pipe.map(task_limit=k)`` (asyncio only: aiostream is built on asyncio)."""
+    n = sizes.stream_items
+    variants: dict[str, Callable[[], Awaitable[float]]] = {}
+    for k in STREAM_KS:
+        variants[f"stbass map, k={k}"] = bind(cases.stream_map_stbass, n, k)
+        if backend == "asyncio":
+            variants[f"aiostream map, k={k}"] = bind(cases.stream_map_aiostream, n, k)
+    samples = interleaved(backend, variants, sizes.repeats)
+    return [
+        section_from_times(
+            "stream_map",
+            f"ordered map of {n:,} items, an async function of one checkpoint (items/s)",
+            samples,
+            count=n,
+            unit="msg/s",
+        )
+    ]
+
+
+def bench_dag(backend: str, sizes: Sizes) -> list[Section]:
+    n = sizes.dag_tasks
+    variants = {
+        "DAG, function tasks": bind(cases.dag_flat, n),
+        "DAG, Process tasks": bind(cases.dag_flat_processes, n),
+        "PAR": bind(cases.spawn_par, n),
+    }
+    samples = interleaved(backend, variants, sizes.repeats)
+    return [
+        section_from_times(
+            "dag",
+            f"{n:,} independent trivial tasks: DAG vs PAR (µs per task)",
+            samples,
+            count=n,
+            unit="µs",
+        )
+    ]
 
 
 CLOCK = ["--clock", "cpu"]
@@ -661,6 +712,29 @@ def targets(backend: str, sections: dict[str, Section]) -> list[Target]:
             lambda x: x <= 2.0,
             "peak B/process ÷ raw anyio B/task (PASS: completes, <= 2x)",
         )
+    if "stream_map" in sections and backend == "asyncio":
+        for k in STREAM_KS:
+            add(
+                f"stream map k={k} vs aiostream",
+                ">= 1.0x",
+                ratio(
+                    _value(sections, "stream_map", f"stbass map, k={k}"),
+                    _value(sections, "stream_map", f"aiostream map, k={k}"),
+                ),
+                lambda x: x >= 1.0,
+                "items/s, stbass ordered map ÷ aiostream pipe.map(task_limit=k)",
+            )
+    if "dag" in sections:
+        add(
+            "DAG of trivial tasks vs PAR",
+            "< 2.0x",
+            ratio(
+                _value(sections, "dag", "DAG, function tasks"),
+                _value(sections, "dag", "PAR"),
+            ),
+            lambda x: x < 2.0,
+            "µs per task, DAG ÷ PAR",
+        )
     flat = sections.get("flat")
     if flat is not None:
         result = flat.extra["result"]
@@ -860,6 +934,8 @@ def main(argv: list[str] | None = None) -> int:
             "flat": lambda: bench_flat(backend, sizes),
             "pairs": lambda: bench_pairs(backend, sizes),
             "tracing": lambda: bench_tracing(backend, sizes),
+            "streams": lambda: bench_streams(backend, sizes),
+            "dag": lambda: bench_dag(backend, sizes),
         }
         for key in BENCHMARKS:
             if key not in only:

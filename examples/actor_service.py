@@ -26,6 +26,7 @@ import anyio
 
 from stbass import (
     ALT,
+    AllGuardsDisabledError,
     PAR,
     SEQ,
     Chan,
@@ -79,8 +80,10 @@ class MemoryActor(Process):
         while not (tell.closed and ask.closed):
             try:
                 message = await mailbox
-            except ChannelClosedError:
-                continue  # a channel closed while we waited: its guard is now off
+            except (ChannelClosedError, AllGuardsDisabledError):
+                # a channel closed while we waited (its guard is now off), or
+                # both did and no guard is left: the loop condition decides
+                continue
             self.handled += 1
             if isinstance(message, Remember):
                 self.facts[message.key] = message.fact

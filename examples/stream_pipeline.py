@@ -1,22 +1,15 @@
-"""A stream pipeline with bounded concurrency and back-pressure.
+"""A stream pipeline with bounded concurrency and back-pressure, from operators.
 
 ::
 
-    read --urls--> fetch x4 --pages--> parse --docs--> store (batches, 2 writes at a time)
+    urls --> map(fetch, max_parallel=4) --> map(parse) --> batch(5) --> store
 
-Every stage is a process and every arrow a zero-buffer channel, so a stage
-that falls behind slows down the stages before it (back-pressure) instead of
-letting a queue grow. Concurrency is bounded in two ways:
-
-* ``fetch`` is a *farm*: ``PAR_FOR(4, fetcher)`` starts four identical workers
-  that all read from ``urls``; at most four fetches are in flight, whatever the
-  length of the stream;
-* ``store`` groups documents into batches and writes each batch with
-  ``PAR_FOR(len(batch), write, max_parallel=2)``: at most two writes at once,
-  results in index order.
-
-The stream ends from its head: ``read`` closes ``urls``; each stage's
-``async for`` then ends and the stage closes its own output channel::
+Every arrow is a zero-buffer channel, so a stage that falls behind slows the
+stages before it (back-pressure) instead of letting a queue grow. At most four
+fetches are in flight, whatever the length of the stream (``max_parallel=4``;
+``ordered=False`` sends each page on as soon as it is fetched). ``store``, the
+sink, writes each batch with ``PAR_FOR(..., max_parallel=2)``: at most two
+writes at once. The end of the URL list closes every stage in turn::
 
     python examples/stream_pipeline.py             # asyncio
     python examples/stream_pipeline.py --backend trio
@@ -29,8 +22,9 @@ from dataclasses import dataclass, field
 
 import anyio
 
-from stbass import PAR, Chan, Process, ProcessContext, ProcessResult
+from stbass import ProcessContext
 from stbass.replicator import PAR_FOR
+from stbass.streams import Pipeline, batch, map, pipeline
 
 
 @dataclass(frozen=True)
@@ -69,77 +63,43 @@ class Stats:
     batches: int = 0
 
 
-def pipeline(n_urls: int, stats: Stats, *, fetchers: int = 4, batch: int = 5) -> PAR:
-    urls = Chan(str, name="urls")
-    pages = Chan(Page, name="pages")
-    docs = Chan(Doc, name="docs")
+def build(n_urls: int, stats: Stats, *, fetchers: int = 4, size: int = 5) -> Pipeline:
+    async def fetch(url: str) -> Page:
+        with stats.fetching:
+            await anyio.sleep(0.01 + 0.005 * (len(url) % 4))  # an HTTP GET
+        return Page(url, f"<h1>Post {url.rsplit('/', 1)[1]}</h1> lorem ipsum")
 
-    @Process
-    async def read(ctx: ProcessContext) -> int:
-        for i in range(n_urls):
-            await urls.send(f"https://example.org/post/{i}")  # waits for a free fetcher
-        urls.close()  # end of stream
-        return n_urls
+    def parse(page: Page) -> Doc:
+        title = page.html.split("<h1>")[1].split("</h1>")[0]
+        return Doc(page.url, title, len(page.html.split()))
 
-    async def fetcher(index: int, ctx: ProcessContext) -> ProcessResult[int]:
-        fetched = 0
-        async for url in urls:  # the workers share the channel: each URL goes to one of them
-            with stats.fetching:
-                await anyio.sleep(0.01 + 0.005 * (len(url) % 4))  # an HTTP GET
-            await pages.send(Page(url, f"<h1>Post {url.rsplit('/', 1)[1]}</h1> lorem ipsum"))
-            fetched += 1
-        return ProcessResult.ok(fetched)
-
-    @Process
-    async def fetch(ctx: ProcessContext) -> ProcessResult[list[int]]:
-        farm = await PAR_FOR(fetchers, fetcher, name="fetcher").run()
-        pages.close()  # every fetcher has finished: no more pages
-        return ProcessResult.ok(farm.value) if farm.is_ok else ProcessResult.fail(farm.failures[0])
-
-    @Process
-    async def parse(ctx: ProcessContext) -> int:
-        parsed = 0
-        async for page in pages:
-            title = page.html.split("<h1>")[1].split("</h1>")[0]
-            await docs.send(Doc(page.url, title, len(page.html.split())))
-            parsed += 1
-        docs.close()
-        return parsed
-
-    async def write_batch(items: list[Doc]) -> None:
+    async def store(docs: list[Doc]) -> None:
         async def write(i: int, ctx: ProcessContext) -> str:
             with stats.writing:
                 await anyio.sleep(0.02)  # an INSERT into the search index
-            return items[i].url
+            return docs[i].url
 
-        written = await PAR_FOR(len(items), write, max_parallel=2).run()
+        written = await PAR_FOR(len(docs), write, max_parallel=2).run()
         stats.stored.extend(written.value)  # in index order
         stats.batches += 1
 
-    @Process
-    async def store(ctx: ProcessContext) -> int:
-        pending: list[Doc] = []
-        async for doc in docs:
-            pending.append(doc)
-            if len(pending) == batch:
-                await write_batch(pending)
-                pending = []
-        if pending:
-            await write_batch(pending)
-        return len(stats.stored)
-
-    return PAR(read, fetch, parse, store)
+    urls = (f"https://example.org/post/{i}" for i in range(n_urls))
+    return pipeline(
+        urls,
+        map(fetch, max_parallel=fetchers, ordered=False),
+        map(parse),
+        batch(size),
+        sink=store,
+    )
 
 
 async def main(n_urls: int = 23) -> Stats:
     """Push *n_urls* through the pipeline; returns the counters."""
     stats = Stats()
-    result = await pipeline(n_urls, stats).run()
+    result = await build(n_urls, stats).run()
     if not result.is_ok:
         raise SystemExit(result.failures[0].summary)
-    read, per_fetcher, parsed, stored = result.value
-    print(f"read {read}, fetched {sum(per_fetcher)} (per fetcher: {per_fetcher}), parsed {parsed}")
-    print(f"stored {stored} in {stats.batches} batches")
+    print(f"stored {len(stats.stored)} pages in {stats.batches} batches ({result.value} sink calls)")
     print(f"peak fetches in flight: {stats.fetching.peak}, peak writes: {stats.writing.peak}")
     return stats
 

@@ -85,3 +85,20 @@ SERVER_ADDRESS: Final = "server.address"
 SERVER_PORT: Final = "server.port"
 MCP_TRANSPORT: Final = "stbass.mcp.transport"  # "streamable-http" | "sse" | "stdio"
 MCP_SHARED_SESSION: Final = "stbass.mcp.shared_session"  # True inside MCPServer.connect()
+
+# DAG spans (stbass.dag): one "DAG" span, a process span per task under it
+DAG_NAME: Final = "stbass.dag.name"
+DAG_RUN_ID: Final = "stbass.dag.run_id"
+DAG_EDGES: Final = "stbass.dag.edges"  # ["dependency -> task", ...]
+DAG_RESUMED: Final = "stbass.dag.resumed"  # how many tasks came from the state file
+DAG_TASK: Final = "stbass.dag.task"
+EVENT_DAG_TASK_RESUMED: Final = "dag.task.resumed"
+EVENT_DAG_TASK_SKIPPED: Final = "dag.task.skipped"
+
+# stream pipeline spans (stbass.streams): one "pipeline" span, a process span per operator
+PIPELINE_STAGES: Final = "stbass.pipeline.stages"
+PIPELINE_ITEMS: Final = "stbass.pipeline.items"
+PIPELINE_STAGE: Final = "stbass.pipeline.stage"
+PIPELINE_ON_ERROR: Final = "stbass.pipeline.on_error"
+PIPELINE_ITEM: Final = "stbass.pipeline.item"
+EVENT_PIPELINE_ITEM_FAILED: Final = "pipeline.item.failed"

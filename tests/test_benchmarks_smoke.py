@@ -30,6 +30,8 @@ SECTIONS = (
     "pairs[anyio]",
     "tracing",
     "sdk_span",
+    "stream_map",
+    "dag",
 )
 
 

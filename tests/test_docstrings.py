@@ -11,7 +11,10 @@ import re
 
 import pytest
 
-PUBLIC_MODULES = ("stbass", "stbass.observe", "stbass.testing", "stbass.mcp", "stbass_tracing")
+PUBLIC_MODULES = (
+    "stbass", "stbass.observe", "stbass.testing", "stbass.mcp", "stbass_tracing",
+    "stbass.dag", "stbass.streams",
+)  # fmt: skip
 
 # Modules whose docstring examples run as doctests (the synchronous ones; async
 # or illustrative examples are marked ``# doctest: +SKIP``).
@@ -38,6 +41,8 @@ DOCTEST_MODULES = (
     "stbass_tracing._model",
     "stbass_tracing._export",
     "stbass_tracing._viewer",
+    "stbass.dag",
+    "stbass.streams",
 )
 
 # A ``>>>`` prompt, a reST literal block (a line ending in ``::``), or a fenced block.
