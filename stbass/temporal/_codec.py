@@ -164,10 +164,16 @@ def _instantiate(
             return err
         except Exception:  # a built-in whose constructor wants other arguments
             continue
-    # e.g. UnicodeDecodeError(message): keep the name, drop the built-in base
-    plain: type[RemoteProcessError] = type(type_name, (RemoteProcessError,), {"__module__": module or "remote"})
-    fallback: RemoteProcessError = plain(*(args or [message]))
-    return fallback
+    # e.g. UnicodeDecodeError, whose constructor wants five arguments and whose
+    # args (bytes) did not travel: create it without running its __init__.
+    try:
+        bare: RemoteProcessError = cls.__new__(cls, message)
+        return bare
+    except Exception:  # pragma: no cover - every built-in exception allows it
+        plain: type[RemoteProcessError] = type(
+            type_name, (RemoteProcessError,), {"__module__": module or "remote"}
+        )
+        return plain(message)
 
 
 class _Model(BaseModel):

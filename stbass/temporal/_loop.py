@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio  # the one place stbass drives asyncio itself: the Temporal SDK needs it
 import concurrent.futures
+import logging
 import threading
 import time
 from datetime import timedelta
@@ -27,6 +28,8 @@ from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 T = TypeVar("T")
+
+_log = logging.getLogger("stbass.temporal")
 
 #: how long a cancelled call waits for its remote coroutine to wind down
 _CANCEL_GRACE = 10.0
@@ -219,6 +222,11 @@ async def wait_through_outage(
                 raise
             lost = time.monotonic()
             reason = f"{type(exc).__name__}: {exc}"
+        _log.warning(
+            "lost the Temporal server at %s while waiting for workflow %r (%s); "
+            "waiting up to %.0f s for it to come back",
+            target, wf_id, reason, budget,
+        )
         delay = 0.1
         while not await _server_answers(client):
             waited = time.monotonic() - lost
@@ -231,3 +239,7 @@ async def wait_through_outage(
                 ) from None
             await asyncio.sleep(min(delay, max(0.0, budget - waited)))
             delay = min(delay * 2, 2.0)
+        _log.warning(
+            "the Temporal server at %s answers again after %.1f s: reattaching to workflow %r",
+            target, time.monotonic() - lost, wf_id,
+        )
