@@ -174,23 +174,26 @@ def _install_span_file(path: str) -> None:
 
     from stbass import observe
 
+    # Opened once, here: workflow spans end inside Temporal's sandbox, where
+    # open() is not allowed (writing to an open file is).
+    f = open(path, "a", buffering=1)
+
     class _Lines(SpanExporter):
         def export(self, spans: Any) -> SpanExportResult:
-            with open(path, "a") as f:
-                for span in spans:
-                    assert isinstance(span, ReadableSpan) and span.context is not None
-                    f.write(
-                        json.dumps(
-                            {
-                                "name": span.name,
-                                "trace_id": f"{span.context.trace_id:032x}",
-                                "span_id": f"{span.context.span_id:016x}",
-                                "parent_id": f"{span.parent.span_id:016x}" if span.parent else None,
-                                "pid": os.getpid(),
-                            }
-                        )
-                        + "\n"
+            for span in spans:
+                assert isinstance(span, ReadableSpan) and span.context is not None
+                f.write(
+                    json.dumps(
+                        {
+                            "name": span.name,
+                            "trace_id": f"{span.context.trace_id:032x}",
+                            "span_id": f"{span.context.span_id:016x}",
+                            "parent_id": f"{span.parent.span_id:016x}" if span.parent else None,
+                            "pid": os.getpid(),
+                        }
                     )
+                    + "\n"
+                )
             return SpanExportResult.SUCCESS
 
     provider = TracerProvider()

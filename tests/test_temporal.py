@@ -8,6 +8,7 @@ worker subprocesses (``python -m stbass.temporal worker``) on queues ``q-a`` and
 
 from __future__ import annotations
 
+import json
 import os
 import select
 import shutil
@@ -23,6 +24,7 @@ from typing import IO, Any
 
 import anyio
 import pytest
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 pytest.importorskip("temporalio", reason="the temporal extra (temporalio) is not installed")
 
@@ -212,6 +214,31 @@ def temporal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TemporalEnv]:
         yield env
     finally:
         env.stop()
+
+
+def _worker_spans(path: Path) -> list[dict[str, Any]]:
+    """The spans a worker recorded (see ``temporal_procs._install_span_file``)."""
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def _ancestors(
+    span_id: str, local: InMemorySpanExporter, remote: list[dict[str, Any]]
+) -> list[str]:
+    """The ids of *span_id*'s ancestors, across the caller's and the workers' spans."""
+    parents: dict[str, str | None] = {s["span_id"]: s["parent_id"] for s in remote}
+    for span in local.get_finished_spans():
+        assert span.context is not None
+        parents[f"{span.context.span_id:016x}"] = (
+            f"{span.parent.span_id:016x}" if span.parent is not None else None
+        )
+    chain: list[str] = []
+    current = parents.get(span_id)
+    while current is not None and current not in chain:
+        chain.append(current)
+        current = parents.get(current)
+    return chain
 
 
 async def _wait_until(cond: Callable[[], bool], timeout: float = 20.0) -> None:
@@ -409,10 +436,11 @@ async def test_durable_seq_halts_at_a_remote_failure(temporal: TemporalEnv, tmp_
 
 @pytest.mark.anyio
 async def test_durable_seq_resumes_after_its_worker_is_killed(
-    temporal: TemporalEnv, tmp_path: Path
+    temporal: TemporalEnv, tmp_path: Path, span_exporter: InMemorySpanExporter
 ) -> None:
     queue = f"durable-{uuid.uuid4().hex[:8]}"
-    first = temporal.start_worker(queue, sticky_timeout=1.0)
+    spans = tmp_path / "worker-spans.jsonl"
+    first = temporal.start_worker(queue, sticky_timeout=1.0, spans=spans)
     backend = temporal.backend(queue, heartbeat_timeout=1.0, retry_interval=0.2)
     pipeline = durable(SEQ(tp.step_one, tp.step_two, tp.step_three), backend=backend)
     outcome: list[Any] = []
@@ -428,7 +456,7 @@ async def test_durable_seq_resumes_after_its_worker_is_killed(
                 os.kill(first.pid, signal.SIGKILL)  # mid-step: step_two waits for "release"
                 first.wait()
                 (tmp_path / "release").touch()
-                temporal.start_worker(queue, sticky_timeout=1.0)
+                second = temporal.start_worker(queue, sticky_timeout=1.0, spans=spans)
     finally:
         await backend.aclose()
     (result,) = outcome
@@ -438,6 +466,13 @@ async def test_durable_seq_resumes_after_its_worker_is_killed(
     assert tp.runs(tmp_path, "step_two") == 2  # running at the crash: run again (at least once)
     assert tp.runs(tmp_path, "step_three") == 1
     assert [r.is_ok for r in result.results] == [True, True, True]
+    # One trace: the step the new worker ran continues the caller's trace.
+    (caller,) = [s for s in span_exporter.get_finished_spans() if s.name == "durable SEQ"]
+    remote = _worker_spans(spans)
+    (three,) = [s for s in remote if s["name"] == "process step_three"]
+    assert three["pid"] == second.pid
+    assert three["trace_id"] == f"{caller.context.trace_id:032x}"
+    assert f"{caller.context.span_id:016x}" in _ancestors(three["span_id"], span_exporter, remote)
 
 
 @pytest.mark.anyio
@@ -667,3 +702,41 @@ async def test_giving_up_on_an_outage_names_the_workflow_and_running_again_reatt
     assert tp.runs(tmp_path, "step_one") == 1
     assert tp.runs(tmp_path, "step_two") in (1, 2)
     assert tp.runs(tmp_path, "step_three") == 1
+
+
+# ---------------------------------------------------------------- one trace across the wire
+
+
+@pytest.mark.anyio
+async def test_placed_and_durable_runs_join_the_callers_trace(
+    temporal: TemporalEnv, tmp_path: Path, span_exporter: InMemorySpanExporter
+) -> None:
+    queue = f"traced-{uuid.uuid4().hex[:8]}"
+    spans = tmp_path / "worker-spans.jsonl"
+    temporal.start_worker(queue, spans=spans)
+    registry = BackendRegistry()
+    async with temporal.backend(queue) as backend:
+        registry.register(queue, backend)
+        with anyio.fail_after(30):
+            placed = await PLACED_PAR((tp.whoami, Placement(endpoint=queue)), registry=registry).run()
+            seq = await durable(SEQ(tp.step_one, tp.step_three), backend=backend).run(
+                {"dir": str(tmp_path), "trail": []}
+            )
+    assert placed.is_ok and seq.is_ok
+    local = {s.name: s for s in span_exporter.get_finished_spans()}
+    remote = _worker_spans(spans)
+    for caller_name, worker_names in (
+        ("PLACED_PAR", ["process whoami"]),
+        ("durable SEQ", ["process step_one", "process step_three"]),
+    ):
+        caller = local[caller_name]
+        assert caller.context is not None
+        for name in worker_names:
+            (span,) = [s for s in remote if s["name"] == name]
+            assert span["pid"] != os.getpid()
+            assert span["trace_id"] == f"{caller.context.trace_id:032x}", name
+            chain = _ancestors(span["span_id"], span_exporter, remote)
+            assert f"{caller.context.span_id:016x}" in chain, (name, chain)
+    # Temporal's own spans sit between, on each side.
+    assert any(n.startswith("StartWorkflow:stbass.Durable") for n in local)
+    assert any(s["name"] == "RunActivity:stbass.run_process" for s in remote)
