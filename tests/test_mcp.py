@@ -10,6 +10,7 @@ is mocked.
 from __future__ import annotations
 
 import functools
+import json
 import os
 import runpy
 import selectors
@@ -84,10 +85,13 @@ class RunningServer:
         self.stderr.close()
 
 
-def _start_server(kind: str, path: str) -> RunningServer:
+def _start_server(kind: str, path: str, env: dict[str, str] | None = None) -> RunningServer:
     stderr = tempfile.TemporaryFile()
     proc = subprocess.Popen(
-        [sys.executable, str(SERVER_SCRIPT), kind], stdout=subprocess.PIPE, stderr=stderr
+        [sys.executable, str(SERVER_SCRIPT), kind],
+        stdout=subprocess.PIPE,
+        stderr=stderr,
+        env=None if env is None else {**os.environ, **env},
     )
     assert proc.stdout is not None
     line = b""
@@ -527,6 +531,62 @@ async def test_stdio_span_has_no_network_address(span_exporter: InMemorySpanExpo
     assert tool_span.attributes is not None
     assert N.SERVER_ADDRESS not in tool_span.attributes
     assert tool_span.attributes["stbass.mcp.transport"] == "stdio"
+
+
+# ---------------------------------------------------------------- one trace across the wire
+
+
+def _server_spans(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def _ancestors(span_id: str, local: InMemorySpanExporter, remote: list[dict[str, Any]]) -> list[str]:
+    parents: dict[str, str | None] = {s["span_id"]: s["parent_id"] for s in remote}
+    for span in local.get_finished_spans():
+        assert span.context is not None
+        parents[f"{span.context.span_id:016x}"] = (
+            f"{span.parent.span_id:016x}" if span.parent is not None else None
+        )
+    chain: list[str] = []
+    current = parents.get(span_id)
+    while current is not None and current not in chain:
+        chain.append(current)
+        current = parents.get(current)
+    return chain
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("transport", ["http", "stdio"])
+async def test_a_stbass_tool_server_continues_the_callers_trace(
+    transport: str, tmp_path: Path, span_exporter: InMemorySpanExporter
+) -> None:
+    spans = tmp_path / "server-spans.jsonl"
+    env = {"STBASS_TEST_SPANS": str(spans)}
+    running = None
+    if transport == "http":
+        running = await anyio.to_thread.run_sync(_start_server, "http", "/mcp", env)
+        server = MCPServer(running.url)
+    else:
+        server = MCPServer(STDIO_COMMAND, env={**os.environ, **env})
+    try:
+        result = await run_proc(server.tool("text_stats", arguments={"text": "one trace across"}))
+    finally:
+        if running is not None:
+            await anyio.to_thread.run_sync(running.stop)
+    assert result.is_ok and result.value == {"words": 3, "chars": 16}
+    (caller,) = [s for s in span_exporter.get_finished_spans() if s.name == "process text_stats"]
+    assert caller.context is not None
+    remote = _server_spans(spans)
+    names = sorted(s["name"] for s in remote)
+    assert names == ["PAR", "process count_chars", "process count_words"]
+    for span in remote:
+        assert span["pid"] != os.getpid()
+        assert span["trace_id"] == f"{caller.context.trace_id:032x}"
+        assert f"{caller.context.span_id:016x}" in _ancestors(span["span_id"], span_exporter, remote)
+    # the server's PAR hangs right under the call's execute_tool span
+    (tool_span,) = [s for s in span_exporter.get_finished_spans() if s.name == "execute_tool text_stats"]
+    (par,) = [s for s in remote if s["name"] == "PAR"]
+    assert par["parent_id"] == f"{tool_span.context.span_id:016x}"
 
 
 # --------------------------------------------------- shared sessions: connect()
