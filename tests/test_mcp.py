@@ -49,6 +49,7 @@ from stbass.mcp import (
     MCPConnectionError,
     MCPInvalidArgumentsError,
     MCPProcess,
+    MCPProtocolError,
     MCPServer,
     MCPTimeoutError,
     MCPToolError,
@@ -998,3 +999,35 @@ def test_docs_snippet_runs(runner: str, tmp_path: Path) -> None:
         "{'result': 5}",
         "[{'result': 'HELLO!'}, {'words': 3, 'chars': 13}]",
     ]
+
+
+# ---------------------------------------------------------------- a body over the server's limit
+
+
+@pytest.mark.anyio
+async def test_an_argument_over_the_http_body_limit_names_the_limit_and_status(http_url: str) -> None:
+    big = "x" * (5 * 1024 * 1024)
+    result = await run_proc(MCPProcess(http_url, "echo", arguments={"text": big}))
+    error = error_of(result)
+    assert isinstance(error, MCPProtocolError)
+    message = str(error)
+    assert "HTTP 413" in message
+    assert "4,194,304 bytes (4 MiB)" in message
+    assert "its body was 5,2" in message  # the request's own size, in bytes
+    assert "tool 'echo'" in message
+    # the same argument travels over stdio, which has no such limit
+    over_stdio = await run_proc(MCPServer(STDIO_COMMAND).tool("echo", arguments={"text": big}))
+    assert over_stdio.is_ok and over_stdio.value == {"result": big}
+
+
+@pytest.mark.anyio
+async def test_a_body_over_the_limit_inside_connect_is_named_too(http_url: str) -> None:
+    server = MCPServer(http_url)
+    async with server.connect():
+        with anyio.fail_after(60):
+            result = await server.tool("echo", arguments={"text": "y" * (5 * 1024 * 1024)}).execute(
+                ProcessContext("echo")
+            )
+            small = await server.call("echo", {"text": "still fine"})
+    assert "HTTP 413" in str(error_of(result))
+    assert small == {"result": "still fine"}  # the session survives the refusal
