@@ -6,6 +6,13 @@ completed leaf in the workflow's history, so when a worker dies the next worker
 replays the history and carries on from the last completed step: completed steps
 are not run again, the step that was running when the worker died runs again
 (at least once).
+
+A run's workflow id is derived from the composition and its input (unless a
+``workflow_id`` is given), so running the same composition on the same input
+again is the *same* run: it reattaches to a workflow that is still running,
+returns the result of one that succeeded, and after a failed run starts a new
+run that takes the outcomes of the steps that had completed instead of running
+them again.
 """
 
 from __future__ import annotations
@@ -41,6 +48,7 @@ class DurableComposition(Composition):
     ``run(input_value=None)`` returns what the composition's own ``run`` would:
     a :class:`~stbass.SEQResult` for SEQ/SEQ_FOR, a :class:`~stbass.PARResult`
     for PAR/PAR_FOR/PLACED_PAR. It nests in other compositions like any process.
+    ``last_workflow_id`` is the workflow id of the last run (see :func:`durable`).
     """
 
     def __init__(
@@ -226,8 +234,17 @@ def durable(
 
     Leaves run as activities (on ``placement.config["task_queue"]``, on the
     queue of the :class:`TemporalBackend` that *registry* finds for their
-    placement, or on *backend*'s queue). Give a fixed *workflow_id* to reattach
-    to the same run after the calling program itself restarted.
+    placement, or on *backend*'s queue).
+
+    The workflow id is ``stbass-durable/<digest>``, a digest of the composition
+    (shape, process paths, names, queues, placement configs), its input, the
+    namespace and the queue: running the same composition on the same input again
+    reattaches to that run (or returns its result) and never redoes a completed
+    step. Give *workflow_id* to choose the id yourself (e.g. one per day, to run
+    the same input again as a new run). A server outage is waited out for up to
+    the backend's ``outage_timeout`` (or the caller's deadline); after that the
+    run fails with :class:`~stbass.temporal.TemporalUnavailableError` naming the
+    workflow id, and the workflow keeps running.
 
     >>> backend = TemporalBackend("steps")
     >>> pipeline = durable(SEQ(extract, transform, load), backend=backend)  # doctest: +SKIP
