@@ -557,15 +557,16 @@ def _ancestors(span_id: str, local: InMemorySpanExporter, remote: list[dict[str,
 
 
 @pytest.mark.anyio
-@pytest.mark.parametrize("transport", ["http", "stdio"])
+@pytest.mark.parametrize("transport", ["http", "sse", "stdio"])
 async def test_a_stbass_tool_server_continues_the_callers_trace(
     transport: str, tmp_path: Path, span_exporter: InMemorySpanExporter
 ) -> None:
     spans = tmp_path / "server-spans.jsonl"
     env = {"STBASS_TEST_SPANS": str(spans)}
     running = None
-    if transport == "http":
-        running = await anyio.to_thread.run_sync(_start_server, "http", "/mcp", env)
+    if transport != "stdio":
+        path = "/mcp" if transport == "http" else "/sse"
+        running = await anyio.to_thread.run_sync(_start_server, transport, path, env)
         server = MCPServer(running.url)
     else:
         server = MCPServer(STDIO_COMMAND, env={**os.environ, **env})

@@ -510,6 +510,7 @@ def test_temporal_fanout_example_runs(flags: list[str]) -> None:
     assert "csp: 7 words (on pool-a)" in done.stdout
     assert "occam: 13 words (on pool-b)" in done.stdout
     assert "durable PAR_FOR cubes: [0, 1, 8, 27, 64]" in done.stdout
+    assert "run again: same run True, cubes [0, 1, 8, 27, 64]" in done.stdout
     assert done.stdout.rstrip().endswith("Fan-out succeeded!")
 
 

@@ -122,7 +122,12 @@ class DurableComposition(Composition):
                 self.last_workflow_id = wf_id
                 rec.set("stbass.temporal.workflow_id", wf_id)
                 request = {"tree": tree, "input": checked, "options": self.backend.options()}
+                # An outage is waited out for the backend's outage_timeout, or
+                # less: the composition's own deadline, or the caller's.
                 budget = self.backend.outage_timeout
+                own = getattr(comp, "deadline", None)
+                if isinstance(own, (int, float)) and own > 0:
+                    budget = min(budget, float(own))
                 deadline = ctx.deadline if ctx is not None else None
                 if deadline is not None:
                     budget = max(0.001, min(budget, deadline - anyio.current_time()))
