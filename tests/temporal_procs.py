@@ -112,6 +112,17 @@ async def square(index: int, ctx: ProcessContext) -> ProcessResult[int]:
 chatty = whoami.with_channels(events=Chan(int, name="events")).with_name("chatty")
 
 
+@Process
+async def gated(ctx: ProcessContext) -> int:
+    """Counts its runs in ``placement.config["dir"]``, then waits for ``<dir>/release``."""
+    assert ctx.placement is not None
+    directory = ctx.placement.config["dir"]
+    n = _record(directory, "gated")
+    while not (Path(directory) / "release").exists():  # made by the test process
+        await anyio.sleep(0.05)
+    return n
+
+
 # ------------------------------------------------- failures that read like local ones
 
 

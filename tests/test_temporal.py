@@ -705,6 +705,38 @@ async def test_giving_up_on_an_outage_names_the_workflow_and_running_again_reatt
     assert tp.runs(tmp_path, "step_three") == 1
 
 
+@pytest.mark.slow
+@pytest.mark.anyio
+async def test_a_placed_process_outlives_an_outage_its_caller_gave_up_on(
+    outage_env: TemporalEnv, tmp_path: Path
+) -> None:
+    queue = f"outage-{uuid.uuid4().hex[:8]}"
+    outage_env.start_worker(queue)
+    ctx = ProcessContext("gated", placement=Placement(config={"dir": str(tmp_path)}))
+    async with outage_env.backend(queue, outage_timeout=1.0) as backend:
+        outcome: list[ProcessResult[Any]] = []
+
+        async def call() -> None:
+            outcome.append(await backend.execute(tp.gated, ctx))
+
+        with anyio.fail_after(50):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(call)
+                await _wait_until(lambda: tp.runs(tmp_path, "gated") == 1)
+                await anyio.to_thread.run_sync(outage_env.stop_server)
+            (failed,) = outcome
+            error = failed.failure.error
+            assert isinstance(error, TemporalUnavailableError)
+            assert error.workflow_id == backend.workflow_id(tp.gated, ctx)
+            assert "may still be running: call execute() again with the same context" in str(error)
+            await anyio.to_thread.run_sync(outage_env.start_server)
+            (tmp_path / "release").touch()
+            again = await backend.execute(tp.gated, ctx)  # reattaches to the same workflow
+    assert again.is_ok
+    assert tp.runs(tmp_path, "gated") in (1, 2)  # running during the outage: at least once
+    assert again.value == tp.runs(tmp_path, "gated")
+
+
 # ---------------------------------------------------------------- one trace across the wire
 
 

@@ -21,7 +21,7 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 
 from .._compose._placement import ExecutionBackend, Placement
 from .._compose._process import Process, ProcessContext
-from .._compose._result import ProcessResult
+from .._compose._result import Failure, ProcessResult
 from ._codec import (
     PROCESS_FAILED,
     RUN_WORKFLOW,
@@ -30,7 +30,6 @@ from ._codec import (
     Outcome,
     check_json,
     dump,
-    outcome_from_exception,
     result_from_outcome,
 )
 from ._loop import LoopThread, cancelling_remote, wait_through_outage
@@ -225,8 +224,15 @@ class TemporalBackend(ExecutionBackend):
             try:
                 raw = await self._loop.call(self._run_remote(wf_id, payload, budget))
                 outcome = Outcome.model_validate(raw)
-            except Exception as exc:
-                outcome = outcome_from_exception(exc, process.name)
+            except Exception as exc:  # on this side (server, client): the error itself
+                failure = Failure(
+                    exc,
+                    process_name=process.name,
+                    process_id=ctx.process_id,
+                    placement=placement,
+                    parent_process=ctx.parent,
+                )
+                return ProcessResult.fail(failure)
         return result_from_outcome(
             outcome, process_id=ctx.process_id, parent=ctx.parent, placement=placement
         )
