@@ -30,8 +30,6 @@ from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel
 
-from stbass import PAR, Process, ProcessContext, observe
-
 class _CountingServer(MCPServer):
     list_requests = 0
 
@@ -146,6 +144,7 @@ async def barrier(parties: int, within: float) -> bool:
 @server.tool()
 async def text_stats(text: str) -> dict[str, int]:
     """Words and characters of *text*, counted by a stbass PAR (traced)."""
+    from stbass import PAR, Process, ProcessContext  # only here: keeps start-up quick
 
     @Process
     async def count_chars(ctx: ProcessContext) -> int:
@@ -168,6 +167,8 @@ def _record_spans(path: str) -> None:
 
     from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
     from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
+
+    from stbass import observe
 
     out = open(path, "a", buffering=1)
 
