@@ -154,7 +154,11 @@ def remote_error(
 
 
 def _instantiate(
-    cls: type[RemoteProcessError], args: list[Any] | None, message: str, type_name: str, module: str | None
+    cls: type[RemoteProcessError],
+    args: list[Any] | None,
+    message: str,
+    type_name: str,
+    module: str | None,
 ) -> RemoteProcessError:
     for attempt in ((*args,) if args is not None else None, (message,)):
         if attempt is None:
@@ -240,7 +244,8 @@ def outcome_from_result(result: ProcessResult[Any], name: str) -> Outcome:
     """Turn a worker-side result into an :class:`Outcome`; raises
     :class:`NotJSONError` when the success value is not JSON."""
     if result.is_ok:
-        return Outcome(ok=True, value=check_json(result._value, f"the value of process {name!r}"), process_name=name)
+        value = check_json(result._value, f"the value of process {name!r}")
+        return Outcome(ok=True, value=value, process_name=name)
     failure = result.failure
     error = failure.error
     return Outcome(

@@ -35,7 +35,15 @@ from .._compose._process import Process, ProcessContext
 from .._compose._replicator import PAR_FOR, SEQ_FOR
 from .._compose._result import Failure, FailurePolicy, ProcessResult
 from ._backend import TemporalBackend, checked_config
-from ._codec import DURABLE_WORKFLOW, PROCESS_FAILED, Call, Outcome, check_json, dump, result_from_outcome
+from ._codec import (
+    DURABLE_WORKFLOW,
+    PROCESS_FAILED,
+    Call,
+    Outcome,
+    check_json,
+    dump,
+    result_from_outcome,
+)
 from ._loop import cancelling_remote, wait_through_outage
 from ._paths import RemotePlacementError, callable_path
 

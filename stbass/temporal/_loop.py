@@ -16,8 +16,8 @@ import concurrent.futures
 import logging
 import threading
 import time
-from datetime import timedelta
 from collections.abc import Awaitable, Callable, Coroutine
+from datetime import timedelta
 from typing import Any, TypeVar
 
 import anyio
