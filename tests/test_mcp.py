@@ -1032,3 +1032,25 @@ async def test_a_body_over_the_limit_inside_connect_is_named_too(http_url: str) 
             small = await server.call("echo", {"text": "still fine"})
     assert "HTTP 413" in str(error_of(result))
     assert small == {"result": "still fine"}  # the session survives the refusal
+
+
+@pytest.mark.anyio
+async def test_an_argument_over_the_sse_body_limit_names_the_status(sse_url: str) -> None:
+    result = await run_proc(MCPProcess(sse_url, "echo", arguments={"text": "z" * (5 * 1024 * 1024)}, timeout=20))
+    message = str(error_of(result))
+    assert "HTTP 413" in message, message
+
+
+@pytest.mark.anyio
+async def test_a_refused_body_breaks_a_shared_sse_session_clearly(sse_url: str) -> None:
+    server = MCPServer(sse_url)
+    async with server.connect():
+        with anyio.fail_after(60):
+            big = await server.tool("echo", arguments={"text": "w" * (5 * 1024 * 1024)}).execute(
+                ProcessContext("echo")
+            )
+            after = await server.tool("echo", arguments={"text": "small"}).execute(ProcessContext("echo"))
+    assert "HTTP 413" in str(error_of(big))
+    error = error_of(after)
+    assert isinstance(error, MCPConnectionError)
+    assert "SSE transport stopped sending" in str(error) and "HTTP 413" in str(error)

@@ -39,7 +39,7 @@ import os
 import shlex
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -314,6 +314,32 @@ class _Refusal:
     tool: str | None  # the tool the request called, if it was tools/call
 
 
+class _Refusals:
+    """The HTTP error statuses a server answered to our POSTs, as they come: the
+    SDK reports them without the status (streamable HTTP) or not at all (SSE,
+    where the call would wait for its timeout), so a call also watches this."""
+
+    def __init__(self) -> None:
+        self.items: list[_Refusal] = []
+        self._added = anyio.Event()
+
+    def add(self, refusal: _Refusal) -> None:
+        self.items.append(refusal)
+        self._added.set()
+        self._added = anyio.Event()
+
+    async def wait_for(self, tool: str) -> _Refusal:
+        """The next refusal of a ``tools/call`` of *tool* (concurrent calls of
+        the same tool in one shared session cannot be told apart)."""
+        seen = len(self.items)
+        while True:
+            await self._added.wait()
+            for refusal in self.items[seen:]:
+                if refusal.tool == tool:
+                    return refusal
+            seen = len(self.items)
+
+
 #: what the official SDK's servers accept by default (``max_request_body_size``)
 _SDK_BODY_LIMIT = 4 * 1024 * 1024
 
@@ -321,8 +347,10 @@ _SDK_BODY_LIMIT = 4 * 1024 * 1024
 def _refusal_of(response: Any) -> _Refusal:
     import json
 
-    request = response.request
-    body = request.content if request is not None else b""
+    try:
+        body: bytes = response.request.content
+    except Exception:  # a streamed body: its size is unknown
+        body = b""
     tool = None
     try:
         message = json.loads(body)
@@ -335,12 +363,30 @@ def _refusal_of(response: Any) -> _Refusal:
 
 
 @asynccontextmanager
-async def _open_client(
-    target: _Target, refusals: list[_Refusal] | None = None
-) -> AsyncIterator[Client]:
-    """An open ``mcp.Client`` for *target*; HTTP error statuses the server
-    answers are appended to *refusals* (the SDK reports them without the status)."""
+async def _open_client(target: _Target, refusals: _Refusals | None = None) -> AsyncIterator[Client]:
+    """An open ``mcp.Client`` for *target*; the HTTP error statuses the server
+    answers (HTTP transports) are added to *refusals*."""
+    import httpx2
     from mcp import Client, Implementation, StdioServerParameters
+
+    log = refusals if refusals is not None else _Refusals()
+
+    async def on_response(response: httpx2.Response) -> None:
+        if response.status_code >= 400 and response.request.method == "POST":
+            log.add(_refusal_of(response))
+
+    def http_client(
+        headers: dict[str, str] | None = None,
+        timeout: httpx2.Timeout | None = None,
+        auth: httpx2.Auth | None = None,
+    ) -> httpx2.AsyncClient:
+        # The SDK's own defaults (30 s, 300 s to read a stream), plus the hook.
+        return httpx2.AsyncClient(
+            headers=headers,
+            timeout=timeout if timeout is not None else httpx2.Timeout(30.0, read=300.0),
+            auth=auth,
+            event_hooks={"response": [on_response]},
+        )
 
     server: Any
     async with AsyncExitStack() as stack:
@@ -357,23 +403,11 @@ async def _open_client(
         elif target.transport == "sse":
             from mcp.client.sse import sse_client
 
-            server = sse_client(cast(str, target.url))
+            server = sse_client(cast(str, target.url), httpx_client_factory=http_client)
         else:
-            import httpx2
             from mcp.client.streamable_http import streamable_http_client
 
-            log = refusals if refusals is not None else []
-
-            async def on_response(response: httpx2.Response) -> None:
-                if response.status_code >= 400 and response.request.method == "POST":
-                    log.append(_refusal_of(response))
-
-            # The SDK's own defaults (30 s, 300 s to read a stream), plus the hook.
-            http = httpx2.AsyncClient(
-                timeout=httpx2.Timeout(30.0, read=300.0),
-                event_hooks={"response": [on_response]},
-            )
-            await stack.enter_async_context(http)
+            http = await stack.enter_async_context(http_client())
             server = streamable_http_client(cast(str, target.url), http_client=http)
         client = Client(
             server,
@@ -559,7 +593,7 @@ class _SharedSession:
         self.tools: list[Tool] = []  # listed once, when the session opens
         self.connect_error: MCPCallError | None = None
         self.broken: str | None = None  # why the session can no longer be used
-        self.refusals: list[_Refusal] = []  # HTTP error statuses the server answered
+        self.refusals = _Refusals()  # HTTP error statuses the server answered
         self.ended = False  # the block that opened it has ended
         self._close = anyio.Event()
 
@@ -725,21 +759,29 @@ async def _call_tool_unspanned(
     kw: dict[str, Any] = {"server": target.label, "tool": tool}
     doing = f"calling tool {tool!r}"
     outcome: CallToolResult | MCPCallError | None = None
-    refusals = shared.refusals if shared is not None else []
+    refusals = shared.refusals if shared is not None else _Refusals()
+    refused_before = len(refusals.items)
     with anyio.move_on_after(timeout) as scope:
         try:
             if shared is None:
                 async with _open_client(target, refusals) as client:
                     tools = await _list_tools(client)
-                    outcome = await _checked_call(client, tools, target, tool, arguments)
+                    outcome = await _unless_refused(
+                        _checked_call(client, tools, target, tool, arguments), refusals, target, tool, doing
+                    )
             else:
                 await anyio.lowlevel.checkpoint()
                 client = shared.client_for(tool)
-                outcome = await _checked_call(client, shared.tools, target, tool, arguments)
+                outcome = await _unless_refused(
+                    _checked_call(client, shared.tools, target, tool, arguments), refusals, target, tool, doing
+                )
         except Exception as exc:  # never cancellation: that is a BaseException
-            outcome = _describe(exc, target, tool, doing, refusals)
+            outcome = _describe(exc, target, tool, doing, refusals.items)
             if shared is not None and isinstance(outcome, MCPConnectionError):
                 shared.mark_broken(str(outcome))
+    if shared is not None and target.transport == "sse" and len(refusals.items) > refused_before:
+        # The SDK's SSE transport stops sending once a POST is refused.
+        shared.mark_broken(f"the SSE transport stopped sending after: {outcome}")
     if scope.cancelled_caught and outcome is None:
         raise MCPTimeoutError(
             f"MCP tool {tool!r} on {target.label} timed out after {timeout:g} s "
@@ -756,6 +798,37 @@ async def _call_tool_unspanned(
             f"MCP tool {tool!r} on {target.label} reported an error: {text}", content=text, **kw
         )
     return _result_value(outcome)
+
+
+async def _unless_refused(
+    call: Awaitable[CallToolResult | MCPCallError],
+    refusals: _Refusals,
+    target: _Target,
+    tool: str,
+    doing: str,
+) -> CallToolResult | MCPCallError:
+    """Await *call*, unless the server refuses its HTTP request first: then the
+    call is abandoned and the refusal (status, size, limit) is the outcome."""
+    outcome: CallToolResult | MCPCallError | None = None
+    error: Exception | None = None
+
+    async def watch(scope: anyio.CancelScope) -> None:
+        nonlocal outcome
+        refusal = await refusals.wait_for(tool)
+        outcome = _refused_status([refusal], target, tool, doing)
+        scope.cancel()
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(watch, tg.cancel_scope)
+        try:
+            outcome = await call
+        except Exception as exc:  # re-raised below, as itself
+            error = exc
+        tg.cancel_scope.cancel()
+    if error is not None and outcome is None:
+        raise error
+    assert outcome is not None
+    return outcome
 
 
 def _require_sdk() -> None:
