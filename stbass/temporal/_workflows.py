@@ -90,14 +90,28 @@ class DurableWorkflow:
     def __init__(self) -> None:
         self._options: Json = {}
         self._key = ""
+        self._before: Json = {}
+        self._done: Json = {}
 
     @workflow.run
     async def run(self, request: Json) -> Json:
         self._options = request["options"]
         self._key = workflow.info().workflow_id
+        # leaves that completed in an earlier, failed run of this workflow id
+        self._before = dict(request.get("done") or {})
         tree: Json = request["tree"]
         outcome, results = await self._node(tree, request.get("input"), False, "0")
-        return {"ok": outcome["ok"], "value": outcome.get("value"), "results": results}
+        answer = {"ok": outcome["ok"], "value": outcome.get("value"), "results": results}
+        if not outcome["ok"]:
+            # A failed run fails the workflow (so running the composition again may
+            # reuse its id), carrying the answer and the completed leaves.
+            raise ApplicationError(
+                f"durable composition failed: {outcome.get('error_type')}: {outcome.get('message')}",
+                {**answer, "done": self._done},
+                type=PROCESS_FAILED,
+                non_retryable=True,
+            )
+        return answer
 
     async def _node(
         self, node: Json, value: Any, stage: bool, path: str
@@ -125,6 +139,10 @@ class DurableWorkflow:
     async def _leaf(
         self, call: Json, value: Any, stage: bool, path: str, timeout: float | None
     ) -> Json:
+        before = self._before.get(path)
+        if before is not None and before.get("ok"):
+            self._done[path] = before
+            return dict(before)
         request = {
             **call,
             "stage": stage,
@@ -139,6 +157,8 @@ class DurableWorkflow:
             activity_id=path,
             **_activity_kwargs(self._options, timeout),
         )
+        if result.get("ok"):
+            self._done[path] = result
         return result
 
     async def _seq(

@@ -12,7 +12,9 @@ and ``wait_idle`` (waits until no ``slow`` call is running: how a test checks
 that a timed-out call was cancelled on the server too). For the shared-session
 tests: ``pid`` (this server process's id), ``list_count`` (how many ``tools/list``
 requests this process has answered) and ``barrier`` (answers once *parties*
-``barrier`` calls are running at the same time in this process).
+``barrier`` calls are running at the same time in this process). For the trace
+tests: ``text_stats``, whose body is a stbass ``PAR``; with ``STBASS_TEST_SPANS``
+set, the server records its stbass spans as JSON lines in that file.
 """
 
 from __future__ import annotations
@@ -139,6 +141,56 @@ async def barrier(parties: int, within: float) -> bool:
     return False
 
 
+@server.tool()
+async def text_stats(text: str) -> dict[str, int]:
+    """Words and characters of *text*, counted by a stbass PAR (traced)."""
+    from stbass import PAR, Process, ProcessContext  # only here: keeps start-up quick
+
+    @Process
+    async def count_chars(ctx: ProcessContext) -> int:
+        await anyio.lowlevel.checkpoint()
+        return len(text)
+
+    @Process
+    async def count_words(ctx: ProcessContext) -> int:
+        await anyio.lowlevel.checkpoint()
+        return len(text.split())
+
+    result = await PAR(count_words, count_chars).run()
+    words, chars = result.value
+    return {"words": words, "chars": chars}
+
+
+def _record_spans(path: str) -> None:
+    """Record this server's stbass spans as JSON lines in *path*."""
+    import json
+
+    from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
+
+    from stbass import observe
+
+    out = open(path, "a", buffering=1)
+
+    class _Lines(SpanExporter):
+        def export(self, spans: Any) -> SpanExportResult:
+            for span in spans:
+                assert isinstance(span, ReadableSpan) and span.context is not None
+                record = {
+                    "name": span.name,
+                    "trace_id": f"{span.context.trace_id:032x}",
+                    "span_id": f"{span.context.span_id:016x}",
+                    "parent_id": f"{span.parent.span_id:016x}" if span.parent else None,
+                    "pid": os.getpid(),
+                }
+                out.write(json.dumps(record) + "\n")
+            return SpanExportResult.SUCCESS
+
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(_Lines()))
+    observe.set_tracer_provider(provider)
+
+
 def _serve_http(kind: str) -> None:
     app = server.sse_app() if kind == "sse" else server.streamable_http_app()
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -153,6 +205,8 @@ def _serve_http(kind: str) -> None:
 
 
 def main() -> None:
+    if os.environ.get("STBASS_TEST_SPANS"):
+        _record_spans(os.environ["STBASS_TEST_SPANS"])
     kind = sys.argv[1] if len(sys.argv) > 1 else "stdio"
     if kind == "stdio":
         server.run("stdio")
