@@ -118,10 +118,56 @@ def big_trace(n_groups: int = 10, per_group: int = 100) -> Trace:
     return Trace(spans)
 
 
-def page_data(page: str) -> dict[str, Any]:
+def raw_page_data(page: str) -> dict[str, Any]:
+    """The data block of a page, as embedded (the compact, columnar form)."""
     match = re.search(r'<script type="application/json" id="trace-data">(.*?)</script>', page, re.S)
     assert match is not None
     return json.loads(match.group(1))  # type: ignore[no-any-return]
+
+
+CATS = ("composition", "process", "send", "recv", "alt", "other")
+KINDS = ("INTERNAL", "SERVER", "CLIENT", "PRODUCER", "CONSUMER")
+ROW_KINDS = ("composition", "process", "group", "orphans")
+
+
+def decode_data(data: dict[str, Any]) -> dict[str, Any]:
+    """The compact form decoded as the viewer script does: one dict per span and per row."""
+    values, cols, n = data["values"], data["spans"], data["meta"]["spans"]
+    events: dict[int, list[Any]] = {}
+    for e in data["events"]:
+        events.setdefault(e[0], []).append(
+            [values[e[1]], e[2], {values[e[k]]: values[e[k + 1]] for k in range(3, len(e), 2)}])
+    extra: dict[int, dict[int, Any]] = {}
+    for i, what, v in data["extra"]:
+        extra.setdefault(i, {})[what] = values[v]
+    spans = []
+    t = 0
+    for i in range(n):
+        t += cols["start"][i]
+        pairs = cols["attrs"][i]
+        spans.append({
+            "id": cols["ids"][16 * i: 16 * i + 16], "name": values[cols["name"][i]],
+            "cat": CATS[cols["ck"][i] >> 3], "kind": KINDS[cols["ck"][i] & 7],
+            "row": cols["row"][i], "level": cols["level"][i], "start": t, "end": t + cols["dur"][i],
+            "status": cols["st"][i] & 3, "cancelled": bool(cols["st"][i] & 4), "plumbing": bool(cols["st"][i] & 8),
+            "parent": cols["parent"][i],
+            "attrs": {values[pairs[k]]: values[pairs[k + 1]] for k in range(0, len(pairs), 2)},
+            "events": events.get(i, []), "chosen": extra.get(i, {}).get(1), "status_text": extra.get(i, {}).get(0),
+        })
+    r = data["rows"]
+    rows = [
+        {"id": r["id"][k], "parent": None if r["parent"][k] < 0 else r["parent"][k], "depth": r["depth"][k],
+         "kind": ROW_KINDS[r["kind"][k]], "label": values[r["label"][k]],
+         "span": None if r["span"][k] < 0 else r["span"][k]}
+        for k in range(len(r["id"]))
+    ]
+    return {"meta": data["meta"], "rows": rows, "spans": spans, "arrows": data["arrows"],
+            "failures": data["failures"]}
+
+
+def page_data(page: str) -> dict[str, Any]:
+    """The data of a page, decoded (:func:`decode_data`)."""
+    return decode_data(raw_page_data(page))
 
 
 def test_layout_of_the_known_trace() -> None:
