@@ -64,6 +64,8 @@ def _alt_choice(s: SpanRecord) -> str | None:
 _CATS = ("composition", "process", "send", "recv", "alt", "other")
 _KINDS = ("INTERNAL", "SERVER", "CLIENT", "PRODUCER", "CONSUMER")
 _ROW_KINDS = ("composition", "process", "group", "orphans")
+_CAT_CODE = {c: i for i, c in enumerate(_CATS)}
+_KIND_CODE = {k: i for i, k in enumerate(_KINDS)}
 FLAG_CANCELLED = 4
 FLAG_PLUMBING = 8
 
@@ -76,10 +78,17 @@ class _Table:
         self._index: dict[tuple[str, Any], int] = {}
 
     def __call__(self, value: Any) -> int:
+        try:
+            return self._index[(value.__class__, value)]
+        except (KeyError, TypeError):
+            pass
         if isinstance(value, float) and not math.isfinite(value):
             value = str(value)  # JSON has no NaN/Infinity
-        key = (type(value).__name__, value if isinstance(value, (str, int, float, bool)) or value is None
-               else json.dumps(value, sort_keys=True, default=str))
+        try:
+            key: tuple[Any, Any] = (value.__class__, value)
+            hash(key)
+        except TypeError:  # lists and the like
+            key = (value.__class__, json.dumps(value, sort_keys=True, default=str))
         found = self._index.get(key)
         if found is None:
             found = self._index[key] = len(self.values)
@@ -116,12 +125,16 @@ def page_data(layout: Layout, title: str) -> dict[str, Any]:
     extra: list[list[Any]] = []  # [span, what, value index]: status text, ALT choice, parent id not in the trace
     failures: list[int] = []
     previous = 0
+    n_processes = n_cancelled = 0
     for i, s in enumerate(trace.spans):
         cat = s.category
+        if cat == "process":
+            n_processes += 1
+            n_cancelled += s.is_cancelled
         ids.append(s.span_id)
         traces.append(trace_index[s.trace_id])
         cols["name"].append(table(s.name))
-        cols["ck"].append(_CATS.index(cat) * 8 + (_KINDS.index(s.kind) if s.kind in _KINDS else 0))
+        cols["ck"].append(_CAT_CODE[cat] * 8 + _KIND_CODE.get(s.kind, 0))
         cols["row"].append(layout.row_of[s.span_id])
         cols["level"].append(layout.level_of[s.span_id])
         start = s.start_time_ns - t0
@@ -178,10 +191,10 @@ def page_data(layout: Layout, title: str) -> dict[str, Any]:
             "title": title,
             "spans": len(trace.spans),
             "lanes": len(layout.rows),
-            "processes": len(trace.processes),
+            "processes": n_processes,
             "messages": len(arrows),
             "failures": len(failures),
-            "cancelled": sum(1 for s in trace.spans if s.category == "process" and s.is_cancelled),
+            "cancelled": n_cancelled,
             "wall_ns": trace.wall_time_ns,
             "t0_ns": t0,
             "traces": len(trace_ids),
