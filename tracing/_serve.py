@@ -28,6 +28,7 @@ import html
 import json
 import os
 import re
+import signal
 import socket
 import sys
 import threading
@@ -589,7 +590,19 @@ def serve(
     server = uvicorn.Server(config)
     if ready is not None:
         ready(f"http://{shown}:{bound}")
+    # uvicorn stops on SIGINT/SIGTERM, then raises the signal again for the handler it found:
+    # make that a no-op, so Ctrl+C or a `kill` is a clean stop (exit status 0), not a traceback
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            previous[sig] = signal.signal(sig, _stopped)
     try:
         server.run(sockets=[sock])
     finally:
         sock.close()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _stopped(signum: int, frame: Any) -> None:
+    """Signal handler while serving: uvicorn has already shut down gracefully."""
