@@ -187,6 +187,7 @@ class Page:
         self.eval(f"document.querySelector({json.dumps(selector)}).click()")
 
     def screenshot(self, path: str | os.PathLike[str]) -> Path:
+        self.send("Page.bringToFront")  # a background tab draws no frames
         self.eval("new Promise(function (r) { requestAnimationFrame(function () { requestAnimationFrame(r); }); })")
         data = self.send("Page.captureScreenshot", {"format": "png"})["data"]
         out = Path(path)

@@ -1,8 +1,11 @@
 """End to end in a real browser: headless Chromium opens the page from ``file://``.
 
 Networking is disabled (no proxy, unresolvable hosts, no background traffic); the
-test reads the rendered DOM (``--dump-dom``) and Chromium's console log, saves a
-screenshot under ``build/``, and times the load of a 10,000-span page.
+first tests read the rendered DOM (``--dump-dom``) and Chromium's console log, save a
+screenshot under ``build/``, and time the load of a 10,000-span page. The
+interactive ones drive the page over the DevTools protocol (``cdp.py``): search,
+deep links, send/recv pairing, next/previous failure, replay, and a 100,000-span
+page; they write the screenshots of docs/visual-tracing.md to ``docs/_static/``.
 Skipped only when no Chromium is installed (``.ci/run`` installs Debian's).
 """
 
@@ -19,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from cdp import Browser
 from stbass_tracing import layout_trace, write_html
 from test_viewer import big_trace, sample_trace
 
@@ -143,3 +147,107 @@ def test_ten_thousand_span_page_loads(chromium: str, profile: str) -> None:
         f"\n10k-span page: {len(trace)} spans, {size_mb:.1f} MB; in-page parse+index+first draw "
         f"{render_ms:.0f} ms; whole headless Chromium run (start, load, dump) {elapsed:.2f} s"
     )
+
+
+# ---------------------------------------------------------------- interactive (DevTools protocol)
+
+STATIC = ROOT / "docs" / "_static"
+
+
+@pytest.fixture(scope="module")
+def browser(chromium: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
+    with Browser(chromium, str(tmp_path_factory.mktemp("chromium-profile"))) as b:
+        yield b
+    assert b.exceptions == []
+
+
+def _sample_ids() -> dict[str, str]:
+    return {s.name: s.span_id for s in sample_trace()}
+
+
+def test_search_filters_lanes_and_deep_links_point_at_one_span(browser: Browser) -> None:
+    BUILD.mkdir(exist_ok=True)
+    page_file = Path(write_html(sample_trace(), BUILD / "viewer-search.html"))
+    ids = _sample_ids()
+    page = browser.open(page_file.as_uri() + "#q=ch2")
+    assert page.eval("document.body.dataset.matches") == "2"  # send ch2 and recv ch2
+    visible = page.eval("[...document.querySelectorAll('[data-lane][data-visible=true]')].map(e => e.textContent)")
+    assert visible == ["PAR (4)", "c", "SEQ (2)", "d", "e"]
+    page.eval("var s = document.getElementById('search'); s.value = 'stbass.channel.name=ch1';"
+              "s.dispatchEvent(new Event('input'))")
+    assert page.wait_for("document.body.dataset.matches === '2' && location.hash === '#q=stbass.channel.name%3Dch1'")
+    # a deep link to a recv pins it, highlights the send it took and the arrow
+    page.goto(page_file.as_uri() + "#span=" + ids["recv ch1"])
+    assert page.eval("document.body.dataset.pinned") == ids["recv ch1"]
+    assert page.eval("document.body.dataset.partner") == ids["send ch1"]
+    assert page.eval("document.getElementById('details').dataset.span") == ids["recv ch1"]
+    page.click("#details [data-goto]")  # "sent by send ch1": and the reverse
+    assert page.eval("document.body.dataset.pinned") == ids["send ch1"]
+    assert page.eval("document.body.dataset.partner") == ids["recv ch1"]
+    assert page.eval("location.hash") == "#span=" + ids["send ch1"]
+
+
+def test_next_and_previous_failure_go_to_each_failure(browser: Browser) -> None:
+    BUILD.mkdir(exist_ok=True)
+    trace = big_trace()
+    page = browser.open(Path(write_html(trace, BUILD / "viewer-10k.html")).as_uri())
+    failed = [s.span_id for s in trace.spans if s.is_error]
+    assert page.eval("document.getElementById('sum-failures').dataset.value") == str(len(failed)) == "10"
+    page.click("#sum-failures")
+    assert page.eval("document.body.dataset.pinned") == failed[0]
+    page.key("n")
+    assert page.eval("document.body.dataset.pinned") == failed[1]
+    page.key("p")
+    page.key("p")
+    assert page.eval("document.body.dataset.pinned") == failed[-1]
+    lane = page.eval(f"document.querySelector('[data-lane=\"{failed[-1]}\"]').dataset.visible")
+    assert lane == "true"
+    page.screenshot(STATIC / "viewer-failure.png")
+
+
+def test_replay_steps_through_the_run_event_by_event(browser: Browser) -> None:
+    BUILD.mkdir(exist_ok=True)
+    page = browser.open(Path(write_html(sample_trace(), BUILD / "viewer-replay.html")).as_uri())
+    ids = _sample_ids()
+    seen = []
+    for _ in range(6):
+        page.key(".")
+        seen.append((page.eval("document.body.dataset.replayKind"), page.eval("document.body.dataset.pinned")))
+    # in time order: ch1 is received and sent (both end at 20 ms), ch2 sent at 40 ms ...
+    assert seen[:3] == [("send", ids["send ch1"]), ("receive", ids["recv ch1"]), ("send", ids["send ch2"])]
+    assert ("ALT decision", ids["ALT"]) in seen and ("failure", ids["process e"]) not in seen
+    assert page.eval("document.body.dataset.replayTotal") == "7"
+    page.key(".")
+    assert page.eval("document.body.dataset.replayKind") == "failure"
+    page.key(",")
+    assert page.eval("document.body.dataset.replayPos") == "5"
+    page.screenshot(STATIC / "viewer-replay.png")
+
+
+@pytest.mark.slow
+def test_a_hundred_thousand_spans_open_and_pan_and_zoom(browser: Browser) -> None:
+    BUILD.mkdir(exist_ok=True)
+    trace = big_trace(100)
+    page_file = Path(write_html(trace, BUILD / "viewer-100k.html"))
+    page = browser.open(page_file.as_uri(), )
+    assert page.eval("document.body.dataset.spans") == str(len(trace))
+    assert page.eval("document.querySelectorAll('[data-arrow]').length") == 100 * 99 * 4
+    first_frame = float(page.eval("document.body.dataset.firstFrameMs"))
+    ready = float(page.eval("document.body.dataset.renderMs"))
+    # 40 frames of panning and zooming, each drawn (not just scheduled)
+    frame_ms = page.eval("""new Promise(function (resolve) {
+      var keys = ['+', '+', 'd', 'd', 's', 's', '+', 'a', 'w', '-'], k = 0, t0 = performance.now();
+      (function step() {
+        if (k === 40) { resolve((performance.now() - t0) / 40); return; }
+        window.dispatchEvent(new KeyboardEvent('keydown', {key: keys[k % keys.length]})); k++;
+        requestAnimationFrame(function () { requestAnimationFrame(step); });
+      })();
+    })""")
+    page.key("0")
+    page.eval("var s = document.getElementById('search'); s.value = 'worker[13]'; s.dispatchEvent(new Event('input'))")
+    assert page.wait_for("document.body.dataset.matches === '100'")
+    page.screenshot(STATIC / "viewer-100k-search.png")
+    size = page_file.stat().st_size
+    print(f"\n100k-span page: {len(trace)} spans, {size / 1e6:.1f} MB ({size / len(trace):.0f} B/span); "
+          f"first frame {first_frame:.0f} ms, with the DOM index {ready:.0f} ms; "
+          f"pan/zoom {frame_ms:.1f} ms per frame (two animation frames per step)")

@@ -230,7 +230,7 @@ _TEMPLATE = """<!DOCTYPE html>
 </head>
 <body>
 <header>
-<h1 id="title">{home}{title}</h1>
+<h1 id="title">{home}<span id="title-text">{title}</span></h1>
 <div id="summary">
 <span class="stat" id="sum-processes" data-value="{processes}"><b>{processes}</b> processes</span>
 <span class="stat" id="sum-messages" data-value="{messages}"><b>{messages}</b> messages</span>

@@ -527,6 +527,10 @@
     var span = view.end - view.start, d = end[i] - start[i];
     if (!keepX) {
       if (d > span * 0.9) { view.start = start[i] - d * 0.1; view.end = end[i] + d * 0.1; }
+      else if (d / span * plotW() < 30) {  // too small to see: zoom until it is a fifth of the width
+        var w = Math.max(d * 5, 5000), c = (start[i] + end[i]) / 2;
+        view.start = c - w / 2; view.end = c + w / 2;
+      }
       else if (start[i] < view.start || end[i] > view.end) {
         var mid = (start[i] + end[i]) / 2; view.start = mid - span / 2; view.end = mid + span / 2;
       }
@@ -662,7 +666,7 @@
       var k = kv.slice(0, eq), v = decodeURIComponent(kv.slice(eq + 1).replace(/\+/g, " "));
       if (k === "q") q = v; else if (k === "span") sp = v;
     });
-    if (q !== null && q !== query) setQuery(q);
+    if ((q || "") !== query) setQuery(q || "");  // the hash is the state: no q, no search
     if (sp !== null) { var i = indexOfId(sp); if (i >= 0) focusSpan(i); }
   }
   window.addEventListener("hashchange", function () { if (!settingHash) readHash(); });
@@ -780,6 +784,12 @@
     searchTimer = setTimeout(function () { query = searchBox.value; runSearch(); }, 120);
   });
   window.addEventListener("resize", function () { resize(); redraw(); });
+  if (window.ResizeObserver) {  // the header grows (replay status, live status): the timeline shrinks
+    new ResizeObserver(function () {
+      var box = canvas.parentNode.getBoundingClientRect();
+      if (Math.floor(box.width) !== width || Math.floor(box.height) !== height) { resize(); redraw(); }
+    }).observe(canvas.parentNode);
+  }
 
   // --------------------------------------------- DOM index (for tools/tests)
   var laneEls = [];
@@ -901,6 +911,7 @@
           load(msg.data, true);
           buildIndex(); syncIndex(); redraw();
           document.title = meta.title;
+          document.getElementById("title-text").textContent = meta.title;
           liveStatus.textContent = "live · updated " + new Date().toLocaleTimeString();
           body.setAttribute("data-live-version", String(version));
         }
