@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +19,7 @@ from typing import Any
 import anyio
 import httpx
 import pytest
+import sniffio
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -260,3 +263,24 @@ async def test_decode_export_names_what_is_wrong() -> None:
                       "application/json")
     spans, is_json = decode_export(encode_spans(await sdk_spans()).SerializeToString(), "application/x-protobuf")
     assert not is_json and {s.name for s in spans} >= {"SEQ", "PAR", "process producer", "send numbers"}
+
+
+async def test_the_example_shows_its_run_in_serve(server: ServerProcess) -> None:
+    backend = sniffio.current_async_library()
+    example = Path(__file__).resolve().parent.parent / "examples" / "trace_to_serve.py"
+    env = {**os.environ, "OTEL_EXPORTER_OTLP_ENDPOINT": server.url, "OTEL_SERVICE_NAME": f"orders-{backend}"}
+    with anyio.fail_after(120):
+        proc = await anyio.run_process([sys.executable, str(example), "--backend", backend, "--rounds", "3"],
+                                       env=env, check=False)
+    out = proc.stdout.decode()
+    assert proc.returncode == 0, proc.stderr.decode()
+    lines = out.splitlines()
+    assert lines[0].startswith(f"timeline: {server.url}/trace/")
+    assert lines[1:] == ["round 1: ok", "round 2: ok",
+                         "round 3: [checker] ValueError: parcel weight does not match the order"]
+    trace_id = lines[0].rsplit("/", 1)[1]
+    async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
+        listed = (await client.get("/api/traces")).json()
+        assert (await client.get(f"/trace/{trace_id}")).status_code == 200
+    assert [(t["trace_id"], t["service"], t["root"], t["failures"]) for t in listed] == [
+        (trace_id, f"orders-{backend}", "orders", 1)]

@@ -888,9 +888,10 @@ def spans_from_jaeger_json(doc: Any) -> list[SpanRecord]:
                 if not isinstance(log, dict):
                     raise ValueError("'logs' must be a list of objects")
                 fields = _jaeger_tags(log.get("fields"), "logs.fields")
-                name = str(fields.pop("event", fields.pop("message", "log")))
+                name = str(fields.pop("event") if "event" in fields else fields.pop("message", "log"))
                 events.append(EventRecord(name, _micros(log.get("timestamp", 0), "logs.timestamp"), fields))
-            proc = processes.get(sp.get("processID")) if isinstance(sp.get("processID"), str) else None
+            pid = sp.get("processID")
+            proc = processes.get(pid) if isinstance(pid, str) else None
             resource: dict[str, Any] = {}
             if isinstance(proc, dict):
                 resource = _jaeger_tags(proc.get("tags"), "processes.tags")

@@ -452,7 +452,7 @@ def create_app(store: TraceStore, *, max_body: int = DEFAULT_MAX_BODY, poll_ms: 
         if as_json:
             return JSONResponse({"code": 3, "message": exc.reason}, status_code=exc.status)
         try:
-            from google.rpc.status_pb2 import Status
+            from google.rpc.status_pb2 import Status  # type: ignore[import-untyped]
 
             body = Status(code=3, message=exc.reason).SerializeToString()
             return Response(body, status_code=exc.status, media_type="application/x-protobuf")
