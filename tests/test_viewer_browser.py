@@ -15,6 +15,7 @@ import html.parser
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -251,3 +252,19 @@ def test_a_hundred_thousand_spans_open_and_pan_and_zoom(browser: Browser) -> Non
     print(f"\n100k-span page: {len(trace)} spans, {size / 1e6:.1f} MB ({size / len(trace):.0f} B/span); "
           f"first frame {first_frame:.0f} ms, with the DOM index {ready:.0f} ms; "
           f"pan/zoom {frame_ms:.1f} ms per frame (two animation frames per step)")
+
+
+def test_the_demo_page_for_the_docs(browser: Browser, tmp_path: Path) -> None:
+    """The first screenshot of docs/visual-tracing.md: the README's demo on trio."""
+    demo = ROOT / "examples" / "demo.py"
+    proc = subprocess.run([sys.executable, str(demo), "--backend", "trio", "--out-dir", str(tmp_path)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    page = browser.open((tmp_path / "demo-trio.html").as_uri())
+    assert page.eval("document.getElementById('sum-failures').dataset.value") == "1"
+    plumbing = page.eval("document.querySelectorAll('[data-arrow][data-plumbing]').length")
+    page.click("#show-plumbing")  # SEQ's stage channels: hidden until asked for
+    assert page.eval("document.getElementById('show-plumbing').checked") is True
+    page.click("#show-plumbing")
+    page.screenshot(STATIC / "visual-trace.png")
+    assert plumbing >= 0 and browser.exceptions == []
