@@ -20,6 +20,7 @@ import anyio
 import httpx
 import pytest
 import sniffio
+from google.protobuf.json_format import MessageToJson
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -284,3 +285,16 @@ async def test_the_example_shows_its_run_in_serve(server: ServerProcess) -> None
         assert (await client.get(f"/trace/{trace_id}")).status_code == 200
     assert [(t["trace_id"], t["service"], t["root"], t["failures"]) for t in listed] == [
         (trace_id, f"orders-{backend}", "orders", 1)]
+
+
+async def test_protobufs_own_json_mapping_with_base64_ids_is_read_too() -> None:
+    spans = await sdk_spans()
+    text = MessageToJson(encode_spans(spans))  # ids in base64, enums as names: not OTLP/JSON, but common
+    assert '"traceId"' in text and "SPAN_KIND_PRODUCER" in text
+    decoded, _ = decode_export(text.encode(), "application/json; charset=utf-8")
+    by_id = {s.span_id: s for s in decoded}
+    for s in spans:
+        got = by_id[format(s.context.span_id, "016x")]
+        assert got.trace_id == format(s.context.trace_id, "032x")
+        assert (got.name, got.kind, got.start_time_ns) == (s.name, s.kind.name, s.start_time)
+    assert len(decoded) == len(spans)

@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from cdp import Browser
-from stbass_tracing import layout_trace, write_html
+from stbass_tracing import Trace, layout_trace, write_html
 from test_viewer import big_trace, sample_trace
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -186,6 +186,17 @@ def test_search_filters_lanes_and_deep_links_point_at_one_span(browser: Browser)
     assert page.eval("document.body.dataset.pinned") == ids["send ch1"]
     assert page.eval("document.body.dataset.partner") == ids["recv ch1"]
     assert page.eval("location.hash") == "#span=" + ids["send ch1"]
+
+
+def test_an_empty_trace_page_works(browser: Browser) -> None:
+    """What serve shows for a trace id before its first span arrives."""
+    BUILD.mkdir(exist_ok=True)
+    page = browser.open(Path(write_html(Trace([]), BUILD / "viewer-empty.html")).as_uri())
+    for key in ("n", ".", "+", "0"):
+        page.key(key)
+    page.eval("var s = document.getElementById('search'); s.value = 'x'; s.dispatchEvent(new Event('input'))")
+    assert page.wait_for("document.body.dataset.matches === '0'")
+    assert page.eval("document.body.dataset.spans") == "0"
 
 
 def test_next_and_previous_failure_go_to_each_failure(browser: Browser) -> None:
