@@ -183,6 +183,28 @@ class Page:
         """Press one key (dispatched as a keydown on the window, as the viewer listens)."""
         self.eval(f"window.dispatchEvent(new KeyboardEvent('keydown', {{key: {json.dumps(key)}}}))")
 
+    def mouse(self, kind: str, x: float, y: float, *, clicks: int = 1) -> None:
+        """A real mouse event at (x, y) CSS pixels: ``kind`` is pressed, released or moved."""
+        params: dict[str, Any] = {"type": f"mouse{kind.capitalize()}" if kind != "moved" else "mouseMoved",
+                                  "x": x, "y": y}
+        if kind in ("pressed", "released"):
+            params.update(button="left", clickCount=clicks)
+        elif kind == "moved":
+            params.update(button="left", buttons=1)
+        self.send("Input.dispatchMouseEvent", params)
+
+    def drag(self, x0: float, y0: float, x1: float, y1: float, *, steps: int = 5) -> None:
+        self.mouse("pressed", x0, y0)
+        for k in range(1, steps + 1):
+            self.mouse("moved", x0 + (x1 - x0) * k / steps, y0 + (y1 - y0) * k / steps)
+        self.mouse("released", x1, y1)
+
+    def rect(self, selector: str) -> dict[str, float]:
+        """The bounding box of the first element matching *selector* (CSS pixels)."""
+        return self.eval(  # type: ignore[no-any-return]
+            f"(function () {{ var r = document.querySelector({json.dumps(selector)}).getBoundingClientRect();"
+            " return {left: r.left, top: r.top, width: r.width, height: r.height}; })()")
+
     def click(self, selector: str) -> None:
         self.eval(f"document.querySelector({json.dumps(selector)}).click()")
 

@@ -279,3 +279,28 @@ def test_the_demo_page_for_the_docs(browser: Browser, tmp_path: Path) -> None:
     page.click("#show-plumbing")
     page.screenshot(STATIC / "visual-trace.png")
     assert plumbing >= 0 and browser.exceptions == []
+
+
+def test_mouse_click_pairs_a_send_with_its_receive_and_the_overview_selects_a_range(browser: Browser) -> None:
+    BUILD.mkdir(exist_ok=True)
+    page = browser.open(Path(write_html(sample_trace(), BUILD / "viewer-mouse.html")).as_uri())
+    ids = _sample_ids()
+    # where the viewer draws: 270 px of labels, a 26 px axis, 22 px rows, 10 px right margin,
+    # the whole run (100 ms) plus 1 % each side across the plot
+    box = page.rect("#canvas")
+    plot_w = box["width"] - 270 - 10
+
+    def x_of(ms: float) -> float:
+        return box["left"] + 270 + (ms + 1) / 102 * plot_w
+
+    lane_a = box["top"] + 26 + 1 * 22 + 11  # row 0 is PAR, row 1 is a
+    page.mouse("pressed", x_of(12.5), lane_a)  # the middle of "send ch1" (5 ms - 20 ms)
+    page.mouse("released", x_of(12.5), lane_a)
+    assert page.eval("document.body.dataset.pinned") == ids["send ch1"]
+    assert page.eval("document.body.dataset.partner") == ids["recv ch1"]
+    # drag across 20 %..60 % of the overview strip: the timeline shows that range
+    ov = page.rect("#overview")
+    page.drag(ov["left"] + 4 + 0.2 * (ov["width"] - 8), ov["top"] + 18, ov["left"] + 4 + 0.6 * (ov["width"] - 8),
+              ov["top"] + 18)
+    lo, hi = (float(v) for v in page.eval("document.getElementById('overview').dataset.window").split(","))
+    assert abs(lo - (0.2 * 1.02 - 0.01)) < 0.01 and abs(hi - (0.6 * 1.02 - 0.01)) < 0.01

@@ -698,18 +698,37 @@
     else pan(ev.deltaX, ev.deltaY);
   }, { passive: false });
 
-  var drag = null, ovDrag = false;
+  var drag = null, ovDrag = null;
   canvas.addEventListener("mousedown", function (ev) {
     drag = { x: ev.clientX, y: ev.clientY, moved: false };
     canvas.classList.add("dragging");
   });
+  canvas.addEventListener("dblclick", function (ev) {  // zoom to the bar
+    var rect = canvas.getBoundingClientRect(), i = hit(ev.clientX - rect.left, ev.clientY - rect.top);
+    if (i < 0) return;
+    var d = Math.max(end[i] - start[i], 1000);
+    view.start = start[i] - d * 0.1; view.end = end[i] + d * 0.1;
+    select(i);
+  });
+  // overview strip: a click centres the view there, a drag selects the time range to show
+  function ovTime(ev) { return ovT(ev.clientX - ov.getBoundingClientRect().left); }
+  ov.addEventListener("mousedown", function (ev) {
+    ovDrag = { x: ev.clientX, t: ovTime(ev), brushed: false }; ev.preventDefault();
+  });
   function ovMove(ev) {
-    var rect = ov.getBoundingClientRect(), t = ovT(ev.clientX - rect.left), span = view.end - view.start;
-    view.start = t - span / 2; view.end = t + span / 2; redraw();
+    var t = ovTime(ev);
+    if (Math.abs(ev.clientX - ovDrag.x) > 3) ovDrag.brushed = true;
+    if (!ovDrag.brushed) return;
+    view.start = Math.min(ovDrag.t, t); view.end = Math.max(ovDrag.t, t, view.start + 1000); redraw();
   }
-  ov.addEventListener("mousedown", function (ev) { ovDrag = true; ovMove(ev); ev.preventDefault(); });
   window.addEventListener("mouseup", function (ev) {
-    ovDrag = false;
+    if (ovDrag) {
+      if (!ovDrag.brushed) {
+        var t = ovTime(ev), span = view.end - view.start;
+        view.start = t - span / 2; view.end = t + span / 2; redraw();
+      }
+      ovDrag = null;
+    }
     canvas.classList.remove("dragging");
     if (!drag) return;
     var wasDrag = drag.moved; drag = null;
