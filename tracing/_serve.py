@@ -500,14 +500,27 @@ def create_app(store: TraceStore, *, max_body: int = DEFAULT_MAX_BODY, poll_ms: 
     def not_found(what: str) -> Response:
         return PlainTextResponse(f"{what}: not a trace id (32 hex digits) or not in this store", status_code=404)
 
-    def trace_payload(trace_id: str) -> tuple[int, dict[str, Any] | None]:
-        summary = store.summary(trace_id)
-        if summary is None:
-            return 0, None
-        trace = store.trace(trace_id)
-        if trace is None:
-            return 0, None
-        return summary.version, page_data(layout_trace(trace), _title(summary))
+    payload_lock = threading.Lock()
+    payloads: dict[str, tuple[int, bytes]] = {}  # the last answer per trace: every open page polls
+
+    def trace_payload(trace_id: str) -> bytes:
+        with payload_lock:  # one computation at a time; pages polling the same version share it
+            summary = store.summary(trace_id)
+            if summary is None:
+                return b'{"version":0,"data":null}'
+            cached = payloads.get(trace_id)
+            if cached is not None and cached[0] == summary.version:
+                return cached[1]
+            trace = store.trace(trace_id)
+            if trace is None:
+                return b'{"version":0,"data":null}'
+            data = page_data(layout_trace(trace), _title(summary))
+            body = json.dumps({"version": summary.version, "data": data}, separators=(",", ":"),
+                              default=str).encode()
+            if len(payloads) >= 8:
+                payloads.clear()
+            payloads[trace_id] = (summary.version, body)
+            return body
 
     async def trace_page(request: Request) -> Response:
         trace_id = trace_id_of(request)
@@ -533,8 +546,8 @@ def create_app(store: TraceStore, *, max_body: int = DEFAULT_MAX_BODY, poll_ms: 
             return JSONResponse({"version": 0, "data": None}, headers={"cache-control": "no-store"})
         if since.isdigit() and int(since) >= summary.version:
             return Response(status_code=304, headers={"cache-control": "no-store"})
-        version, data = await anyio.to_thread.run_sync(trace_payload, trace_id)
-        return JSONResponse({"version": version, "data": data}, headers={"cache-control": "no-store"})
+        body = await anyio.to_thread.run_sync(trace_payload, trace_id)
+        return Response(body, media_type="application/json", headers={"cache-control": "no-store"})
 
     async def api_trace_file(request: Request) -> Response:
         trace_id = trace_id_of(request)
