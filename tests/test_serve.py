@@ -298,3 +298,17 @@ async def test_protobufs_own_json_mapping_with_base64_ids_is_read_too() -> None:
         assert got.trace_id == format(s.context.trace_id, "032x")
         assert (got.name, got.kind, got.start_time_ns) == (s.name, s.kind.name, s.start_time)
     assert len(decoded) == len(spans)
+
+
+async def test_the_store_reads_a_growing_trace_incrementally_and_exactly(tmp_path: Path) -> None:
+    spans = list(sample_trace())
+    store = TraceStore(tmp_path)
+    store.add(spans[:5])
+    first = store.trace(TRACE_ID)
+    assert first is not None and len(first) == 5
+    assert store.trace(TRACE_ID) is first  # same version: the same parsed trace
+    store.add(spans[5:])
+    grown = store.trace(TRACE_ID)
+    assert grown is not None
+    assert grown.spans == load_trace(tmp_path / f"{TRACE_ID}.jsonl").spans == sample_trace().spans
+    assert store.trace("0" * 32) is None

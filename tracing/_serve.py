@@ -133,7 +133,7 @@ class TraceStore:
         self._summaries: dict[str, TraceSummary] = {}
         self._roots: dict[str, int] = {}  # trace id -> start of the root span named in the summary
         self._clock = 0  # grows with every batch: versions are comparable across traces
-        self._cache: dict[str, tuple[int, Trace]] = {}
+        self._cache: dict[str, tuple[int, int, Trace]] = {}  # trace id -> version, bytes parsed, trace
         self._load_existing()
 
     def __repr__(self) -> str:
@@ -172,25 +172,33 @@ class TraceStore:
             return TraceSummary(**asdict(s)) if s is not None else None
 
     def trace(self, trace_id: str) -> Trace | None:
-        """The spans of one trace so far, or ``None`` when the store does not have it."""
+        """The spans of one trace so far, or ``None`` when the store does not have it.
+
+        The last trace asked for is kept parsed: when it has grown, only the new
+        lines of its file are read (a page watching a growing trace asks often).
+        """
         trace_id = trace_id.lower()
         with self._lock:
             summary = self._summaries.get(trace_id)
             if summary is None:
                 return None
-            cached = self._cache.get(trace_id)
-            if cached is not None and cached[0] == summary.version:
-                return cached[1]
             version, size = summary.version, summary.bytes
+            cached = self._cache.get(trace_id)
+        if cached is not None and cached[0] == version:
+            return cached[2]
+        done, records = (cached[1], list(cached[2].spans)) if cached is not None and cached[1] <= size else (0, [])
         path = self.path_of(trace_id)
         try:  # outside the lock: exports keep landing (appended past `size`) while a big trace is read
             with open(path, "rb") as fh:
-                text = fh.read(size).decode("utf-8")
-            trace = Trace(_parse_trace_text(path, text))
+                fh.seek(done)
+                text = fh.read(size - done).decode("utf-8")
+            records.extend(_parse_trace_text(path, text))
         except (OSError, UnicodeDecodeError, TraceFileError):
             return None
+        trace = Trace(records)
         with self._lock:
-            self._cache = {trace_id: (version, trace)}  # one trace: the one being watched
+            if trace_id in self._summaries:
+                self._cache = {trace_id: (version, size, trace)}  # one trace: the one being watched
         return trace
 
     # ---------------------------------------------------------------- writing
