@@ -322,10 +322,20 @@ def test_seq_plumbing_is_marked_and_failures_listed() -> None:
                    attributes=_chan_attrs("st.input", "send", 1, 0.0) | {"stbass.channel.type": "object"}),
         SpanRecord("send data", TRACE_ID, _id(4), _id(2), 3, 4, kind="PRODUCER",
                    attributes=_chan_attrs("data", "send", 1, 0.0)),
+        SpanRecord("recv st.input", TRACE_ID, _id(5), _id(2), 1, 2, kind="CONSUMER",
+                   attributes=_chan_attrs("st.input", "receive", 1, 0.0) | {"stbass.channel.type": "object"},
+                   links=(LinkRecord(TRACE_ID, _id(3)),)),
+        SpanRecord("recv data", TRACE_ID, _id(6), _id(1), 3, 4, kind="CONSUMER",
+                   attributes=_chan_attrs("data", "receive", 1, 0.0), links=(LinkRecord(TRACE_ID, _id(4)),)),
     ]
-    data = page_data(render_html(Trace(spans)))
+    page = render_html(Trace(spans))
+    data = page_data(page)
     plumbing = {s["name"]: s["plumbing"] for s in data["spans"]}
-    assert plumbing == {"SEQ": False, "process st": False, "send st.input": True, "send data": False}
+    assert plumbing == {"SEQ": False, "process st": False, "send st.input": True, "send data": False,
+                        "recv st.input": True, "recv data": False}
+    assert len(data["arrows"]) == 2
+    assert (data["meta"]["messages"], data["meta"]["plumbing"]) == (1, 1)  # the header counts the user's
+    assert 'id="sum-messages" data-value="1"' in page
     assert [data["spans"][i]["name"] for i in data["failures"]] == ["process st"]
 
 

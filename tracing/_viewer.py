@@ -192,7 +192,8 @@ def page_data(layout: Layout, title: str) -> dict[str, Any]:
             "spans": len(trace.spans),
             "lanes": len(layout.rows),
             "processes": n_processes,
-            "messages": len(arrows),
+            "messages": sum(1 for a, _ in arrows if not cols["st"][a] & FLAG_PLUMBING),  # the user's
+            "plumbing": sum(1 for a, _ in arrows if cols["st"][a] & FLAG_PLUMBING),  # SEQ's own
             "failures": len(failures),
             "cancelled": n_cancelled,
             "wall_ns": trace.wall_time_ns,
