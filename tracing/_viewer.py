@@ -1,14 +1,19 @@
 """The HTML viewer: one self-contained file per trace, no network needed.
 
-:func:`render_html` embeds the trace (as JSON), the stylesheet and the script
-(``assets/viewer.css`` and ``assets/viewer.js``) into one page. The page draws
-on a ``<canvas>`` — only rows and spans in view are painted, so 10,000 spans stay
-responsive — and keeps a hidden DOM index that tools and tests can query:
+:func:`render_html` embeds the trace (compact, columnar JSON: see
+:func:`page_data`), the stylesheet and the script (``assets/viewer.css`` and
+``assets/viewer.js``) into one page. The page draws on a ``<canvas>``, painting
+only the spans in view (found by binary search), so 100,000 spans stay smooth; it
+has an overview strip, search and deep links (``#q=...``, ``#span=<id>``),
+next/previous failure, send/recv pairing, hidden SEQ plumbing and a replay of
+the run event by event. It keeps a hidden DOM index that tools and tests can query:
 ``#lane-index [data-lane]`` (one per lane, with ``data-kind``,
 ``data-depth``, ``data-status``, ``data-cancelled``), ``#arrow-index
 [data-arrow]`` (one per message, ``data-from``/``data-to`` span ids) and
 ``#marker-index [data-marker]`` (ALT decisions, timer expiries, exceptions).
-``<body data-ready="true" data-render-ms="...">`` once the first frame is drawn.
+``<body data-ready="true" data-render-ms="...">`` once the first frame is drawn
+and the index built. With ``live=`` (``stbass-trace serve``) the page polls its
+server and redraws as the trace grows.
 """
 
 from __future__ import annotations

@@ -358,7 +358,8 @@
       ctx.strokeStyle = "#d0d5dd"; ctx.beginPath(); ctx.moveTo(tx, AXIS_H - 6); ctx.lineTo(tx, AXIS_H); ctx.stroke();
       ctx.strokeStyle = "rgba(208,213,221,0.35)"; ctx.beginPath(); ctx.moveTo(tx, AXIS_H); ctx.lineTo(tx, height);
       ctx.stroke();
-      ctx.fillText(fmtDur(t), tx + 3, AXIS_H / 2);
+      var tick = fmtDur(t);
+      if (tx + 3 + ctx.measureText(tick).width <= width) ctx.fillText(tick, tx + 3, AXIS_H / 2);
     }
     ctx.fillStyle = "#ffffff"; ctx.fillRect(0, 0, LABEL_W, AXIS_H);
     ctx.fillStyle = COLORS.muted;
