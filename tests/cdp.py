@@ -152,7 +152,9 @@ class Page:
         self.browser = browser
         self.session = session
 
-    def send(self, method: str, params: dict[str, Any] | None = None, *, timeout: float = DEFAULT_TIMEOUT) -> dict[str, Any]:
+    def send(
+        self, method: str, params: dict[str, Any] | None = None, *, timeout: float = DEFAULT_TIMEOUT
+    ) -> dict[str, Any]:
         return self.browser.send(method, params, session=self.session, timeout=timeout)
 
     def goto(self, url: str, *, ready: str = "document.body && document.body.dataset.ready === 'true'",

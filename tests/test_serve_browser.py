@@ -77,7 +77,8 @@ async def test_the_list_and_the_timeline_update_while_the_program_runs(
                 await anyio.to_thread.run_sync(page.key, "n")  # to the failure
                 await anyio.to_thread.run_sync(page.screenshot, STATIC / "serve-trace.png")
                 assert await anyio.to_thread.run_sync(
-                    listing.wait_for, f"document.querySelector('tr[data-trace=\"{trace_id}\"]').dataset.failures === '1'"
+                    listing.wait_for,
+                    f"document.querySelector('tr[data-trace=\"{trace_id}\"]').dataset.failures === '1'",
                 )
                 await anyio.to_thread.run_sync(listing.screenshot, STATIC / "serve-list.png")
     finally:

@@ -49,7 +49,10 @@ class CLIError(Exception):
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog=PROG,
-        description="Look at stbass traces: HTML timeline, a local OTLP backend with a live view, Perfetto and Jaeger exports.",
+        description=(
+            "Look at stbass traces: HTML timeline, a local OTLP backend with a live view, "
+            "Perfetto and Jaeger exports."
+        ),
     )
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 

@@ -14,7 +14,7 @@ One process (starlette on uvicorn) that
   ``/trace/<32 hex>`` (Jaeger's link shape) shows one trace's timeline, both
   refreshed while spans arrive (the page polls ``/api/...`` once a second).
 
-JSON API: ``GET /api/traces`` (the list), ``GET /api/traces/<id>?since=N``
+JSON API: ``GET /api/traces`` (the list, newest first; ``?limit=N``), ``GET /api/traces/<id>?since=N``
 (the viewer's data when the trace's version is above ``N``, else 304) and
 ``GET /api/traces/<id>/spans.jsonl`` (the trace file, for ``view``/``export``).
 
@@ -55,6 +55,7 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 4318
 DEFAULT_MAX_BYTES = 512 * 1024 * 1024
 DEFAULT_MAX_BODY = 32 * 1024 * 1024
+LIST_LIMIT = 500  # traces on the list page (the newest); /api/traces?limit=N for tools
 TRACE_ID_RE = re.compile(r"^[0-9a-fA-F]{32}$")
 
 
@@ -413,7 +414,7 @@ a {{ color: #2f5fb3; }}
     document.body.setAttribute("data-ready", "true");
   }}
   function poll() {{
-    fetch("api/traces", {{ cache: "no-store" }}).then(function (r) {{ return r.json(); }})
+    fetch("api/traces?limit={limit}", {{ cache: "no-store" }}).then(function (r) {{ return r.json(); }})
       .then(show).catch(function () {{}}).then(function () {{ setTimeout(poll, {interval}); }});
   }}
   show({initial});
@@ -487,18 +488,22 @@ def create_app(store: TraceStore, *, max_body: int = DEFAULT_MAX_BODY, poll_ms: 
 
     async def index(request: Request) -> Response:
         base = str(request.base_url).rstrip("/")
-        summaries = await anyio.to_thread.run_sync(store.summaries)
+        summaries = (await anyio.to_thread.run_sync(store.summaries))[:LIST_LIMIT]
         page = _LIST_PAGE.format(
             endpoint=html.escape(base + "/v1/traces"),
             base=html.escape(base),
             store=html.escape(str(store.directory)),
             interval=poll_ms,
+            limit=LIST_LIMIT,
             initial=_embed([s.to_json() for s in summaries]),
         )
         return HTMLResponse(page)
 
     async def api_traces(request: Request) -> Response:
+        limit = request.query_params.get("limit", "")
         summaries = await anyio.to_thread.run_sync(store.summaries)
+        if limit.isdigit():
+            summaries = summaries[: int(limit)]
         return JSONResponse([s.to_json() for s in summaries], headers={"cache-control": "no-store"})
 
     def trace_id_of(request: Request) -> str | None:

@@ -240,14 +240,16 @@ _TEMPLATE = """<!DOCTYPE html>
 <div id="summary">
 <span class="stat" id="sum-processes" data-value="{processes}"><b>{processes}</b> processes</span>
 <span class="stat" id="sum-messages" data-value="{messages}"><b>{messages}</b> messages</span>
-<button class="stat{fail_class}" id="sum-failures" data-value="{failures}" title="Go to the next failure (n)"><b>{failures}</b> failures</button>
+<button class="stat{fail_class}" id="sum-failures" data-value="{failures}"
+ title="Go to the next failure (n)"><b>{failures}</b> failures</button>
 <span class="stat" id="sum-cancelled" data-value="{cancelled}"><b>{cancelled}</b> cancelled</span>
 <span class="stat" id="sum-wall" data-value="{wall_ns}"><b>{wall}</b> wall time</span>
 <span class="stat" id="sum-spans" data-value="{spans}"><b>{spans}</b> spans in {traces} trace(s)</span>
 <span class="stat" id="live-status"></span>
 </div>
 <div id="toolbar">
-<input id="search" type="search" placeholder="Search process, channel, attribute (key=value)" title="Search (/)" autocomplete="off">
+<input id="search" type="search" placeholder="Search process, channel, attribute (key=value)"
+ title="Search (/)" autocomplete="off">
 <span id="match-count" data-value="0"></span>
 <button id="prev-failure" title="Previous failure (p)">&#9664; failure</button>
 <button id="next-failure" title="Next failure (n)">failure &#9654;</button>
@@ -257,7 +259,8 @@ _TEMPLATE = """<!DOCTYPE html>
 <button id="zoom-reset" title="Show everything (0)">Fit</button>
 <button id="expand-all">Expand all</button>
 <button id="collapse-all">Collapse all</button>
-<label title="Show the messages on SEQ's own stage channels"><input type="checkbox" id="show-plumbing"> SEQ plumbing</label>
+<label title="Show the messages on SEQ's own stage channels">
+<input type="checkbox" id="show-plumbing"> SEQ plumbing</label>
 <span class="sep"></span>
 <button id="replay-back" title="Previous event (,)">&laquo; step</button>
 <button id="replay-play" title="Play the run event by event (space)">&#9654; Replay</button>
