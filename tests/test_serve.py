@@ -123,6 +123,7 @@ async def test_a_traced_program_exports_to_serve_and_its_timeline_updates(server
 
             page = await client.get(f"/trace/{trace_id}")
             assert page.status_code == 200 and 'id="live-config"' in page.text
+            assert page.headers["content-encoding"] == "gzip"  # the page is ~50 KB of script and data
             listing = await client.get("/")
             assert listing.status_code == 200 and trace_id in listing.text
             jsonl = await client.get(f"/api/traces/{trace_id}/spans.jsonl")

@@ -438,6 +438,8 @@ def create_app(store: TraceStore, *, max_body: int = DEFAULT_MAX_BODY, poll_ms: 
     """
     import anyio.to_thread
     from starlette.applications import Starlette
+    from starlette.middleware import Middleware
+    from starlette.middleware.gzip import GZipMiddleware
     from starlette.requests import ClientDisconnect, Request
     from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
     from starlette.routing import Route
@@ -578,7 +580,8 @@ def create_app(store: TraceStore, *, max_body: int = DEFAULT_MAX_BODY, poll_ms: 
         Route("/api/traces/{trace_id}/spans.jsonl", api_trace_file),
         Route("/trace/{trace_id}", trace_page),
     ]
-    return Starlette(routes=routes)
+    # the pages and the trace data are megabytes for big traces: compress them for browsers that ask
+    return Starlette(routes=routes, middleware=[Middleware(GZipMiddleware, minimum_size=4096)])
 
 
 def _title(summary: TraceSummary) -> str:
