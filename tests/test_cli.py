@@ -235,7 +235,9 @@ def test_view_reads_otlp_json_lines_with_non_stbass_spans(tmp_path: Path) -> Non
     out = tmp_path / "otlp.html"
     assert main(["view", str(path), "-o", str(out)]) == 0
     data = page_data(out.read_text())
-    assert [(r["label"], r["kind"]) for r in data["rows"]] == [("(outside processes)", "orphans")]
+    # plain lanes: one per service and nesting depth, the call nested under the request
+    assert [(r["label"], r["kind"], r["depth"]) for r in data["rows"]] == [
+        ("shop", "orphans", 0), ("shop › 2", "orphans", 1)]
     assert [data["spans"][i]["name"] for i in data["failures"]] == ["GET /checkout"]  # a failed plain span
 
 

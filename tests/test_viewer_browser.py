@@ -12,6 +12,7 @@ Skipped only when no Chromium is installed (``.ci/run`` installs Debian's).
 from __future__ import annotations
 
 import html.parser
+import json
 import os
 import shutil
 import subprocess
@@ -20,11 +21,12 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from cdp import Browser
-from stbass_tracing import Trace, layout_trace, write_html
+from stbass_tracing import SpanRecord, Trace, layout_trace, load_trace, write_html
 from test_viewer import big_trace, sample_trace
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -304,3 +306,38 @@ def test_mouse_click_pairs_a_send_with_its_receive_and_the_overview_selects_a_ra
               ov["top"] + 18)
     lo, hi = (float(v) for v in page.eval("document.getElementById('overview').dataset.window").split(","))
     assert abs(lo - (0.2 * 1.02 - 0.01)) < 0.01 and abs(hi - (0.6 * 1.02 - 0.01)) < 0.01
+
+
+def test_spans_from_other_services_are_plain_lanes(browser: Browser, tmp_path: Path) -> None:
+    """An OTLP JSON file from a non-stbass program: a request, its calls to another service, a failed query."""
+    def span(name: str, n: int, parent: int | None, start_ms: int, end_ms: int, service: str,
+             **kw: Any) -> SpanRecord:
+        return SpanRecord(name, "7" * 32, format(n, "016x"), format(parent, "016x") if parent else None,
+                          start_ms * 1_000_000, end_ms * 1_000_000, resource={"service.name": service}, **kw)
+
+    trace = Trace([
+        span("GET /checkout", 1, None, 0, 90, "frontend", kind="SERVER"),
+        span("POST /pay", 2, 1, 5, 60, "frontend", kind="CLIENT"),
+        span("POST /pay", 3, 2, 8, 58, "payments", kind="SERVER"),
+        span("SELECT card", 4, 3, 10, 30, "payments", kind="CLIENT", status_code="ERROR",
+             status_description="timeout"),
+        span("render", 5, 1, 62, 88, "frontend"),
+    ])
+    kinds = {"INTERNAL": 1, "SERVER": 2, "CLIENT": 3}
+    lines = [  # OTLP JSON lines, one export request per span, as a file exporter writes them
+        json.dumps({"resourceSpans": [{
+            "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": s.resource["service.name"]}}]},
+            "scopeSpans": [{"spans": [{
+                "traceId": s.trace_id, "spanId": s.span_id, "parentSpanId": s.parent_span_id or "", "name": s.name,
+                "kind": kinds[s.kind], "startTimeUnixNano": str(s.start_time_ns), "endTimeUnixNano": str(s.end_time_ns),
+                "status": {"code": 2 if s.is_error else 0, "message": s.status_description or ""}}]}]}]})
+        for s in trace
+    ]
+    source = tmp_path / "otlp.jsonl"
+    source.write_text("\n".join(lines) + "\n")
+    page = browser.open(Path(write_html(load_trace(source), tmp_path / "otlp.html")).as_uri())
+    lanes = page.eval("[...document.querySelectorAll('[data-lane]')].map(e => [e.textContent, +e.dataset.depth])")
+    assert lanes == [["frontend", 0], ["frontend › 2", 1], ["payments › 3", 2], ["payments › 4", 3]]
+    assert page.eval("document.getElementById('sum-failures').dataset.value") == "1"
+    page.key("n")
+    assert page.eval("document.body.dataset.pinned") == format(4, "016x")

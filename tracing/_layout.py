@@ -151,7 +151,7 @@ def layout_trace(trace: Trace) -> Layout:
     rows: list[Row] = []
     row_of: dict[str, int] = {}
     level_of: dict[str, int] = {}
-    orphan_rows: dict[str, int] = {}
+    orphan_rows: dict[tuple[str, str, int], int] = {}
 
     # (span, row index of the enclosing row or None, level below that row's owner)
     work: list[tuple[SpanRecord, int | None, int]] = [(s, None, 0) for s in reversed(trace.roots)]
@@ -166,16 +166,20 @@ def layout_trace(trace: Trace) -> Layout:
             rows.append(row)
             here, child_level = row.index, 1
             level_of[s.span_id] = 0
+        elif parent_row is None or rows[parent_row].kind == "orphans":
+            # outside every process: plain lanes, one per service and nesting depth
+            depth = 0 if parent_row is None else rows[parent_row].depth + 1
+            service = str(s.resource.get("service.name") or "(outside processes)")
+            key = (s.trace_id, service, depth)
+            if key not in orphan_rows:
+                label = service if depth == 0 else f"{service} › {depth + 1}"
+                rid = f"orphans-{s.trace_id}-{len(orphan_rows)}"
+                orphan_rows[key] = len(rows)
+                rows.append(Row(len(rows), rid, parent_row, depth, "orphans", label, s.trace_id, None))
+            here, child_level = orphan_rows[key], 1
+            rows[here].items.append(s)
+            level_of[s.span_id] = 0
         else:
-            if parent_row is None:
-                key = s.trace_id
-                if key not in orphan_rows:
-                    orphan_rows[key] = len(rows)
-                    rows.append(
-                        Row(len(rows), f"orphans-{key}", None, 0, "orphans", "(outside processes)", key, None)
-                    )
-                parent_row = orphan_rows[key]
-                level = max(level, 1)
             rows[parent_row].items.append(s)
             level_of[s.span_id] = level
             here, child_level = parent_row, level + 1
