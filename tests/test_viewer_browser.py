@@ -243,7 +243,7 @@ def test_a_hundred_thousand_spans_open_and_pan_and_zoom(browser: Browser) -> Non
     BUILD.mkdir(exist_ok=True)
     trace = big_trace(100)
     page_file = Path(write_html(trace, BUILD / "viewer-100k.html"))
-    page = browser.open(page_file.as_uri(), )
+    page = browser.open(page_file.as_uri())
     assert page.eval("document.body.dataset.spans") == str(len(trace))
     assert page.eval("document.querySelectorAll('[data-arrow]').length") == 100 * 99 * 4
     first_frame = float(page.eval("document.body.dataset.firstFrameMs"))
@@ -275,12 +275,15 @@ def test_the_demo_page_for_the_docs(browser: Browser, tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     page = browser.open((tmp_path / "demo-trio.html").as_uri())
     assert page.eval("document.getElementById('sum-failures').dataset.value") == "1"
+    # the pipeline's SEQ passes values on its own stage channels: not counted, not drawn until asked for
     plumbing = page.eval("document.querySelectorAll('[data-arrow][data-plumbing]').length")
-    page.click("#show-plumbing")  # SEQ's stage channels: hidden until asked for
+    arrows = page.eval("document.querySelectorAll('[data-arrow]').length")
+    assert plumbing > 0
+    assert page.eval("document.getElementById('sum-messages').dataset.value") == str(arrows - plumbing)
+    page.click("#show-plumbing")
     assert page.eval("document.getElementById('show-plumbing').checked") is True
     page.click("#show-plumbing")
     page.screenshot(STATIC / "visual-trace.png")
-    assert plumbing >= 0 and browser.exceptions == []
 
 
 def test_mouse_click_pairs_a_send_with_its_receive_and_the_overview_selects_a_range(browser: Browser) -> None:
