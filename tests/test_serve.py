@@ -1,4 +1,4 @@
-"""``stbass-trace serve`` against a real server: OTLP/HTTP in (protobuf, JSON, gzip), the
+"""``stbass-trace serve`` against a real server (the tests marked slow): OTLP/HTTP in (protobuf, JSON, gzip), the
 trace list and the live trace data out, bad bodies refused with a reason, the store's
 size bound, and ``view``/``export`` of a stored trace.
 
@@ -33,7 +33,7 @@ from stbass_tracing._cli import main
 from stbass_tracing._serve import TraceStore, decode_export
 from test_viewer import TRACE_ID, _id, decode_data, sample_trace
 
-pytestmark = [pytest.mark.anyio, pytest.mark.slow]
+pytestmark = pytest.mark.anyio
 
 
 @pytest.fixture
@@ -85,6 +85,7 @@ async def sdk_spans(n_messages: int = 3) -> Any:
     return exporter.get_finished_spans()
 
 
+@pytest.mark.slow
 async def test_a_traced_program_exports_to_serve_and_its_timeline_updates(server: ServerProcess) -> None:
     provider = traced_provider(server.url, "pipeline-test")
     tracer = provider.get_tracer("test")
@@ -130,6 +131,7 @@ async def test_a_traced_program_exports_to_serve_and_its_timeline_updates(server
             assert len(jsonl.text.splitlines()) == summary["spans"]
 
 
+@pytest.mark.slow
 async def test_protobuf_json_and_gzip_bodies_are_stored(server: ServerProcess) -> None:
     spans = await sdk_spans()
     body = encode_spans(spans).SerializeToString()
@@ -157,6 +159,7 @@ async def test_protobuf_json_and_gzip_bodies_are_stored(server: ServerProcess) -
             s.events, s.links, s.status_code)
 
 
+@pytest.mark.slow
 async def test_bad_bodies_get_an_error_with_a_reason_and_the_server_keeps_working(tmp_path: Path) -> None:
     srv = ServerProcess(tmp_path / "store", "--max-body-mb", "1")
     proto = {"content-type": "application/x-protobuf"}
@@ -189,6 +192,7 @@ async def test_bad_bodies_get_an_error_with_a_reason_and_the_server_keeps_workin
         assert srv.stop() == 0
 
 
+@pytest.mark.slow
 async def test_a_burst_of_concurrent_exports_is_all_stored(server: ServerProcess) -> None:
     n = 40
 
@@ -212,6 +216,7 @@ async def test_a_burst_of_concurrent_exports_is_all_stored(server: ServerProcess
     assert len(listed) == n and all(t["spans"] == 25 for t in listed)
 
 
+@pytest.mark.slow
 async def test_the_store_keeps_traces_across_restarts_and_view_and_export_read_them(tmp_path: Path) -> None:
     store_dir = tmp_path / "store"
     srv = ServerProcess(store_dir)
@@ -267,6 +272,7 @@ async def test_decode_export_names_what_is_wrong() -> None:
     assert not is_json and {s.name for s in spans} >= {"SEQ", "PAR", "process producer", "send numbers"}
 
 
+@pytest.mark.slow
 async def test_the_example_shows_its_run_in_serve(server: ServerProcess) -> None:
     backend = sniffio.current_async_library()
     example = Path(__file__).resolve().parent.parent / "examples" / "trace_to_serve.py"
