@@ -1,9 +1,10 @@
-"""``stbass-trace serve`` against a real server (the tests marked slow): OTLP/HTTP in (protobuf, JSON, gzip), the
-trace list and the live trace data out, bad bodies refused with a reason, the store's
-size bound, and ``view``/``export`` of a stored trace.
+"""``stbass-trace serve``: OTLP/HTTP in (protobuf, JSON, gzip), the trace list and the
+live trace data out, bad bodies refused with a reason, the store's size bound, and
+``view``/``export`` of a stored trace.
 
-The server runs in a subprocess (``python -m stbass_tracing serve --port 0``) on
-127.0.0.1; stbass programs export to it with the SDK's own OTLP/HTTP exporter.
+The tests marked slow run a real server in a subprocess (``python -m stbass_tracing
+serve --port 0``) on 127.0.0.1; stbass programs export to it with the SDK's own
+OTLP/HTTP exporter.
 """
 
 from __future__ import annotations
