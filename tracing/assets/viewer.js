@@ -218,7 +218,8 @@
         var x0 = xOf(start[i]), x1 = xOf(end[i]), w = Math.max(1, x1 - x0);
         var color = barColor(i);
         // many spans in one pixel column: paint the column once
-        if (x1 - x0 < 1 && lv === lastLevel && color === lastColor && Math.floor(x0) <= lastPx) return;
+        if (x1 - x0 < 1 && lv === lastLevel && color === lastColor && Math.floor(x0) <= lastPx &&
+            i !== sel && i !== selPartner && i !== hover && !(match && match[i])) return;
         lastPx = Math.floor(x0 + w); lastLevel = lv; lastColor = color;
         drawn++;
         var h, c = cat[i];
