@@ -210,9 +210,13 @@ class Page:
     def click(self, selector: str) -> None:
         self.eval(f"document.querySelector({json.dumps(selector)}).click()")
 
-    def screenshot(self, path: str | os.PathLike[str]) -> Path:
+    def frame(self) -> None:
+        """Wait until the page has drawn what it scheduled (two animation frames)."""
         self.send("Page.bringToFront")  # a background tab draws no frames
         self.eval("new Promise(function (r) { requestAnimationFrame(function () { requestAnimationFrame(r); }); })")
+
+    def screenshot(self, path: str | os.PathLike[str]) -> Path:
+        self.frame()
         data = self.send("Page.captureScreenshot", {"format": "png"})["data"]
         out = Path(path)
         out.parent.mkdir(parents=True, exist_ok=True)

@@ -176,6 +176,10 @@ def test_search_filters_lanes_and_deep_links_point_at_one_span(browser: Browser)
     assert page.eval("document.body.dataset.matches") == "2"  # send ch2 and recv ch2
     visible = page.eval("[...document.querySelectorAll('[data-lane][data-visible=true]')].map(e => e.textContent)")
     assert visible == ["PAR (4)", "c", "SEQ (2)", "d", "e"]
+    page.key("0")  # Fit while searching: the stretch the matches cover (ch2: 30 ms to 41.5 ms of 100 ms)
+    page.frame()
+    lo, hi = (float(v) for v in page.eval("document.getElementById('overview').dataset.window").split(","))
+    assert abs(lo - 0.30) < 0.01 and abs(hi - 0.415) < 0.01
     page.eval("var s = document.getElementById('search'); s.value = 'stbass.channel.name=ch1';"
               "s.dispatchEvent(new Event('input'))")
     assert page.wait_for("document.body.dataset.matches === '2' && location.hash === '#q=stbass.channel.name%3Dch1'")
@@ -307,6 +311,7 @@ def test_mouse_click_pairs_a_send_with_its_receive_and_the_overview_selects_a_ra
     ov = page.rect("#overview")
     page.drag(ov["left"] + 4 + 0.2 * (ov["width"] - 8), ov["top"] + 18, ov["left"] + 4 + 0.6 * (ov["width"] - 8),
               ov["top"] + 18)
+    page.frame()
     lo, hi = (float(v) for v in page.eval("document.getElementById('overview').dataset.window").split(","))
     assert abs(lo - (0.2 * 1.02 - 0.01)) < 0.01 and abs(hi - (0.6 * 1.02 - 0.01)) < 0.01
 

@@ -256,7 +256,7 @@ _TEMPLATE = """<!DOCTYPE html>
 <span class="sep"></span>
 <button id="zoom-in" title="Zoom in (+)">+</button>
 <button id="zoom-out" title="Zoom out (-)">&minus;</button>
-<button id="zoom-reset" title="Show everything (0)">Fit</button>
+<button id="zoom-reset" title="Show the whole run, or all the matches while searching (0)">Fit</button>
 <button id="expand-all">Expand all</button>
 <button id="collapse-all">Collapse all</button>
 <label title="Show the messages on SEQ's own stage channels">

@@ -686,7 +686,16 @@
     var dt = dxPx / plotW() * (view.end - view.start);
     view.start += dt; view.end += dt; view.scrollY += dyPx; clampScroll(); redraw();
   }
-  function fit() { view.start = -total * 0.01; view.end = total * 1.01; view.scrollY = 0; redraw(); }
+  // the whole run, or while searching, the stretch of time the matches cover
+  function fit() {
+    var a = 0, z = total;
+    if (matchList.length) {
+      a = Infinity; z = -Infinity;
+      for (var k = 0; k < matchList.length; k++) { a = Math.min(a, start[matchList[k]]); z = Math.max(z, end[matchList[k]]); }
+    }
+    var pad = Math.max(z - a, 1000) * 0.01;
+    view.start = a - pad; view.end = z + pad; view.scrollY = 0; redraw();
+  }
   function setAll(v) {
     for (var i = 0; i < R; i++) collapsed[i] = childRows[i].length ? v : 0;
     computeVisible(); clampScroll(); syncIndex(); redraw();
