@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from stbass_tracing import SpanRecord, load_trace
+from stbass_tracing import SpanRecord, load_trace, render_html, to_jaeger
 from stbass_tracing._cli import main
 from test_viewer import page_data, sample_trace
 
@@ -193,3 +194,77 @@ def test_run_errors(tmp_path: Path) -> None:
     proc = run_cli("run", str(script), cwd=tmp_path)
     assert proc.returncode == 2
     assert "produced no spans" in proc.stderr and "Traceback" not in proc.stderr
+
+
+# ------------------------------------------------------------------ other formats, serve
+
+
+def test_view_and_export_read_jaeger_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    jaeger = tmp_path / "jaeger.json"
+    jaeger.write_text(json.dumps(to_jaeger(sample_trace()), indent=2))  # pretty-printed, as Jaeger UI saves it
+    out = tmp_path / "jaeger.html"
+    assert main(["view", str(jaeger), "-o", str(out)]) == 0
+    data = page_data(out.read_text())
+    assert [r["label"] for r in data["rows"]] == [r["label"] for r in page_data(render_html(sample_trace()))["rows"]]
+    assert len(data["arrows"]) == 2 and len(data["failures"]) == 1
+    capsys.readouterr()
+    assert main(["export", str(jaeger), "--format", "perfetto"]) == 0
+    assert json.loads(capsys.readouterr().out)["traceEvents"]
+
+
+def test_view_reads_otlp_json_lines_with_non_stbass_spans(tmp_path: Path) -> None:
+    # what an OpenTelemetry file exporter writes: one ExportTraceServiceRequest per line
+    def request(name: str, span_id: str, parent: str, kind: int, code: int) -> dict[str, object]:
+        return {"resourceSpans": [{"resource": {"attributes": [
+            {"key": "service.name", "value": {"stringValue": "shop"}}]},
+            "scopeSpans": [{"scope": {"name": "opentelemetry.instrumentation.flask"}, "spans": [{
+                "traceId": "4bf92f3577b34da6a3ce929d0e0e4736", "spanId": span_id, "parentSpanId": parent,
+                "name": name, "kind": kind, "startTimeUnixNano": "1700000000000000000",
+                "endTimeUnixNano": "1700000000250000000",
+                "attributes": [{"key": "http.status_code", "value": {"intValue": "500"}}],
+                "status": {"code": code, "message": "boom" if code == 2 else ""}}]}]}]}
+
+    path = tmp_path / "otlp.jsonl"
+    path.write_text(json.dumps(request("GET /checkout", "00f067aa0ba902b7", "", 2, 2)) + "\n"
+                    + json.dumps(request("SELECT orders", "00f067aa0ba902b8", "00f067aa0ba902b7", 3, 0)) + "\n")
+    trace = load_trace(path)
+    assert [(s.name, s.kind, s.status_code, s.attributes) for s in trace] == [
+        ("GET /checkout", "SERVER", "ERROR", {"http.status_code": 500}),
+        ("SELECT orders", "CLIENT", "UNSET", {"http.status_code": 500}),
+    ]
+    out = tmp_path / "otlp.html"
+    assert main(["view", str(path), "-o", str(out)]) == 0
+    data = page_data(out.read_text())
+    # plain lanes: one per service and nesting depth, the call nested under the request
+    assert [(r["label"], r["kind"], r["depth"]) for r in data["rows"]] == [
+        ("shop", "orphans", 0), ("shop › 2", "orphans", 1)]
+    assert [data["spans"][i]["name"] for i in data["failures"]] == ["GET /checkout"]  # a failed plain span
+
+
+def test_bad_otlp_and_jaeger_files_are_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"resourceSpans": [{"scopeSpans": [{"spans": [
+        {"traceId": "xyz", "spanId": "00f067aa0ba902b7", "name": "x"}]}]}]}) + "\n")
+    assert main(["view", str(bad)]) == 2
+    assert error_line(capsys) == f"stbass-trace: error: {bad}:1: 'traceId' must be 32 hex digits, got 'xyz'"
+    bad.write_text(json.dumps({"data": [{"spans": [{"spanID": "1"}]}]}, indent=1))
+    assert main(["view", str(bad)]) == 2
+    assert error_line(capsys) == (f"stbass-trace: error: {bad}: data[0].spans[0] must be an object "
+                                  "with a string 'operationName'")
+    bad.write_text('{"something": "else"}\n')  # read as a stbass trace file: says what a span needs
+    assert main(["view", str(bad)]) == 2
+    assert error_line(capsys).endswith(":1: span is missing required key(s): name, trace_id, span_id, "
+                                       "start_time_ns, end_time_ns")
+
+
+def test_serve_reports_a_port_in_use_in_one_line(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        proc = run_cli("serve", "--port", str(port), "--store", str(tmp_path / "store"))
+    assert proc.returncode == 2
+    assert proc.stderr.startswith(f"stbass-trace: error: cannot listen on 127.0.0.1:{port}: ")
+    assert "Traceback" not in proc.stderr
+    usage = run_cli("serve", "--max-store-mb", "0")
+    assert usage.returncode == 2 and "expected a positive integer" in usage.stderr

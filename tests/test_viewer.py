@@ -82,8 +82,16 @@ def sample_trace() -> Trace:
     return Trace(spans)
 
 
+def _chan_attrs(name: str, op: str, seq: int, wait_s: float) -> dict[str, Any]:
+    """The attributes stbass puts on a send/recv span (so page sizes measured here are honest)."""
+    return {"stbass.channel.name": name, "stbass.channel.type": "int", "messaging.system": "stbass",
+            "messaging.operation.name": op, "messaging.operation.type": op, "messaging.destination.name": name,
+            "stbass.message.seq": seq, "stbass.outcome": "ok", "stbass.wait_s": wait_s}
+
+
 def big_trace(n_groups: int = 10, per_group: int = 100) -> Trace:
-    """1 + n_groups + n_groups*per_group*(1 + 9) spans: 10,011 with the defaults."""
+    """1 + n_groups + n_groups*per_group*(1 + 9) spans: 10,011 with the defaults, 100,101 with
+    ``big_trace(100)``. Each replica sends 4 messages to the next; replica 13 of each group fails."""
     spans: list[SpanRecord] = []
     counter = iter(range(1, 10**9))
     us = 1000
@@ -99,29 +107,83 @@ def big_trace(n_groups: int = 10, per_group: int = 100) -> Trace:
                   attributes={"stbass.composition": "PAR_FOR", "stbass.children": per_group})
         previous_sends: list[SpanRecord] = []
         for p in range(per_group):
-            t = g * 900 * us + p * 7 * us
+            t = (g % 10) * 900 * us + p * 7 * us + g * 13
+            failed = p == 13
             proc = add(f"process worker[{p}]", par.span_id, t, t + 800 * us,
-                       attributes={"stbass.process.name": f"worker[{p}]"},
-                       status_code="ERROR" if p == 13 else "UNSET")
+                       attributes={"stbass.process.name": f"worker[{p}]",
+                                   "stbass.process.id": f"{g:08x}-{p:04x}-4000-8000-{g * per_group + p:012x}",
+                                   "stbass.optional": False},
+                       status_code="ERROR" if failed else "UNSET",
+                       status_description="ValueError: bad input" if failed else None)
             sends = []
             for k in range(4):
                 sends.append(add(f"send ch{g}.{p}.{k}", proc.span_id, t + (10 + 40 * k) * us,
-                                 t + (30 + 40 * k) * us, kind="PRODUCER"))
+                                 t + (30 + 40 * k) * us, kind="PRODUCER",
+                                 attributes=_chan_attrs(f"ch{g}.{p}.{k}", "send", 1, (k + 1) * 1.23456789e-5 + p)))
             for k, snd in enumerate(previous_sends):
                 add(f"recv ch{g}.{p - 1}.{k}", proc.span_id, t + (12 + 40 * k) * us,
-                    snd.end_time_ns, kind="CONSUMER", links=(LinkRecord(TRACE_ID, snd.span_id),))
+                    snd.end_time_ns, kind="CONSUMER", links=(LinkRecord(TRACE_ID, snd.span_id),),
+                    attributes=_chan_attrs(f"ch{g}.{p - 1}.{k}", "receive", 1, k * 2.5e-6 + p))
             for k in range(4 - len(previous_sends)):
-                add(f"recv idle{k}", proc.span_id, t + 300 * us, t + 310 * us, kind="CONSUMER")
+                add(f"recv idle{k}", proc.span_id, t + 300 * us, t + 310 * us, kind="CONSUMER",
+                    attributes=_chan_attrs(f"idle{k}", "receive", 1, 1e-5))
             add("ALT", proc.span_id, t + 400 * us, t + 500 * us,
-                attributes={"stbass.alt.kind": "fair", "stbass.alt.chosen": 0, "stbass.alt.chosen_kind": "recv"})
+                attributes={"stbass.alt.kind": "fair", "stbass.alt.guards": 2, "stbass.alt.chosen": 0,
+                            "stbass.alt.chosen_kind": "recv", "stbass.alt.chosen_name": f"ch{g}.{p}.0"})
             previous_sends = sends
     return Trace(spans)
 
 
-def page_data(page: str) -> dict[str, Any]:
+def raw_page_data(page: str) -> dict[str, Any]:
+    """The data block of a page, as embedded (the compact, columnar form)."""
     match = re.search(r'<script type="application/json" id="trace-data">(.*?)</script>', page, re.S)
     assert match is not None
     return json.loads(match.group(1))  # type: ignore[no-any-return]
+
+
+CATS = ("composition", "process", "send", "recv", "alt", "other")
+KINDS = ("INTERNAL", "SERVER", "CLIENT", "PRODUCER", "CONSUMER")
+ROW_KINDS = ("composition", "process", "group", "orphans")
+
+
+def decode_data(data: dict[str, Any]) -> dict[str, Any]:
+    """The compact form decoded as the viewer script does: one dict per span and per row."""
+    values, cols, n = data["values"], data["spans"], data["meta"]["spans"]
+    events: dict[int, list[Any]] = {}
+    for e in data["events"]:
+        events.setdefault(e[0], []).append(
+            [values[e[1]], e[2], {values[e[k]]: values[e[k + 1]] for k in range(3, len(e), 2)}])
+    extra: dict[int, dict[int, Any]] = {}
+    for i, what, v in data["extra"]:
+        extra.setdefault(i, {})[what] = values[v]
+    spans = []
+    t = 0
+    for i in range(n):
+        t += cols["start"][i]
+        pairs = cols["attrs"][i]
+        spans.append({
+            "id": cols["ids"][16 * i: 16 * i + 16], "name": values[cols["name"][i]],
+            "cat": CATS[cols["ck"][i] >> 3], "kind": KINDS[cols["ck"][i] & 7],
+            "row": cols["row"][i], "level": cols["level"][i], "start": t, "end": t + cols["dur"][i],
+            "status": cols["st"][i] & 3, "cancelled": bool(cols["st"][i] & 4), "plumbing": bool(cols["st"][i] & 8),
+            "parent": cols["parent"][i],
+            "attrs": {values[pairs[k]]: values[pairs[k + 1]] for k in range(0, len(pairs), 2)},
+            "events": events.get(i, []), "chosen": extra.get(i, {}).get(1), "status_text": extra.get(i, {}).get(0),
+        })
+    r = data["rows"]
+    rows = [
+        {"id": r["id"][k], "parent": None if r["parent"][k] < 0 else r["parent"][k], "depth": r["depth"][k],
+         "kind": ROW_KINDS[r["kind"][k]], "label": values[r["label"][k]],
+         "span": None if r["span"][k] < 0 else r["span"][k]}
+        for k in range(len(r["id"]))
+    ]
+    return {"meta": data["meta"], "rows": rows, "spans": spans, "arrows": data["arrows"],
+            "failures": data["failures"]}
+
+
+def page_data(page: str) -> dict[str, Any]:
+    """The data of a page, decoded (:func:`decode_data`)."""
+    return decode_data(raw_page_data(page))
 
 
 def test_layout_of_the_known_trace() -> None:
@@ -222,6 +284,59 @@ def test_big_trace_has_ten_thousand_spans() -> None:
     assert len(layout.arrows) == 10 * 99 * 4
     page = render_html(trace)
     assert "http://" not in page and "https://" not in page
+
+
+@pytest.mark.slow
+def test_a_hundred_thousand_span_page_stays_under_300_bytes_per_span() -> None:
+    trace = big_trace(100)
+    assert len(trace) == 100_101
+    page = render_html(trace)
+    per_span = len(page.encode()) / len(trace)
+    assert per_span <= 300, f"{per_span:.0f} bytes per span"
+    data = page_data(page)
+    assert len(data["failures"]) == 100
+    assert data["rows"][0]["label"] == "PAR (100)"
+    assert max(s["end"] for s in data["spans"]) == trace.wall_time_ns
+
+
+def test_lanes_follow_the_replica_index_not_the_start_order() -> None:
+    spans = [SpanRecord("PAR_FOR", TRACE_ID, _id(1), None, 0, 100, attributes={"stbass.composition": "PAR_FOR"})]
+    for k, i in enumerate([2, 0, 1, 10]):  # trio started them in this order
+        spans.append(SpanRecord(f"process w[{i}]", TRACE_ID, _id(10 + i), _id(1), k, 90,
+                                attributes={"stbass.process.name": f"w[{i}]"}))
+    assert [r.label for r in layout_trace(Trace(spans)).rows] == ["PAR_FOR", "w[0]", "w[1]", "w[2]", "w[10]"]
+    # an explicit child index wins over names
+    spans = [SpanRecord("PAR", TRACE_ID, _id(1), None, 0, 100, attributes={"stbass.composition": "PAR"})]
+    for k, (name, index) in enumerate([("c", 2), ("a", 0), ("b", 1)]):
+        spans.append(SpanRecord(f"process {name}", TRACE_ID, _id(10 + k), _id(1), k, 90,
+                                attributes={"stbass.process.name": name, "stbass.child.index": index}))
+    assert [r.label for r in layout_trace(Trace(spans)).rows] == ["PAR", "a", "b", "c"]
+
+
+def test_seq_plumbing_is_marked_and_failures_listed() -> None:
+    spans = [
+        SpanRecord("SEQ", TRACE_ID, _id(1), None, 0, 100, attributes={"stbass.composition": "SEQ"}),
+        SpanRecord("process st", TRACE_ID, _id(2), _id(1), 1, 90, attributes={"stbass.process.name": "st"},
+                   status_code="ERROR"),
+        SpanRecord("send st.input", TRACE_ID, _id(3), _id(1), 1, 2, kind="PRODUCER",
+                   attributes=_chan_attrs("st.input", "send", 1, 0.0) | {"stbass.channel.type": "object"}),
+        SpanRecord("send data", TRACE_ID, _id(4), _id(2), 3, 4, kind="PRODUCER",
+                   attributes=_chan_attrs("data", "send", 1, 0.0)),
+        SpanRecord("recv st.input", TRACE_ID, _id(5), _id(2), 1, 2, kind="CONSUMER",
+                   attributes=_chan_attrs("st.input", "receive", 1, 0.0) | {"stbass.channel.type": "object"},
+                   links=(LinkRecord(TRACE_ID, _id(3)),)),
+        SpanRecord("recv data", TRACE_ID, _id(6), _id(1), 3, 4, kind="CONSUMER",
+                   attributes=_chan_attrs("data", "receive", 1, 0.0), links=(LinkRecord(TRACE_ID, _id(4)),)),
+    ]
+    page = render_html(Trace(spans))
+    data = page_data(page)
+    plumbing = {s["name"]: s["plumbing"] for s in data["spans"]}
+    assert plumbing == {"SEQ": False, "process st": False, "send st.input": True, "send data": False,
+                        "recv st.input": True, "recv data": False}
+    assert len(data["arrows"]) == 2
+    assert (data["meta"]["messages"], data["meta"]["plumbing"]) == (1, 1)  # the header counts the user's
+    assert 'id="sum-messages" data-value="1"' in page
+    assert [data["spans"][i]["name"] for i in data["failures"]] == ["process st"]
 
 
 @pytest.mark.parametrize("depth", [2000])

@@ -1,25 +1,32 @@
 """End to end in a real browser: headless Chromium opens the page from ``file://``.
 
 Networking is disabled (no proxy, unresolvable hosts, no background traffic); the
-test reads the rendered DOM (``--dump-dom``) and Chromium's console log, saves a
-screenshot under ``build/``, and times the load of a 10,000-span page.
+first tests read the rendered DOM (``--dump-dom``) and Chromium's console log, save a
+screenshot under ``build/``, and time the load of a 10,000-span page. The
+interactive ones drive the page over the DevTools protocol (``cdp.py``): search,
+deep links, send/recv pairing, next/previous failure, replay, and a 100,000-span
+page; they write the screenshots of docs/visual-tracing.md to ``docs/_static/``.
 Skipped only when no Chromium is installed (``.ci/run`` installs Debian's).
 """
 
 from __future__ import annotations
 
 import html.parser
+import json
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from stbass_tracing import layout_trace, write_html
+from cdp import Browser
+from stbass_tracing import SpanRecord, Trace, layout_trace, load_trace, write_html
 from test_viewer import big_trace, sample_trace
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -143,3 +150,202 @@ def test_ten_thousand_span_page_loads(chromium: str, profile: str) -> None:
         f"\n10k-span page: {len(trace)} spans, {size_mb:.1f} MB; in-page parse+index+first draw "
         f"{render_ms:.0f} ms; whole headless Chromium run (start, load, dump) {elapsed:.2f} s"
     )
+
+
+# ---------------------------------------------------------------- interactive (DevTools protocol)
+
+STATIC = ROOT / "docs" / "_static"
+
+
+@pytest.fixture(scope="module")
+def browser(chromium: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
+    with Browser(chromium, str(tmp_path_factory.mktemp("chromium-profile"))) as b:
+        yield b
+    assert b.exceptions == []
+
+
+def _sample_ids() -> dict[str, str]:
+    return {s.name: s.span_id for s in sample_trace()}
+
+
+def test_search_filters_lanes_and_deep_links_point_at_one_span(browser: Browser) -> None:
+    BUILD.mkdir(exist_ok=True)
+    page_file = Path(write_html(sample_trace(), BUILD / "viewer-search.html"))
+    ids = _sample_ids()
+    page = browser.open(page_file.as_uri() + "#q=ch2")
+    assert page.eval("document.body.dataset.matches") == "2"  # send ch2 and recv ch2
+    visible = page.eval("[...document.querySelectorAll('[data-lane][data-visible=true]')].map(e => e.textContent)")
+    assert visible == ["PAR (4)", "c", "SEQ (2)", "d", "e"]
+    page.key("0")  # Fit while searching: the stretch the matches cover (ch2: 30 ms to 41.5 ms of 100 ms)
+    page.frame()
+    lo, hi = (float(v) for v in page.eval("document.getElementById('overview').dataset.window").split(","))
+    assert abs(lo - 0.30) < 0.01 and abs(hi - 0.415) < 0.01
+    page.eval("var s = document.getElementById('search'); s.value = 'stbass.channel.name=ch1';"
+              "s.dispatchEvent(new Event('input'))")
+    assert page.wait_for("document.body.dataset.matches === '2' && location.hash === '#q=stbass.channel.name%3Dch1'")
+    # a deep link to a recv pins it, highlights the send it took and the arrow
+    page.goto(page_file.as_uri() + "#span=" + ids["recv ch1"])
+    assert page.eval("document.body.dataset.pinned") == ids["recv ch1"]
+    assert page.eval("document.body.dataset.partner") == ids["send ch1"]
+    assert page.eval("document.getElementById('details').dataset.span") == ids["recv ch1"]
+    page.click("#details [data-goto]")  # "sent by send ch1": and the reverse
+    assert page.eval("document.body.dataset.pinned") == ids["send ch1"]
+    assert page.eval("document.body.dataset.partner") == ids["recv ch1"]
+    assert page.eval("location.hash") == "#span=" + ids["send ch1"]
+
+
+def test_an_empty_trace_page_works(browser: Browser) -> None:
+    """What serve shows for a trace id before its first span arrives."""
+    BUILD.mkdir(exist_ok=True)
+    page = browser.open(Path(write_html(Trace([]), BUILD / "viewer-empty.html")).as_uri())
+    for key in ("n", ".", "+", "0"):
+        page.key(key)
+    page.eval("var s = document.getElementById('search'); s.value = 'x'; s.dispatchEvent(new Event('input'))")
+    assert page.wait_for("document.body.dataset.matches === '0'")
+    assert page.eval("document.body.dataset.spans") == "0"
+
+
+def test_next_and_previous_failure_go_to_each_failure(browser: Browser) -> None:
+    BUILD.mkdir(exist_ok=True)
+    trace = big_trace()
+    page = browser.open(Path(write_html(trace, BUILD / "viewer-10k.html")).as_uri())
+    failed = [s.span_id for s in trace.spans if s.is_error]
+    assert page.eval("document.getElementById('sum-failures').dataset.value") == str(len(failed)) == "10"
+    page.click("#sum-failures")
+    assert page.eval("document.body.dataset.pinned") == failed[0]
+    page.key("n")
+    assert page.eval("document.body.dataset.pinned") == failed[1]
+    page.key("p")
+    page.key("p")
+    assert page.eval("document.body.dataset.pinned") == failed[-1]
+    lane = page.eval(f"document.querySelector('[data-lane=\"{failed[-1]}\"]').dataset.visible")
+    assert lane == "true"
+    page.screenshot(STATIC / "viewer-failure.png")
+
+
+def test_replay_steps_through_the_run_event_by_event(browser: Browser) -> None:
+    BUILD.mkdir(exist_ok=True)
+    page = browser.open(Path(write_html(sample_trace(), BUILD / "viewer-replay.html")).as_uri())
+    ids = _sample_ids()
+    seen = []
+    for _ in range(6):
+        page.key(".")
+        seen.append((page.eval("document.body.dataset.replayKind"), page.eval("document.body.dataset.pinned")))
+    # in time order: ch1 is received and sent (both end at 20 ms), ch2 sent at 40 ms ...
+    assert seen[:3] == [("send", ids["send ch1"]), ("receive", ids["recv ch1"]), ("send", ids["send ch2"])]
+    assert ("ALT decision", ids["ALT"]) in seen and ("failure", ids["process e"]) not in seen
+    assert page.eval("document.body.dataset.replayTotal") == "7"
+    page.key(".")
+    assert page.eval("document.body.dataset.replayKind") == "failure"
+    page.key(",")
+    assert page.eval("document.body.dataset.replayPos") == "5"
+    page.screenshot(STATIC / "viewer-replay.png")
+
+
+@pytest.mark.slow
+def test_a_hundred_thousand_spans_open_and_pan_and_zoom(browser: Browser) -> None:
+    BUILD.mkdir(exist_ok=True)
+    trace = big_trace(100)
+    page_file = Path(write_html(trace, BUILD / "viewer-100k.html"))
+    page = browser.open(page_file.as_uri())
+    assert page.eval("document.body.dataset.spans") == str(len(trace))
+    assert page.eval("document.querySelectorAll('[data-arrow]').length") == 100 * 99 * 4
+    first_frame = float(page.eval("document.body.dataset.firstFrameMs"))
+    ready = float(page.eval("document.body.dataset.renderMs"))
+    # 40 frames of panning and zooming, each drawn (not just scheduled)
+    frame_ms = page.eval("""new Promise(function (resolve) {
+      var keys = ['+', '+', 'd', 'd', 's', 's', '+', 'a', 'w', '-'], k = 0, t0 = performance.now();
+      (function step() {
+        if (k === 40) { resolve((performance.now() - t0) / 40); return; }
+        window.dispatchEvent(new KeyboardEvent('keydown', {key: keys[k % keys.length]})); k++;
+        requestAnimationFrame(function () { requestAnimationFrame(step); });
+      })();
+    })""")
+    page.key("0")
+    page.eval("var s = document.getElementById('search'); s.value = 'worker[13]'; s.dispatchEvent(new Event('input'))")
+    assert page.wait_for("document.body.dataset.matches === '100'")
+    page.screenshot(STATIC / "viewer-100k-search.png")
+    size = page_file.stat().st_size
+    print(f"\n100k-span page: {len(trace)} spans, {size / 1e6:.1f} MB ({size / len(trace):.0f} B/span); "
+          f"first frame {first_frame:.0f} ms, with the DOM index {ready:.0f} ms; "
+          f"pan/zoom {frame_ms:.1f} ms per frame (two animation frames per step)")
+
+
+def test_the_demo_page_for_the_docs(browser: Browser, tmp_path: Path) -> None:
+    """The first screenshot of docs/visual-tracing.md: the README's demo on trio."""
+    demo = ROOT / "examples" / "demo.py"
+    proc = subprocess.run([sys.executable, str(demo), "--backend", "trio", "--out-dir", str(tmp_path)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    page = browser.open((tmp_path / "demo-trio.html").as_uri())
+    assert page.eval("document.getElementById('sum-failures').dataset.value") == "1"
+    # the pipeline's SEQ passes values on its own stage channels: not counted, not drawn until asked for
+    plumbing = page.eval("document.querySelectorAll('[data-arrow][data-plumbing]').length")
+    arrows = page.eval("document.querySelectorAll('[data-arrow]').length")
+    assert plumbing > 0
+    assert page.eval("document.getElementById('sum-messages').dataset.value") == str(arrows - plumbing)
+    page.click("#show-plumbing")
+    assert page.eval("document.getElementById('show-plumbing').checked") is True
+    page.click("#show-plumbing")
+    page.screenshot(STATIC / "visual-trace.png")
+
+
+def test_mouse_click_pairs_a_send_with_its_receive_and_the_overview_selects_a_range(browser: Browser) -> None:
+    BUILD.mkdir(exist_ok=True)
+    page = browser.open(Path(write_html(sample_trace(), BUILD / "viewer-mouse.html")).as_uri())
+    ids = _sample_ids()
+    # where the viewer draws: 270 px of labels, a 26 px axis, 22 px rows, 10 px right margin,
+    # the whole run (100 ms) plus 1 % each side across the plot
+    box = page.rect("#canvas")
+    plot_w = box["width"] - 270 - 10
+
+    def x_of(ms: float) -> float:
+        return box["left"] + 270 + (ms + 1) / 102 * plot_w
+
+    lane_a = box["top"] + 26 + 1 * 22 + 11  # row 0 is PAR, row 1 is a
+    page.mouse("pressed", x_of(12.5), lane_a)  # the middle of "send ch1" (5 ms - 20 ms)
+    page.mouse("released", x_of(12.5), lane_a)
+    assert page.eval("document.body.dataset.pinned") == ids["send ch1"]
+    assert page.eval("document.body.dataset.partner") == ids["recv ch1"]
+    # drag across 20 %..60 % of the overview strip: the timeline shows that range
+    ov = page.rect("#overview")
+    page.drag(ov["left"] + 4 + 0.2 * (ov["width"] - 8), ov["top"] + 18, ov["left"] + 4 + 0.6 * (ov["width"] - 8),
+              ov["top"] + 18)
+    page.frame()
+    lo, hi = (float(v) for v in page.eval("document.getElementById('overview').dataset.window").split(","))
+    assert abs(lo - (0.2 * 1.02 - 0.01)) < 0.01 and abs(hi - (0.6 * 1.02 - 0.01)) < 0.01
+
+
+def test_spans_from_other_services_are_plain_lanes(browser: Browser, tmp_path: Path) -> None:
+    """An OTLP JSON file from a non-stbass program: a request, its calls to another service, a failed query."""
+    def span(name: str, n: int, parent: int | None, start_ms: int, end_ms: int, service: str,
+             **kw: Any) -> SpanRecord:
+        return SpanRecord(name, "7" * 32, format(n, "016x"), format(parent, "016x") if parent else None,
+                          start_ms * 1_000_000, end_ms * 1_000_000, resource={"service.name": service}, **kw)
+
+    trace = Trace([
+        span("GET /checkout", 1, None, 0, 90, "frontend", kind="SERVER"),
+        span("POST /pay", 2, 1, 5, 60, "frontend", kind="CLIENT"),
+        span("POST /pay", 3, 2, 8, 58, "payments", kind="SERVER"),
+        span("SELECT card", 4, 3, 10, 30, "payments", kind="CLIENT", status_code="ERROR",
+             status_description="timeout"),
+        span("render", 5, 1, 62, 88, "frontend"),
+    ])
+    kinds = {"INTERNAL": 1, "SERVER": 2, "CLIENT": 3}
+    lines = [  # OTLP JSON lines, one export request per span, as a file exporter writes them
+        json.dumps({"resourceSpans": [{
+            "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": s.resource["service.name"]}}]},
+            "scopeSpans": [{"spans": [{
+                "traceId": s.trace_id, "spanId": s.span_id, "parentSpanId": s.parent_span_id or "", "name": s.name,
+                "kind": kinds[s.kind], "startTimeUnixNano": str(s.start_time_ns), "endTimeUnixNano": str(s.end_time_ns),
+                "status": {"code": 2 if s.is_error else 0, "message": s.status_description or ""}}]}]}]})
+        for s in trace
+    ]
+    source = tmp_path / "otlp.jsonl"
+    source.write_text("\n".join(lines) + "\n")
+    page = browser.open(Path(write_html(load_trace(source), tmp_path / "otlp.html")).as_uri())
+    lanes = page.eval("[...document.querySelectorAll('[data-lane]')].map(e => [e.textContent, +e.dataset.depth])")
+    assert lanes == [["frontend", 0], ["frontend › 2", 1], ["payments › 3", 2], ["payments › 4", 3]]
+    assert page.eval("document.getElementById('sum-failures').dataset.value") == "1"
+    page.key("n")
+    assert page.eval("document.body.dataset.pinned") == format(4, "016x")

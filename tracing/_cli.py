@@ -5,6 +5,11 @@
     stbass-trace view TRACE.jsonl -o trace.html [--open] [--title TEXT]
     stbass-trace run script.py [--backend asyncio|trio] [-o trace.html] [--trace-file F] [-- ARGS...]
     stbass-trace export TRACE.jsonl --format perfetto|jaeger [-o out.json]
+    stbass-trace serve [--host 127.0.0.1] [--port 4318] [--store DIR] [--max-store-mb N]
+
+``view`` and ``export`` read stbass trace files, OTLP JSON and Jaeger JSON; in
+place of a file they take the 32-hex id of a trace that ``serve`` stored
+(``--store``, default the user's cache directory).
 
 Bad input (a missing, empty or corrupt trace file, a missing script) prints one
 line ``stbass-trace: error: ...`` naming the file, the line and what was wrong,
@@ -29,6 +34,7 @@ from ._config import ENV_TRACE_FILE, configure
 from ._config import shutdown as shutdown_tracing
 from ._export import to_jaeger, to_perfetto
 from ._model import TraceFileError, load_trace
+from ._serve import DEFAULT_HOST, DEFAULT_MAX_BODY, DEFAULT_MAX_BYTES, DEFAULT_PORT, TRACE_ID_RE
 from ._viewer import write_html
 
 __all__ = ("main",)
@@ -43,13 +49,17 @@ class CLIError(Exception):
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog=PROG,
-        description="Look at stbass traces: HTML timeline, Perfetto and Jaeger exports.",
+        description=(
+            "Look at stbass traces: HTML timeline, a local OTLP backend with a live view, "
+            "Perfetto and Jaeger exports."
+        ),
     )
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     v = sub.add_parser("view", help="write the self-contained HTML page for a trace file")
-    v.add_argument("trace", help="trace file (JSON lines from the 'file' exporter)")
+    v.add_argument("trace", help=_TRACE_HELP)
     v.add_argument("-o", "--output", help="HTML file to write (default: TRACE with .html)")
+    v.add_argument("--store", help="where 'serve' keeps traces (for a trace id; default: the user cache)")
     v.add_argument("--title", help="page title")
     v.add_argument("--open", action="store_true", help="open the page in a browser")
 
@@ -66,10 +76,47 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--open", action="store_true", help="open the page in a browser")
 
     e = sub.add_parser("export", help="convert a trace file for Perfetto or Jaeger UI")
-    e.add_argument("trace", help="trace file (JSON lines from the 'file' exporter)")
+    e.add_argument("trace", help=_TRACE_HELP)
     e.add_argument("--format", required=True, choices=("perfetto", "jaeger"), help="output format")
     e.add_argument("-o", "--output", help="file to write (default: standard output)")
+    e.add_argument("--store", help="where 'serve' keeps traces (for a trace id; default: the user cache)")
+
+    s = sub.add_parser("serve", help="run a local OTLP/HTTP trace backend with a live timeline")
+    s.add_argument("--host", default=DEFAULT_HOST, help=f"address to listen on (default: {DEFAULT_HOST})")
+    s.add_argument("--port", type=int, default=DEFAULT_PORT,
+                   help=f"port (default: {DEFAULT_PORT}, OTLP/HTTP's; 0 picks a free one)")
+    s.add_argument("--store", help="directory for the traces (default: ~/.cache/stbass/traces)")
+    s.add_argument("--max-store-mb", type=_positive, default=DEFAULT_MAX_BYTES // 2**20,
+                   help="size bound of the store; the least recently updated traces go first (default: %(default)s)")
+    s.add_argument("--max-body-mb", type=_positive, default=DEFAULT_MAX_BODY // 2**20,
+                   help="largest OTLP request accepted, after decompression (default: %(default)s)")
     return p
+
+
+_TRACE_HELP = "trace file (stbass JSON lines, OTLP JSON or Jaeger JSON), or the id of a trace in --store"
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _trace_path(arg: str, store: str | None) -> str:
+    """*arg* itself, or the stored file of the trace id *arg*."""
+    if os.path.exists(arg) or not TRACE_ID_RE.match(arg):
+        return arg
+    from ._serve import default_store_dir
+
+    stored = Path(store) if store else default_store_dir()
+    candidate = stored / f"{arg.lower()}.jsonl"
+    if not candidate.exists():
+        raise CLIError(f"{arg}: no such file, and no trace with this id in {stored}")
+    return str(candidate)
 
 
 def _open_in_browser(path: str) -> None:
@@ -77,8 +124,9 @@ def _open_in_browser(path: str) -> None:
 
 
 def _cmd_view(args: argparse.Namespace) -> int:
-    trace = load_trace(args.trace)
-    out = args.output or str(Path(args.trace).with_suffix(".html"))
+    path = _trace_path(args.trace, args.store)
+    trace = load_trace(path)
+    out = args.output or (f"{args.trace}.html" if path != args.trace else str(Path(path).with_suffix(".html")))
     write_html(trace, out, title=args.title)
     print(out)
     if args.open:
@@ -87,7 +135,7 @@ def _cmd_view(args: argparse.Namespace) -> int:
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
-    trace = load_trace(args.trace)
+    trace = load_trace(_trace_path(args.trace, args.store))
     doc = to_perfetto(trace) if args.format == "perfetto" else to_jaeger(trace)
     text = json.dumps(doc, separators=(",", ":"))
     if args.output:
@@ -172,6 +220,26 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return status
 
 
+def _cmd_serve(args: argparse.Namespace) -> int:
+    try:
+        import starlette  # noqa: F401
+        import uvicorn  # noqa: F401
+    except ImportError as exc:
+        raise CLIError(f"serve needs starlette and uvicorn ({exc}): pip install 'stbass[tracing]'") from None
+    from ._serve import TraceStore, default_store_dir, serve
+
+    store = TraceStore(args.store or default_store_dir(), max_bytes=args.max_store_mb * 2**20)
+
+    def ready(url: str) -> None:
+        print(f"{PROG} serve: {url}/ (OTLP/HTTP at {url}/v1/traces, store {store.directory})", flush=True)
+
+    try:
+        serve(store, host=args.host, port=args.port, max_body=args.max_body_mb * 2**20, ready=ready)
+    except OSError as exc:
+        raise CLIError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``stbass-trace``; returns the exit status.
 
@@ -190,6 +258,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_view(args)
         if args.command == "export":
             return _cmd_export(args)
+        if args.command == "serve":
+            return _cmd_serve(args)
         return _cmd_run(args)
     except (TraceFileError, CLIError) as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)

@@ -7,20 +7,59 @@ nearest process or composition above it. A non-stbass span that has processes
 below it (say a user's own root span) becomes a group row too; spans with no
 row above them share one "(outside processes)" row per trace.
 
+Sibling lanes come in declaration order when the spans say it: by a child index
+attribute (``stbass.child.index`` and the like, see ``INDEX_KEYS``) when every
+sibling has one, else by the replica index of names like ``worker[12]`` when the
+siblings are replicas of one process; otherwise in start order (on trio,
+which starts tasks in its own order, that is not always the declaration order).
+
 Both the HTML viewer and the Perfetto export use this layout, so one process is
 one lane (one Perfetto track) everywhere.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import re
 from dataclasses import dataclass, field
+from typing import Any
 
 from stbass import _names as N
 
 from ._model import SpanRecord, Trace
 
-__all__ = ("Layout", "Row", "layout_trace")
+__all__ = ("INDEX_KEYS", "Layout", "Row", "layout_trace")
+
+#: Attributes that give a child's position among its siblings, first found wins.
+INDEX_KEYS = ("stbass.child.index", "stbass.process.index", "stbass.replica.index", "stbass.index")
+_REPLICA = re.compile(r"^(.*)\[(\d+)\]$")
+
+
+def _index_of(span: SpanRecord) -> int | None:
+    for key in INDEX_KEYS:
+        value = span.attributes.get(key)
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    return None
+
+
+def declaration_order(children: list[SpanRecord]) -> list[SpanRecord]:
+    """*children* (in start order) in declaration order when their spans tell it.
+
+    >>> kids = [SpanRecord(f"process w[{i}]", "a" * 32, format(i + 1, "016x"), None, 9 - i, 10)
+    ...         for i in range(3)]
+    >>> [s.name for s in declaration_order(sorted(kids, key=lambda s: s.start_time_ns))]
+    ['process w[0]', 'process w[1]', 'process w[2]']
+    """
+    if len(children) < 2:
+        return children
+    indexes = [_index_of(c) for c in children]
+    if all(i is not None for i in indexes):
+        order = sorted(range(len(children)), key=lambda k: (indexes[k], k))
+        return [children[k] for k in order]
+    matches = [_REPLICA.match(c.name) for c in children]
+    if all(m is not None for m in matches) and len({m.group(1) for m in matches if m}) == 1:
+        return sorted(children, key=lambda c: int(_REPLICA.match(c.name).group(2)))  # type: ignore[union-attr]
+    return children
 
 
 @dataclass(slots=True)
@@ -129,7 +168,7 @@ def layout_trace(trace: Trace) -> Layout:
     rows: list[Row] = []
     row_of: dict[str, int] = {}
     level_of: dict[str, int] = {}
-    orphan_rows: dict[str, int] = {}
+    orphan_rows: dict[tuple[str, str, int], int] = {}
 
     # (span, row index of the enclosing row or None, level below that row's owner)
     work: list[tuple[SpanRecord, int | None, int]] = [(s, None, 0) for s in reversed(trace.roots)]
@@ -144,21 +183,29 @@ def layout_trace(trace: Trace) -> Layout:
             rows.append(row)
             here, child_level = row.index, 1
             level_of[s.span_id] = 0
+        elif parent_row is None or rows[parent_row].kind == "orphans":
+            # outside every process: plain lanes, one per service and nesting depth
+            depth = 0 if parent_row is None else rows[parent_row].depth + 1
+            service = str(s.resource.get("service.name") or "(outside processes)")
+            key = (s.trace_id, service, depth)
+            if key not in orphan_rows:
+                label = service if depth == 0 else f"{service} › {depth + 1}"
+                rid = f"orphans-{s.trace_id}-{len(orphan_rows)}"
+                orphan_rows[key] = len(rows)
+                rows.append(Row(len(rows), rid, parent_row, depth, "orphans", label, s.trace_id, None))
+            here, child_level = orphan_rows[key], 1
+            rows[here].items.append(s)
+            level_of[s.span_id] = 0
         else:
-            if parent_row is None:
-                key = s.trace_id
-                if key not in orphan_rows:
-                    orphan_rows[key] = len(rows)
-                    rows.append(
-                        Row(len(rows), f"orphans-{key}", None, 0, "orphans", "(outside processes)", key, None)
-                    )
-                parent_row = orphan_rows[key]
-                level = max(level, 1)
             rows[parent_row].items.append(s)
             level_of[s.span_id] = level
             here, child_level = parent_row, level + 1
         row_of[s.span_id] = here
-        for c in reversed(trace.children.get(s.span_id, [])):
+        kids = trace.children.get(s.span_id, [])
+        owners = [c for c in kids if owns_row[c.span_id]]
+        if len(owners) > 1:
+            kids = [c for c in kids if not owns_row[c.span_id]] + declaration_order(owners)
+        for c in reversed(kids):
             work.append((c, here, child_level))
 
     arrows = [(m.send.span_id, m.recv.span_id) for m in trace.messages]

@@ -1,20 +1,26 @@
 """The HTML viewer: one self-contained file per trace, no network needed.
 
-:func:`render_html` embeds the trace (as JSON), the stylesheet and the script
-(``assets/viewer.css`` and ``assets/viewer.js``) into one page. The page draws
-on a ``<canvas>`` — only rows and spans in view are painted, so 10,000 spans stay
-responsive — and keeps a hidden DOM index that tools and tests can query:
+:func:`render_html` embeds the trace (compact, columnar JSON: see
+:func:`page_data`), the stylesheet and the script (``assets/viewer.css`` and
+``assets/viewer.js``) into one page. The page draws on a ``<canvas>``, painting
+only the spans in view (found by binary search), so 100,000 spans stay smooth; it
+has an overview strip, search and deep links (``#q=...``, ``#span=<id>``),
+next/previous failure, send/recv pairing, hidden SEQ plumbing and a replay of
+the run event by event. It keeps a hidden DOM index that tools and tests can query:
 ``#lane-index [data-lane]`` (one per lane, with ``data-kind``,
 ``data-depth``, ``data-status``, ``data-cancelled``), ``#arrow-index
 [data-arrow]`` (one per message, ``data-from``/``data-to`` span ids) and
 ``#marker-index [data-marker]`` (ALT decisions, timer expiries, exceptions).
-``<body data-ready="true" data-render-ms="...">`` once the first frame is drawn.
+``<body data-ready="true" data-render-ms="...">`` once the first frame is drawn
+and the index built. With ``live=`` (``stbass-trace serve``) the page polls its
+server and redraws as the trace grows.
 """
 
 from __future__ import annotations
 
 import html
 import json
+import math
 import os
 from functools import cache
 from importlib import resources
@@ -25,7 +31,7 @@ from stbass import _names as N
 from ._layout import Layout, layout_trace
 from ._model import SpanRecord, Trace, trace_from_spans
 
-__all__ = ("render_html", "write_html")
+__all__ = ("page_data", "render_html", "write_html")
 
 _STATUS = {"UNSET": 0, "OK": 1, "ERROR": 2}
 
@@ -60,60 +66,154 @@ def _alt_choice(s: SpanRecord) -> str | None:
     return text
 
 
-def _page_data(layout: Layout, title: str) -> dict[str, Any]:
+_CATS = ("composition", "process", "send", "recv", "alt", "other")
+_KINDS = ("INTERNAL", "SERVER", "CLIENT", "PRODUCER", "CONSUMER")
+_ROW_KINDS = ("composition", "process", "group", "orphans")
+_CAT_CODE = {c: i for i, c in enumerate(_CATS)}
+_KIND_CODE = {k: i for i, k in enumerate(_KINDS)}
+FLAG_CANCELLED = 4
+FLAG_PLUMBING = 8
+
+
+class _Table:
+    """Distinct values (strings, numbers, ...) once each; spans refer to them by index."""
+
+    def __init__(self) -> None:
+        self.values: list[Any] = []
+        self._index: dict[tuple[str, Any], int] = {}
+
+    def __call__(self, value: Any) -> int:
+        try:
+            return self._index[(value.__class__, value)]
+        except (KeyError, TypeError):
+            pass
+        if isinstance(value, float) and not math.isfinite(value):
+            value = str(value)  # JSON has no NaN/Infinity
+        try:
+            key: tuple[Any, Any] = (value.__class__, value)
+            hash(key)
+        except TypeError:  # lists and the like
+            key = (value.__class__, json.dumps(value, sort_keys=True, default=str))
+        found = self._index.get(key)
+        if found is None:
+            found = self._index[key] = len(self.values)
+            self.values.append(value)
+        return found
+
+
+def page_data(layout: Layout, title: str) -> dict[str, Any]:
+    """The data the viewer script draws, in its compact, columnar form.
+
+    Spans are columns (``spans.start`` is delta-encoded: each span's start minus
+    the previous one's, in nanoseconds from the first span); every name,
+    attribute key and value is an index into ``values``; events, links and the
+    like are sparse lists. About 100-200 bytes per stbass span.
+
+    >>> from stbass_tracing._model import SpanRecord, Trace
+    >>> from stbass_tracing._layout import layout_trace
+    >>> d = page_data(layout_trace(Trace([SpanRecord("PAR", "a" * 32, "b" * 16, None, 0, 10)])), "t")
+    >>> d["spans"]["ids"], [d["values"][i] for i in d["spans"]["name"]], d["spans"]["dur"]
+    ('bbbbbbbbbbbbbbbb', ['PAR'], [10])
+    """
     trace = layout.trace
     t0 = trace.start_ns
+    table = _Table()
     index = {s.span_id: i for i, s in enumerate(trace.spans)}
-    spans = []
-    for s in trace.spans:
-        item: dict[str, Any] = {
-            "id": s.span_id,
-            "trace": s.trace_id,
-            "parent": s.parent_span_id,
-            "name": s.name,
-            "cat": s.category,
-            "kind": s.kind,
-            "row": layout.row_of[s.span_id],
-            "level": layout.level_of[s.span_id],
-            "start": s.start_time_ns - t0,
-            "end": s.end_time_ns - t0,
-            "status": _STATUS.get(s.status_code, 0),
-            "status_text": s.status_description,
-            "cancelled": s.is_cancelled,
-            "attrs": s.attributes,
-            "events": [[e.name, e.time_ns - t0, e.attributes] for e in s.events],
-            "links": [index[lk.span_id] for lk in s.links if lk.span_id in index],
-        }
-        if s.category == "alt":
-            item["chosen"] = _alt_choice(s)
-        spans.append(item)
-    rows = [
-        {
-            "id": r.id,
-            "parent": r.parent,
-            "depth": r.depth,
-            "kind": r.kind,
-            "label": r.label,
-            "span": index[r.span.span_id] if r.span is not None else None,
-        }
-        for r in layout.rows
-    ]
+    trace_ids = trace.trace_ids
+    trace_index = {t: i for i, t in enumerate(trace_ids)}
+    cols: dict[str, list[Any]] = {k: [] for k in ("name", "ck", "row", "level", "start", "dur", "st", "parent",
+                                                  "attrs")}
+    traces: list[int] = []
+    ids: list[str] = []
+    events: list[list[Any]] = []
+    links: list[list[int]] = []
+    extra: list[list[Any]] = []  # [span, what, value index]: status text, ALT choice, parent id not in the trace
+    failures: list[int] = []
+    previous = 0
+    n_processes = n_cancelled = 0
+    for i, s in enumerate(trace.spans):
+        cat = s.category
+        if cat == "process":
+            n_processes += 1
+            n_cancelled += s.is_cancelled
+        ids.append(s.span_id)
+        traces.append(trace_index[s.trace_id])
+        cols["name"].append(table(s.name))
+        cols["ck"].append(_CAT_CODE[cat] * 8 + _KIND_CODE.get(s.kind, 0))
+        cols["row"].append(layout.row_of[s.span_id])
+        cols["level"].append(layout.level_of[s.span_id])
+        start = s.start_time_ns - t0
+        cols["start"].append(start - previous)
+        previous = start
+        cols["dur"].append(s.duration_ns)
+        flags = _STATUS.get(s.status_code, 0)
+        if s.is_cancelled:
+            flags |= FLAG_CANCELLED
+        if s.is_plumbing:
+            flags |= FLAG_PLUMBING
+        cols["st"].append(flags)
+        parent = index.get(s.parent_span_id, -1) if s.parent_span_id else -1
+        cols["parent"].append(parent)
+        if s.parent_span_id and parent < 0:
+            extra.append([i, 2, table(s.parent_span_id)])
+        pairs: list[int] = []
+        for k, v in s.attributes.items():
+            pairs.append(table(k))
+            pairs.append(table(v))
+        cols["attrs"].append(pairs)
+        for e in s.events:
+            ev = [i, table(e.name), e.time_ns - t0]
+            for k, v in e.attributes.items():
+                ev.append(table(k))
+                ev.append(table(v))
+            events.append(ev)
+        for lk in s.links:
+            if lk.span_id in index:
+                links.append([i, index[lk.span_id]])
+        if s.status_description:
+            extra.append([i, 0, table(s.status_description)])
+        if cat == "alt":
+            chosen = _alt_choice(s)
+            if chosen is not None:
+                extra.append([i, 1, table(chosen)])
+        if s.is_error and cat in ("process", "other"):
+            failures.append(i)
+    rows: dict[str, list[Any]] = {"id": [], "parent": [], "depth": [], "kind": [], "label": [], "span": []}
+    for r in layout.rows:
+        rows["id"].append(r.id)
+        rows["parent"].append(-1 if r.parent is None else r.parent)
+        rows["depth"].append(r.depth)
+        rows["kind"].append(_ROW_KINDS.index(r.kind))
+        rows["label"].append(table(r.label))
+        rows["span"].append(index[r.span.span_id] if r.span is not None else -1)
     arrows = [[index[a], index[b]] for a, b in layout.arrows]
+    spans: dict[str, Any] = {"ids": "".join(ids), **cols}
+    if len(trace_ids) > 1:
+        spans["trace"] = traces
     return {
+        "v": 2,
         "meta": {
             "title": title,
             "spans": len(trace.spans),
             "lanes": len(layout.rows),
-            "processes": len(trace.processes),
-            "messages": len(arrows),
-            "failures": len(trace.failures),
-            "cancelled": sum(1 for s in trace.spans if s.category == "process" and s.is_cancelled),
+            "processes": n_processes,
+            "messages": sum(1 for a, _ in arrows if not cols["st"][a] & FLAG_PLUMBING),  # the user's
+            "plumbing": sum(1 for a, _ in arrows if cols["st"][a] & FLAG_PLUMBING),  # SEQ's own
+            "failures": len(failures),
+            "cancelled": n_cancelled,
             "wall_ns": trace.wall_time_ns,
-            "traces": len(trace.trace_ids),
+            "t0_ns": t0,
+            "traces": len(trace_ids),
+            "trace_ids": trace_ids,
         },
+        "values": table.values,
         "rows": rows,
         "spans": spans,
         "arrows": arrows,
+        "events": events,
+        "links": links,
+        "extra": extra,
+        "failures": failures,
     }
 
 
@@ -136,22 +236,36 @@ _TEMPLATE = """<!DOCTYPE html>
 </head>
 <body>
 <header>
-<h1>{title}</h1>
+<h1 id="title">{home}<span id="title-text">{title}</span></h1>
 <div id="summary">
 <span class="stat" id="sum-processes" data-value="{processes}"><b>{processes}</b> processes</span>
 <span class="stat" id="sum-messages" data-value="{messages}"><b>{messages}</b> messages</span>
-<span class="stat{fail_class}" id="sum-failures" data-value="{failures}"><b>{failures}</b> failures</span>
+<button class="stat{fail_class}" id="sum-failures" data-value="{failures}"
+ title="Go to the next failure (n)"><b>{failures}</b> failures</button>
 <span class="stat" id="sum-cancelled" data-value="{cancelled}"><b>{cancelled}</b> cancelled</span>
 <span class="stat" id="sum-wall" data-value="{wall_ns}"><b>{wall}</b> wall time</span>
 <span class="stat" id="sum-spans" data-value="{spans}"><b>{spans}</b> spans in {traces} trace(s)</span>
+<span class="stat" id="live-status"></span>
 </div>
 <div id="toolbar">
-<button id="zoom-in" title="Zoom in (+)">Zoom in</button>
-<button id="zoom-out" title="Zoom out (-)">Zoom out</button>
-<button id="zoom-reset" title="Show everything (0)">Fit</button>
+<input id="search" type="search" placeholder="Search process, channel, attribute (key=value)"
+ title="Search (/)" autocomplete="off">
+<span id="match-count" data-value="0"></span>
+<button id="prev-failure" title="Previous failure (p)">&#9664; failure</button>
+<button id="next-failure" title="Next failure (n)">failure &#9654;</button>
+<span class="sep"></span>
+<button id="zoom-in" title="Zoom in (+)">+</button>
+<button id="zoom-out" title="Zoom out (-)">&minus;</button>
+<button id="zoom-reset" title="Show the whole run, or all the matches while searching (0)">Fit</button>
 <button id="expand-all">Expand all</button>
 <button id="collapse-all">Collapse all</button>
-<span class="hint">Drag to pan, Ctrl+wheel to zoom, wheel to scroll; click a lane's &#9662; to fold it; click a bar to pin its details.</span>
+<label title="Show the messages on SEQ's own stage channels">
+<input type="checkbox" id="show-plumbing"> SEQ plumbing</label>
+<span class="sep"></span>
+<button id="replay-back" title="Previous event (,)">&laquo; step</button>
+<button id="replay-play" title="Play the run event by event (space)">&#9654; Replay</button>
+<button id="replay-step" title="Next event (.)">step &raquo;</button>
+<span id="replay-status"></span>
 </div>
 <div id="legend">
 <span class="key"><span class="sw process"></span>process</span>
@@ -163,8 +277,10 @@ _TEMPLATE = """<!DOCTYPE html>
 <span class="key"><span class="sw timer"></span>timer expired</span>
 <span class="key"><span class="sw error"></span>failed</span>
 <span class="key"><span class="sw cancelled"></span>cancelled</span>
+<span class="key"><span class="sw match"></span>search match</span>
 </div>
 </header>
+<canvas id="overview" height="36" aria-label="overview of the whole run; the visible window is marked"></canvas>
 <main>
 <div id="timeline"><canvas id="canvas" role="img" aria-label="timeline of {processes} processes"></canvas></div>
 <aside id="details" aria-live="polite"></aside>
@@ -172,7 +288,7 @@ _TEMPLATE = """<!DOCTYPE html>
 <div id="lane-index" class="index" aria-hidden="true"></div>
 <div id="arrow-index" class="index" aria-hidden="true"></div>
 <div id="marker-index" class="index" aria-hidden="true"></div>
-<script type="application/json" id="trace-data">{data}</script>
+<script type="application/json" id="trace-data">{data}</script>{live}
 <script>
 {js}
 </script>
@@ -181,8 +297,14 @@ _TEMPLATE = """<!DOCTYPE html>
 """
 
 
-def render_html(trace: Trace | Any, *, title: str | None = None) -> str:
+def render_html(
+    trace: Trace | Any, *, title: str | None = None, live: dict[str, Any] | None = None
+) -> str:
     """The self-contained HTML page for *trace* (a :class:`Trace` or SDK spans).
+
+    *live* is for ``stbass-trace serve``: ``{"url", "version", "interval", "home"}``
+    make the page poll ``url?since=version`` every ``interval`` ms and redraw
+    when the trace grows.
 
     >>> from stbass_tracing._model import SpanRecord, Trace
     >>> page = render_html(Trace([SpanRecord("PAR", "a" * 32, "b" * 16, None, 0, 10)]))
@@ -195,13 +317,20 @@ def render_html(trace: Trace | Any, *, title: str | None = None) -> str:
     if title is None:
         services = sorted({str(s.resource.get("service.name")) for s in trace.spans if s.resource.get("service.name")})
         title = "stbass trace" + (f" — {', '.join(services)}" if services else "")
-    data = _page_data(layout, title)
+    data = page_data(layout, title)
     meta = data["meta"]
+    live_block = ""
+    home = ""
+    if live is not None:
+        live_block = f'\n<script type="application/json" id="live-config">{_embed_json(live)}</script>'
+        home = '<a id="home" href="{}">traces</a> / '.format(html.escape(str(live.get("home", "/")), quote=True))
     return _TEMPLATE.format(
         title=html.escape(title),
+        home=home,
         css=_asset("viewer.css"),
         js=_asset("viewer.js"),
         data=_embed_json(data),
+        live=live_block,
         processes=meta["processes"],
         messages=meta["messages"],
         failures=meta["failures"],

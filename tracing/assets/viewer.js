@@ -1,7 +1,10 @@
-// stbass trace viewer: draws the embedded trace on one <canvas> (only the rows and
-// spans in view are drawn, so 10,000 spans stay responsive) and keeps a hidden
-// DOM index of lanes ([data-lane]) and message arrows ([data-arrow]) for tools
-// and tests. No network access: everything it needs is in this file.
+// stbass trace viewer: draws the embedded trace on one <canvas>, painting only the
+// rows and spans in view (spans are kept in typed arrays and found by binary search,
+// so 100,000 spans stay smooth), with an overview strip of the whole run, search
+// and deep links (#q=..., #span=<id>), next/previous failure, send/recv pairing and
+// a replay of the run event by event. It keeps a hidden DOM index of lanes
+// ([data-lane]), message arrows ([data-arrow]) and markers ([data-marker]) for tools
+// and tests. No network access, except polling its own server in `serve`'s live mode.
 (function () {
   "use strict";
   var errors = [];
@@ -9,50 +12,120 @@
     errors.push(String(ev.message || ev));
     document.body.setAttribute("data-errors", String(errors.length));
   });
-  var t0 = performance.now();
-  var DATA = JSON.parse(document.getElementById("trace-data").textContent);
-  var rows = DATA.rows, spans = DATA.spans, arrows = DATA.arrows;
-
-  // ---------------------------------------------------------------- model
+  var T0 = performance.now();
+  var body = document.body;
+  var CATS = ["composition", "process", "send", "recv", "alt", "other"];
+  var KINDS = ["INTERNAL", "SERVER", "CLIENT", "PRODUCER", "CONSUMER"];
+  var ROW_KINDS = ["composition", "process", "group", "orphans"];
+  var C_COMP = 0, C_PROC = 1, C_SEND = 2, C_RECV = 3, C_ALT = 4;
+  var F_CANCELLED = 4, F_PLUMBING = 8;
   var ROW_H = 22, AXIS_H = 26, LABEL_W = 270, INDENT = 12;
-  var childRows = rows.map(function () { return []; });
-  rows.forEach(function (r, i) { if (r.parent !== null) childRows[r.parent].push(i); });
-  var rowItems = rows.map(function () { return []; });
-  spans.forEach(function (s, i) { rowItems[s.row].push(i); });
-  rowItems.forEach(function (list) {
-    list.sort(function (a, b) { return spans[a].level - spans[b].level || spans[a].start - spans[b].start; });
-  });
-  var collapsed = new Uint8Array(rows.length);
-  var visible = [];        // row indexes currently shown, in order
-  var visibleAt = new Int32Array(rows.length);  // row -> position in `visible`, -1 if hidden
-  var shownAs = new Int32Array(rows.length);    // row -> nearest shown ancestor (itself if shown)
+  var COLORS = {
+    process: "#4f7ec9", composition: "#98a2b3", send: "#1b9e77", recv: "#7570b3",
+    alt: "#e6862e", other: "#9aa4b2", error: "#d92d20", cancelled: "#8a8f98",
+    timer: "#d4a000", arrow: "rgba(59,74,107,0.7)", text: "#1d2330", muted: "#667085",
+    match: "#f5b400", select: "#e0338a", cursor: "#e6862e"
+  };
 
-  function computeVisible() {
-    visible = [];
-    for (var i = 0; i < rows.length; i++) {
-      var p = rows[i].parent;
-      if (p === null) { shownAs[i] = i; }
-      else if (shownAs[p] !== p || collapsed[p]) { shownAs[i] = shownAs[p]; }
-      else { shownAs[i] = i; }
-      if (shownAs[i] === i) { visibleAt[i] = visible.length; visible.push(i); } else { visibleAt[i] = -1; }
+  // ------------------------------------------------------------------ model
+  var meta, V, N, ids, nameI, cat, kindI, rowOf, level, start, end, status, flags, parentI, attrs;
+  var traceOf, eventsOf, linksOf, extraOf, failures, arrows, partner, arrowOf;
+  var R, rowId, rowParent, rowDepth, rowKind, rowLabel, rowLabelIdx, rowSpan, childRows, rowGroups;
+  var total = 1, idIndex = null;
+
+  function decode(D) {
+    meta = D.meta; V = D.values;
+    var S = D.spans;
+    N = meta.spans;
+    ids = S.ids;
+    nameI = S.name; attrs = S.attrs; parentI = S.parent;
+    cat = new Uint8Array(N); kindI = new Uint8Array(N); rowOf = new Int32Array(N); level = new Uint8Array(N);
+    start = new Float64Array(N); end = new Float64Array(N); status = new Uint8Array(N); flags = new Uint8Array(N);
+    var t = 0;
+    for (var i = 0; i < N; i++) {
+      cat[i] = S.ck[i] >> 3; kindI[i] = S.ck[i] & 7; rowOf[i] = S.row[i]; level[i] = Math.min(255, S.level[i]);
+      t += S.start[i]; start[i] = t; end[i] = t + S.dur[i];
+      status[i] = S.st[i] & 3; flags[i] = S.st[i];
     }
+    traceOf = S.trace || null;
+    eventsOf = {}; linksOf = {}; extraOf = {};
+    D.events.forEach(function (e) { (eventsOf[e[0]] = eventsOf[e[0]] || []).push(e); });
+    D.links.forEach(function (l) { (linksOf[l[0]] = linksOf[l[0]] || []).push(l[1]); });
+    D.extra.forEach(function (x) { (extraOf[x[0]] = extraOf[x[0]] || {})[x[1]] = V[x[2]]; });
+    failures = D.failures;
+    arrows = D.arrows;
+    partner = new Int32Array(N).fill(-1); arrowOf = new Int32Array(N).fill(-1);
+    arrows.forEach(function (a, k) { partner[a[0]] = a[1]; partner[a[1]] = a[0]; arrowOf[a[0]] = k; arrowOf[a[1]] = k; });
+    var RR = D.rows;
+    R = RR.id.length; rowId = RR.id; rowParent = RR.parent; rowDepth = RR.depth; rowKind = RR.kind;
+    rowLabelIdx = RR.label;
+    rowLabel = RR.label.map(function (k) { return String(V[k]); }); rowSpan = RR.span;
+    childRows = []; for (var r = 0; r < R; r++) childRows.push([]);
+    for (r = 0; r < R; r++) if (rowParent[r] >= 0) childRows[rowParent[r]].push(r);
+    // per row, per nesting level: span indexes sorted by start (they already are) and the longest duration,
+    // so the spans in a time window are found by binary search
+    var byRow = []; for (r = 0; r < R; r++) byRow.push({});
+    for (i = 0; i < N; i++) { var g = byRow[rowOf[i]]; (g[level[i]] = g[level[i]] || []).push(i); }
+    rowGroups = byRow.map(function (g) {
+      return Object.keys(g).map(Number).sort(function (a, b) { return a - b; }).map(function (lv) {
+        var items = Int32Array.from(g[lv]), maxDur = 0;
+        for (var k = 0; k < items.length; k++) maxDur = Math.max(maxDur, end[items[k]] - start[items[k]]);
+        return { level: lv, items: items, maxDur: maxDur };
+      });
+    });
+    total = Math.max(1, meta.wall_ns);
+    idIndex = null;
+    replaySteps = null;
   }
 
-  var total = Math.max(1, DATA.meta.wall_ns);
-  var view = { start: -total * 0.01, end: total * 1.01, scrollY: 0 };
-  var canvas = document.getElementById("canvas");
-  var ctx = canvas.getContext("2d");
-  var width = 0, height = 0, dpr = window.devicePixelRatio || 1;
-  var hover = -1, pinned = -1;
-  var hatch = null;
+  function spanId(i) { return ids.substr(i * 16, 16); }
+  function indexOfId(id) {
+    if (!idIndex) { idIndex = new Map(); for (var i = 0; i < N; i++) idIndex.set(spanId(i), i); }
+    var k = idIndex.get(String(id).toLowerCase());
+    return k === undefined ? -1 : k;
+  }
+  function nameOf(i) { return String(V[nameI[i]]); }
+  function attrsOf(i) {
+    var o = {}, p = attrs[i];
+    for (var k = 0; k < p.length; k += 2) o[V[p[k]]] = V[p[k + 1]];
+    return o;
+  }
+  function isFailure(i) { return status[i] === 2 && (cat[i] === C_PROC || cat[i] === 5); }
+  function hidden(i) { return (flags[i] & F_PLUMBING) && !showPlumbing; }
+
+  // ------------------------------------------------------------ view state
+  var collapsed, visible = [], visibleAt, shownAs;
+  var view = { start: 0, end: 1, scrollY: 0 };
+  var canvas = document.getElementById("canvas"), ctx = canvas.getContext("2d");
+  var ov = document.getElementById("overview"), octx = ov.getContext("2d");
+  var width = 0, height = 0, ovW = 0, dpr = window.devicePixelRatio || 1;
+  var hover = -1, pinned = -1, showPlumbing = false;
+  var query = "", match = null, matchRows = null, matchCount = 0, matchList = [], matchPos = -1;
+  var failPos = -1, hatch = null;
+  var replaySteps = null, replayPos = -1, replayTimer = null, cursorT = null;
+
+  // a lane is shown when its parent is shown and unfolded and (while searching) it has a match;
+  // shownAs[r] is the lane r is drawn in (its nearest shown ancestor when folded), -1 when filtered out
+  function computeVisible() {
+    visible = [];
+    for (var i = 0; i < R; i++) {
+      var p = rowParent[i];
+      var show = (p < 0 || (shownAs[p] === p && !collapsed[p])) && (!matchRows || matchRows[i] === 1);
+      if (show) { shownAs[i] = i; visibleAt[i] = visible.length; visible.push(i); }
+      else { shownAs[i] = p >= 0 && (!matchRows || matchRows[i]) ? shownAs[p] : -1; visibleAt[i] = -1; }
+    }
+  }
 
   function resize() {
     var box = canvas.parentNode.getBoundingClientRect();
     width = Math.max(320, Math.floor(box.width));
     height = Math.max(200, Math.floor(box.height));
-    canvas.width = Math.floor(width * dpr);
-    canvas.height = Math.floor(height * dpr);
+    canvas.width = Math.floor(width * dpr); canvas.height = Math.floor(height * dpr);
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    ovW = Math.max(320, Math.floor(ov.getBoundingClientRect().width || width));
+    ov.width = Math.floor(ovW * dpr); ov.height = Math.floor(36 * dpr);
+    octx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    histogram = null;
     clampScroll();
   }
 
@@ -65,17 +138,10 @@
     view.scrollY = Math.min(Math.max(0, view.scrollY), maxY);
   }
 
-  // ----------------------------------------------------------------- drawing
-  var COLORS = {
-    process: "#4f7ec9", composition: "#98a2b3", send: "#1b9e77", recv: "#7570b3",
-    alt: "#e6862e", other: "#9aa4b2", error: "#d92d20", cancelled: "#8a8f98",
-    timer: "#d4a000", arrow: "rgba(59,74,107,0.75)", text: "#1d2330", muted: "#667085"
-  };
-
+  // --------------------------------------------------------------- drawing
   function hatchPattern() {
     if (hatch) return hatch;
-    var c = document.createElement("canvas");
-    c.width = 6; c.height = 6;
+    var c = document.createElement("canvas"); c.width = 6; c.height = 6;
     var g = c.getContext("2d");
     g.fillStyle = "#d0d3d9"; g.fillRect(0, 0, 6, 6);
     g.strokeStyle = COLORS.cancelled; g.lineWidth = 2;
@@ -83,7 +149,6 @@
     hatch = ctx.createPattern(c, "repeat");
     return hatch;
   }
-
   function fmtDur(ns) {
     var a = Math.abs(ns);
     if (a >= 1e9) return (ns / 1e9).toFixed(a >= 1e10 ? 1 : 3) + " s";
@@ -91,29 +156,43 @@
     if (a >= 1e3) return (ns / 1e3).toFixed(a >= 1e4 ? 1 : 2) + " µs";
     return Math.round(ns) + " ns";
   }
-
   function niceStep(raw) {
-    var p = Math.pow(10, Math.floor(Math.log10(raw)));
-    var m = raw / p;
+    var p = Math.pow(10, Math.floor(Math.log10(raw))), m = raw / p;
     return (m <= 1 ? 1 : m <= 2 ? 2 : m <= 5 ? 5 : 10) * p;
   }
-
-  function barColor(s) {
-    if (s.status === 2) return COLORS.error;
-    if (s.cancelled) return hatchPattern();
-    return COLORS[s.cat] || COLORS.other;
+  function barColor(i) {
+    if (status[i] === 2) return COLORS.error;
+    if (flags[i] & F_CANCELLED) return hatchPattern();
+    return COLORS[CATS[cat[i]]] || COLORS.other;
   }
-
-  function drawDiamond(x, y, r, color) {
+  function diamond(x, y, r, color) {
     ctx.fillStyle = color;
     ctx.beginPath(); ctx.moveTo(x, y - r); ctx.lineTo(x + r, y); ctx.lineTo(x, y + r); ctx.lineTo(x - r, y);
     ctx.closePath(); ctx.fill();
   }
-
-  function drawTriangle(x, y, r, color) {
+  function triangle(x, y, r, color) {
     ctx.fillStyle = color;
     ctx.beginPath(); ctx.moveTo(x, y - r); ctx.lineTo(x + r, y + r); ctx.lineTo(x - r, y + r);
     ctx.closePath(); ctx.fill();
+  }
+  // first index in `items` whose start is >= t
+  function lowerBound(items, t) {
+    var lo = 0, hi = items.length;
+    while (lo < hi) { var mid = (lo + hi) >> 1; if (start[items[mid]] < t) lo = mid + 1; else hi = mid; }
+    return lo;
+  }
+  // calls fn(i) for each span of row r overlapping [t0, t1]
+  function eachInView(r, t0, t1, fn) {
+    var groups = rowGroups[r];
+    for (var g = 0; g < groups.length; g++) {
+      var G = groups[g], items = G.items;
+      for (var k = lowerBound(items, t0 - G.maxDur); k < items.length; k++) {
+        var i = items[k];
+        if (start[i] > t1) break;
+        if (end[i] < t0) continue;
+        if (fn(i, G.level) === false) return;
+      }
+    }
   }
 
   function draw() {
@@ -122,103 +201,154 @@
     ctx.textBaseline = "middle";
     var first = Math.max(0, Math.floor(view.scrollY / ROW_H));
     var last = Math.min(visible.length - 1, Math.ceil((view.scrollY + height - AXIS_H) / ROW_H));
-    var pw = plotW(), tStart = view.start, tEnd = view.end;
+    var pw = plotW(), nsPerPx = (view.end - view.start) / pw;
+    var tStart = view.start - 8 * nsPerPx, tEnd = view.end;
+    var sel = pinned >= 0 ? pinned : -1, selPartner = sel >= 0 ? partner[sel] : -1;
+    var drawn = 0;
 
-    // rows: background, label, spans
     for (var v = first; v <= last; v++) {
-      var r = visible[v], row = rows[r], y = AXIS_H + v * ROW_H - view.scrollY;
+      var r = visible[v], y = AXIS_H + v * ROW_H - view.scrollY;
       if (v % 2 === 0) { ctx.fillStyle = "#f7f8fa"; ctx.fillRect(0, y, width, ROW_H); }
       ctx.save();
       ctx.beginPath(); ctx.rect(LABEL_W, y, pw + 10, ROW_H); ctx.clip();
-      var items = rowItems[r], labelEnd = -1;
-      for (var k = 0; k < items.length; k++) {
-        var s = spans[items[k]];
-        if (s.end < tStart || s.start > tEnd) continue;
-        var x0 = xOf(s.start), x1 = xOf(s.end), w = Math.max(1, x1 - x0);
-        var h, yy;
-        if (s.level === 0) {
-          h = s.cat === "composition" ? 6 : 16; yy = y + (ROW_H - h) / 2;
-        } else {
-          h = Math.max(4, 10 - 3 * (s.level - 1)); yy = y + (ROW_H - h) / 2;
-        }
-        ctx.globalAlpha = s.level === 0 && s.cat === "process" ? (s.status === 2 ? 0.85 : 0.55) : 1;
-        ctx.fillStyle = barColor(s);
+      var labels = [];
+      var lastPx = -1e9, lastLevel = -1, lastColor = null;
+      eachInView(r, tStart, tEnd, function (i, lv) {
+        if (hidden(i)) return;
+        var x0 = xOf(start[i]), x1 = xOf(end[i]), w = Math.max(1, x1 - x0);
+        var color = barColor(i);
+        // many spans in one pixel column: paint the column once
+        if (x1 - x0 < 1 && lv === lastLevel && color === lastColor && Math.floor(x0) <= lastPx &&
+            i !== sel && i !== selPartner && i !== hover && !(match && match[i])) return;
+        lastPx = Math.floor(x0 + w); lastLevel = lv; lastColor = color;
+        drawn++;
+        var h, c = cat[i];
+        if (lv === 0) h = c === C_COMP ? 6 : 16; else h = Math.max(4, 10 - 3 * (lv - 1));
+        var yy = y + (ROW_H - h) / 2;
+        var dim = (match && !match[i]) || (cursorT !== null && start[i] > cursorT);
+        ctx.globalAlpha = (lv === 0 && c === C_PROC ? (status[i] === 2 ? 0.85 : 0.55) : 1) * (dim ? 0.25 : 1);
+        ctx.fillStyle = color;
         ctx.fillRect(x0, yy, w, h);
         ctx.globalAlpha = 1;
-        if (s.cancelled) {
+        if (flags[i] & F_CANCELLED) {
           ctx.setLineDash([3, 2]); ctx.strokeStyle = "#444"; ctx.strokeRect(x0 + 0.5, yy + 0.5, w - 1, h - 1);
           ctx.setLineDash([]);
         }
-        if (items[k] === hover || items[k] === pinned) {
-          ctx.strokeStyle = "#111"; ctx.lineWidth = 2; ctx.strokeRect(x0, yy, w, h); ctx.lineWidth = 1;
+        if (match && match[i] && lv > 0) {
+          ctx.strokeStyle = COLORS.match; ctx.lineWidth = 2; ctx.strokeRect(x0 - 1, yy - 1, w + 2, h + 2); ctx.lineWidth = 1;
         }
-        if (s.cat === "alt") {
-          drawDiamond(x1, y + ROW_H / 2, 6, COLORS.alt);
-          if (s.chosen && x1 + 8 > labelEnd && x1 + 120 < LABEL_W + pw) {
-            var text = "→ " + s.chosen;
-            ctx.fillStyle = COLORS.text; ctx.fillText(text, x1 + 8, y + ROW_H / 2);
-            labelEnd = x1 + 12 + ctx.measureText(text).width;
-          }
+        if (i === sel || i === selPartner || i === hover) {
+          ctx.strokeStyle = i === hover && i !== sel ? "#111" : COLORS.select; ctx.lineWidth = 2;
+          ctx.strokeRect(x0 - 1, yy - 1, w + 2, h + 2); ctx.lineWidth = 1;
         }
-        for (var e = 0; e < s.events.length; e++) {
-          var ev = s.events[e];
-          if (ev[0] === "timer.expired") drawTriangle(xOf(ev[1]), y + ROW_H / 2, 6, COLORS.timer);
-          else if (ev[0] === "exception") {
-            var ex = xOf(ev[1]);
+        if (c === C_ALT) {
+          diamond(x1, y + ROW_H / 2, 6, COLORS.alt);
+          var ch = extraOf[i] && extraOf[i][1];
+          if (ch) labels.push([x1 + 9, "→ " + ch, 1]);
+        }
+        var evs = eventsOf[i];
+        if (evs) for (var e = 0; e < evs.length; e++) {
+          var en = V[evs[e][1]], ex = xOf(evs[e][2]);
+          if (en === "timer.expired") triangle(ex, y + ROW_H / 2, 6, COLORS.timer);
+          else if (en === "exception") {
             ctx.strokeStyle = COLORS.error; ctx.lineWidth = 2;
             ctx.beginPath(); ctx.moveTo(ex - 4, y + 5); ctx.lineTo(ex + 4, y + ROW_H - 5);
             ctx.moveTo(ex + 4, y + 5); ctx.lineTo(ex - 4, y + ROW_H - 5); ctx.stroke(); ctx.lineWidth = 1;
           }
         }
-        if (s.level === 0 && s.cat === "process" && w > 60) {
-          ctx.fillStyle = "#0b1b36"; ctx.textAlign = "right";
-          ctx.fillText(fmtDur(s.end - s.start), Math.min(x1, LABEL_W + pw) - 4, y + ROW_H / 2);
-          ctx.textAlign = "left";
+        if (lv === 0 && c === C_PROC) labels.push([Math.min(x1, LABEL_W + pw) - 4, fmtDur(end[i] - start[i]), 0, x0]);
+      });
+      // labels: duration texts inside their bar (right-aligned), ALT choices right of the diamond;
+      // a label is drawn only where it overlaps no other label (elided to the space left)
+      labels.sort(function (a, b) { return a[0] - b[0]; });
+      var taken = [];
+      for (var l = 0; l < labels.length; l++) {
+        var L = labels[l], tw = ctx.measureText(L[1]).width, lx0, lx1, text = L[1];
+        if (L[2] === 0) { lx1 = L[0]; lx0 = lx1 - tw; if (lx0 < Math.max(L[3], LABEL_W) + 4) continue; }
+        else { lx0 = L[0]; lx1 = lx0 + tw; }
+        var clash = false;
+        for (var q = 0; q < taken.length; q++) if (lx0 < taken[q][1] + 4 && lx1 > taken[q][0] - 4) { clash = true; break; }
+        if (clash) continue;
+        if (L[2] === 1) {
+          var room = Infinity;  // up to the next ALT label on this lane
+          if (l + 1 < labels.length) room = labels[l + 1][0] - lx0 - 14;
+          room = Math.min(room, LABEL_W + pw - lx0);
+          if (room < 24) continue;
+          if (tw > room) { text = clip(text, room); tw = ctx.measureText(text).width; lx1 = lx0 + tw; }
         }
+        ctx.fillStyle = "rgba(255,255,255,0.8)"; ctx.fillRect(lx0 - 2, y + 4, lx1 - lx0 + 4, ROW_H - 8);
+        ctx.fillStyle = L[2] === 0 ? "#0b1b36" : COLORS.text;
+        ctx.fillText(text, lx0, y + ROW_H / 2);
+        taken.push([lx0, lx1]);
       }
       ctx.restore();
-      // label column
-      ctx.fillStyle = "#ffffff"; ctx.fillRect(0, y, LABEL_W, ROW_H);
-      if (v % 2 === 0) { ctx.fillStyle = "#f7f8fa"; ctx.fillRect(0, y, LABEL_W, ROW_H); }
-      var lx = 6 + row.depth * INDENT;
-      if (childRows[r].length) {
-        ctx.fillStyle = COLORS.muted;
-        ctx.fillText(collapsed[r] ? "▸" : "▾", lx, y + ROW_H / 2);
-      }
-      var owner = row.span !== null ? spans[row.span] : null;
-      ctx.fillStyle = owner && owner.status === 2 ? COLORS.error
-        : owner && owner.cancelled ? COLORS.cancelled
-        : row.kind === "process" ? COLORS.text : COLORS.muted;
-      ctx.font = row.kind === "process" ? "12px system-ui, sans-serif" : "600 12px system-ui, sans-serif";
-      var label = row.label + (collapsed[r] ? "  (+" + countHidden(r) + ")" : "");
-      ctx.fillText(clip(label, LABEL_W - lx - 22), lx + 12, y + ROW_H / 2);
-      ctx.font = "12px system-ui, sans-serif";
+      drawLabel(r, v, y);
     }
     ctx.strokeStyle = "#d0d5dd"; ctx.beginPath(); ctx.moveTo(LABEL_W - 0.5, AXIS_H); ctx.lineTo(LABEL_W - 0.5, height);
     ctx.stroke();
+    drawArrows(sel, pw);
+    drawAxis(pw);
+    if (cursorT !== null) {
+      var cx = xOf(cursorT);
+      if (cx >= LABEL_W) {
+        ctx.strokeStyle = COLORS.cursor; ctx.lineWidth = 2;
+        ctx.beginPath(); ctx.moveTo(cx, AXIS_H); ctx.lineTo(cx, height); ctx.stroke(); ctx.lineWidth = 1;
+      }
+    }
+    drawOverview();
+    body.setAttribute("data-drawn", String(drawn));
+  }
 
-    // message arrows (send end -> recv end)
+  function drawLabel(r, v, y) {
+    ctx.fillStyle = "#ffffff"; ctx.fillRect(0, y, LABEL_W, ROW_H);
+    if (v % 2 === 0) { ctx.fillStyle = "#f7f8fa"; ctx.fillRect(0, y, LABEL_W, ROW_H); }
+    var lx = 6 + rowDepth[r] * INDENT;
+    if (lx > LABEL_W - 80) lx = LABEL_W - 80;
+    if (childRows[r].length) {
+      ctx.fillStyle = COLORS.muted; ctx.fillText(collapsed[r] ? "▸" : "▾", lx, y + ROW_H / 2);
+    }
+    var owner = rowSpan[r];
+    ctx.fillStyle = owner >= 0 && status[owner] === 2 ? COLORS.error
+      : owner >= 0 && (flags[owner] & F_CANCELLED) ? COLORS.cancelled
+      : rowKind[r] === 1 ? COLORS.text : COLORS.muted;
+    ctx.font = rowKind[r] === 1 ? "12px system-ui, sans-serif" : "600 12px system-ui, sans-serif";
+    var label = rowLabel[r] + (collapsed[r] ? "  (+" + countHidden(r) + ")" : "");
+    ctx.fillText(clip(label, LABEL_W - lx - 22), lx + 12, y + ROW_H / 2);
+    ctx.font = "12px system-ui, sans-serif";
+  }
+
+  function drawArrows(sel, pw) {
     ctx.save();
     ctx.beginPath(); ctx.rect(LABEL_W, AXIS_H, pw + 10, height - AXIS_H); ctx.clip();
-    ctx.strokeStyle = COLORS.arrow; ctx.fillStyle = COLORS.arrow;
+    var selArrow = sel >= 0 ? arrowOf[sel] : -1;
     for (var a = 0; a < arrows.length; a++) {
-      var snd = spans[arrows[a][0]], rcv = spans[arrows[a][1]];
-      var ra = shownAs[snd.row], rb = shownAs[rcv.row];
-      if (ra === rb) continue;
+      var s = arrows[a][0], rc = arrows[a][1];
+      if (hidden(s) || hidden(rc)) continue;
+      if (cursorT !== null && end[rc] > cursorT && a !== selArrow) continue;
+      var ra = shownAs[rowOf[s]], rb = shownAs[rowOf[rc]];
+      if (ra < 0 || rb < 0 || ra === rb || visibleAt[ra] < 0 || visibleAt[rb] < 0) continue;
+      var xa = xOf(end[s]), xb = xOf(end[rc]);
+      if ((xa < LABEL_W && xb < LABEL_W) || (xa > width && xb > width)) continue;
       var ya = yOfRow(ra) + ROW_H / 2, yb = yOfRow(rb) + ROW_H / 2;
       if ((ya < AXIS_H && yb < AXIS_H) || (ya > height && yb > height)) continue;
-      var xa = xOf(snd.end), xb = xOf(rcv.end);
-      if ((xa < LABEL_W && xb < LABEL_W) || (xa > width && xb > width)) continue;
+      var on = a === selArrow;
+      ctx.strokeStyle = ctx.fillStyle = on ? COLORS.select : COLORS.arrow;
+      ctx.lineWidth = on ? 2.5 : 1;
+      if (match && !(match[s] || match[rc]) && !on) ctx.globalAlpha = 0.2;
       ctx.beginPath(); ctx.moveTo(xa, ya); ctx.lineTo(xb, yb); ctx.stroke();
-      var ang = Math.atan2(yb - ya, xb - xa);
+      var ang = Math.atan2(yb - ya, xb - xa), hl = on ? 9 : 7;
       ctx.beginPath(); ctx.moveTo(xb, yb);
-      ctx.lineTo(xb - 7 * Math.cos(ang - 0.45), yb - 7 * Math.sin(ang - 0.45));
-      ctx.lineTo(xb - 7 * Math.cos(ang + 0.45), yb - 7 * Math.sin(ang + 0.45));
+      ctx.lineTo(xb - hl * Math.cos(ang - 0.45), yb - hl * Math.sin(ang - 0.45));
+      ctx.lineTo(xb - hl * Math.cos(ang + 0.45), yb - hl * Math.sin(ang + 0.45));
       ctx.closePath(); ctx.fill();
+      ctx.globalAlpha = 1;
     }
+    ctx.lineWidth = 1;
     ctx.restore();
+  }
 
-    // time axis
+  function drawAxis(pw) {
+    var tStart = view.start, tEnd = view.end;
     ctx.fillStyle = "#ffffff"; ctx.fillRect(0, 0, width, AXIS_H);
     ctx.strokeStyle = "#d0d5dd"; ctx.beginPath(); ctx.moveTo(0, AXIS_H - 0.5); ctx.lineTo(width, AXIS_H - 0.5);
     ctx.stroke();
@@ -229,11 +359,45 @@
       ctx.strokeStyle = "#d0d5dd"; ctx.beginPath(); ctx.moveTo(tx, AXIS_H - 6); ctx.lineTo(tx, AXIS_H); ctx.stroke();
       ctx.strokeStyle = "rgba(208,213,221,0.35)"; ctx.beginPath(); ctx.moveTo(tx, AXIS_H); ctx.lineTo(tx, height);
       ctx.stroke();
-      ctx.fillText(fmtDur(t), tx + 3, AXIS_H / 2);
+      var tick = fmtDur(t);
+      if (tx + 3 + ctx.measureText(tick).width <= width) ctx.fillText(tick, tx + 3, AXIS_H / 2);
     }
     ctx.fillStyle = "#ffffff"; ctx.fillRect(0, 0, LABEL_W, AXIS_H);
     ctx.fillStyle = COLORS.muted;
-    ctx.fillText(visible.length + " of " + rows.length + " lanes", 8, AXIS_H / 2);
+    ctx.fillText(visible.length + " of " + R + " lanes", 8, AXIS_H / 2);
+  }
+
+  // overview strip: how many spans start in each pixel column of the whole run, failures in red,
+  // the visible window marked
+  var histogram = null;
+  function ovX(t) { return 4 + (t - oStart()) / (oEnd() - oStart()) * (ovW - 8); }
+  function ovT(x) { return oStart() + (x - 4) / (ovW - 8) * (oEnd() - oStart()); }
+  function oStart() { return -total * 0.01; }
+  function oEnd() { return total * 1.01; }
+  function drawOverview() {
+    var H = 36;
+    octx.clearRect(0, 0, ovW, H);
+    octx.fillStyle = "#f8f9fb"; octx.fillRect(0, 0, ovW, H);
+    if (!histogram) {
+      histogram = new Float32Array(ovW);
+      for (var i = 0; i < N; i++) {
+        if (cat[i] === C_COMP) continue;
+        var b = Math.floor(ovX(start[i])); if (b >= 0 && b < ovW) histogram[b]++;
+      }
+      var mx = 0; for (var k = 0; k < ovW; k++) mx = Math.max(mx, histogram[k]);
+      for (k = 0; k < ovW; k++) histogram[k] = histogram[k] ? Math.max(1, Math.sqrt(histogram[k] / mx) * (H - 8)) : 0;
+    }
+    octx.fillStyle = "#98a2b3";
+    for (var x = 0; x < ovW; x++) if (histogram[x]) octx.fillRect(x, H - 2 - histogram[x], 1, histogram[x]);
+    octx.fillStyle = COLORS.error;
+    for (var f = 0; f < failures.length; f++) octx.fillRect(Math.floor(ovX(end[failures[f]])) - 1, 2, 2, H - 4);
+    if (cursorT !== null) { octx.fillStyle = COLORS.cursor; octx.fillRect(Math.floor(ovX(cursorT)), 0, 2, H); }
+    var a = Math.max(0, ovX(view.start)), z = Math.min(ovW, ovX(view.end));
+    octx.fillStyle = "rgba(29,35,48,0.12)";
+    octx.fillRect(0, 0, a, H); octx.fillRect(z, 0, ovW - z, H);
+    octx.strokeStyle = "#2f5fb3"; octx.lineWidth = 2;
+    octx.strokeRect(a + 1, 1, Math.max(3, z - a - 2), H - 2); octx.lineWidth = 1;
+    ov.setAttribute("data-window", (view.start / total).toFixed(4) + "," + (view.end / total).toFixed(4));
   }
 
   function clip(text, px) {
@@ -245,13 +409,11 @@
     }
     return text.slice(0, lo) + "…";
   }
-
   function countHidden(r) {
     var n = 0, stack = childRows[r].slice();
     while (stack.length) { var c = stack.pop(); n++; Array.prototype.push.apply(stack, childRows[c]); }
     return n;
   }
-
   var pending = false;
   function redraw() {
     if (pending) return;
@@ -259,21 +421,20 @@
     requestAnimationFrame(function () { pending = false; draw(); });
   }
 
-  // --------------------------------------------------------------- hit testing
+  // ----------------------------------------------------------- hit testing
   function hit(mx, my) {
     if (my < AXIS_H || mx < LABEL_W) return -1;
     var v = Math.floor((my - AXIS_H + view.scrollY) / ROW_H);
     if (v < 0 || v >= visible.length) return -1;
-    var items = rowItems[visible[v]], best = -1, bestLevel = -1, tol = 3;
-    for (var k = 0; k < items.length; k++) {
-      var s = spans[items[k]];
-      var x0 = xOf(s.start) - tol, x1 = Math.max(xOf(s.end), xOf(s.start) + 1) + tol + (s.cat === "alt" ? 6 : 0);
-      if (mx >= x0 && mx <= x1 && s.level >= bestLevel) { best = items[k]; bestLevel = s.level; }
-    }
+    var tol = 4 * (view.end - view.start) / plotW(), t = tOf(mx), best = -1, bestLevel = -1;
+    eachInView(visible[v], t - tol - 6 * tol / 4, t + tol, function (i, lv) {
+      if (hidden(i)) return;
+      if (lv >= bestLevel) { best = i; bestLevel = lv; }
+    });
     return best;
   }
 
-  // ------------------------------------------------------------ detail panel
+  // ---------------------------------------------------------- detail panel
   var panel = document.getElementById("details");
   function el(tag, cls, text) {
     var e = document.createElement(tag);
@@ -290,55 +451,227 @@
     });
     return t;
   }
+  function spanLink(j, prefix) {
+    var a = el("a", null, (prefix || "") + nameOf(j) + " — " + rowLabel[rowOf[j]]);
+    a.setAttribute("data-goto", spanId(j));
+    a.addEventListener("click", function () { focusSpan(j); });
+    return a;
+  }
   function showDetails(i) {
     panel.textContent = "";
     if (i < 0) {
-      panel.appendChild(el("p", "empty", "Hover over or click a bar to see its details. Click a lane's ▸ to fold it."));
+      panel.removeAttribute("data-span");
+      panel.appendChild(el("p", "empty", "Hover over or click a bar to see its details; click a lane's ▾ to fold it. Keys: / search, n/p next/previous failure, . and , step through the run, space replays it."));
       return;
     }
-    var s = spans[i];
-    panel.setAttribute("data-span", s.id);
-    panel.appendChild(el("h2", null, s.name));
+    var a = attrsOf(i), x = extraOf[i] || {};
+    panel.setAttribute("data-span", spanId(i));
+    panel.appendChild(el("h2", null, nameOf(i)));
     var badges = el("div");
-    if (s.status === 2) badges.appendChild(el("span", "badge error", "failed"));
-    if (s.cancelled) badges.appendChild(el("span", "badge cancelled", "cancelled" + (s.attrs["stbass.cancelled.by"] ? " by " + s.attrs["stbass.cancelled.by"] : "")));
-    if (s.status === 1) badges.appendChild(el("span", "badge ok", "ok"));
+    if (status[i] === 2) badges.appendChild(el("span", "badge error", "failed"));
+    if (flags[i] & F_CANCELLED) badges.appendChild(el("span", "badge cancelled", "cancelled" + (a["stbass.cancelled.by"] ? " by " + a["stbass.cancelled.by"] : "")));
+    if (flags[i] & F_PLUMBING) badges.appendChild(el("span", "badge cancelled", "SEQ plumbing"));
+    if (status[i] === 1) badges.appendChild(el("span", "badge ok", "ok"));
     panel.appendChild(badges);
-    if (s.attrs["stbass.failure.summary"]) panel.appendChild(el("div", "failure", s.attrs["stbass.failure.summary"]));
-    else if (s.status === 2 && s.status_text) panel.appendChild(el("div", "failure", s.status_text));
+    if (a["stbass.failure.summary"]) panel.appendChild(el("div", "failure", a["stbass.failure.summary"]));
+    else if (status[i] === 2 && x[0]) panel.appendChild(el("div", "failure", x[0]));
+    if (partner[i] >= 0) {
+      var p = el("p", "pair");
+      p.appendChild(spanLink(partner[i], cat[i] === C_SEND ? "received by " : "sent by "));
+      panel.appendChild(p);
+    }
+    var link = el("a", "deeplink", "link to this span");
+    link.setAttribute("href", "#span=" + spanId(i));
+    panel.appendChild(link);
+    var par = parentI[i];
     panel.appendChild(table({
-      kind: s.kind, duration: fmtDur(s.end - s.start), start: "+" + fmtDur(s.start),
-      span_id: s.id, parent: s.parent || "(root)", trace_id: s.trace
+      kind: KINDS[kindI[i]], duration: fmtDur(end[i] - start[i]), start: "+" + fmtDur(start[i]),
+      span_id: spanId(i), parent: par >= 0 ? spanId(par) : (x[2] ? x[2] + " (not in this trace)" : "(root)"),
+      trace_id: meta.trace_ids[traceOf ? traceOf[i] : 0]
     }));
-    if (Object.keys(s.attrs).length) { panel.appendChild(el("h3", null, "Attributes")); panel.appendChild(table(s.attrs)); }
-    s.events.forEach(function (ev) {
-      panel.appendChild(el("h3", null, "Event " + ev[0] + " at +" + fmtDur(ev[1])));
-      var attrs = Object.assign({}, ev[2]);
-      var stack = attrs["exception.stacktrace"];
-      delete attrs["exception.stacktrace"];
-      if (Object.keys(attrs).length) panel.appendChild(table(attrs));
+    if (Object.keys(a).length) { panel.appendChild(el("h3", null, "Attributes")); panel.appendChild(table(a)); }
+    (eventsOf[i] || []).forEach(function (ev) {
+      panel.appendChild(el("h3", null, "Event " + V[ev[1]] + " at +" + fmtDur(ev[2])));
+      var ea = {};
+      for (var k = 3; k < ev.length; k += 2) ea[V[ev[k]]] = V[ev[k + 1]];
+      var stack = ea["exception.stacktrace"];
+      delete ea["exception.stacktrace"];
+      if (Object.keys(ea).length) panel.appendChild(table(ea));
       if (stack) panel.appendChild(el("pre", "traceback", stack));
     });
-    s.links.forEach(function (j) {
+    (linksOf[i] || []).forEach(function (j) {
+      if (j === partner[i]) return;
       panel.appendChild(el("h3", null, "Linked span"));
-      var a = el("a", null, spans[j].name + " (" + spans[j].id + ")");
-      a.addEventListener("click", function () { focusSpan(j); });
-      panel.appendChild(a);
+      panel.appendChild(spanLink(j));
     });
   }
-  function focusSpan(i) {
-    var s = spans[i], r = s.row, p = rows[r].parent;
-    while (p !== null) { collapsed[p] = 0; p = rows[p].parent; }
-    computeVisible();
+
+  function select(i) {
     pinned = i;
-    view.scrollY = visibleAt[r] * ROW_H - (height - AXIS_H) / 2;
-    var span = view.end - view.start;
-    if (s.start < view.start || s.end > view.end) {
-      var mid = (s.start + s.end) / 2;
-      view.start = mid - span / 2; view.end = mid + span / 2;
-    }
-    clampScroll(); showDetails(i); syncIndex(); redraw();
+    body.setAttribute("data-pinned", i >= 0 ? spanId(i) : "");
+    body.setAttribute("data-partner", i >= 0 && partner[i] >= 0 ? spanId(partner[i]) : "");
+    showDetails(i >= 0 ? i : hover);
+    setHash();
+    redraw();
   }
+
+  // bring span i into view (unfolding its lane), pin it
+  function focusSpan(i, keepX) {
+    if (i < 0 || i >= N) return;
+    var r = rowOf[i], p = rowParent[r];
+    while (p >= 0) { collapsed[p] = 0; p = rowParent[p]; }
+    if (matchRows && !matchRows[r]) { setQuery(""); }
+    computeVisible();
+    if (visibleAt[r] >= 0) {
+      var y = visibleAt[r] * ROW_H;
+      if (y < view.scrollY || y > view.scrollY + height - AXIS_H - ROW_H) view.scrollY = y - (height - AXIS_H) / 2;
+    }
+    var span = view.end - view.start, d = end[i] - start[i];
+    if (!keepX) {
+      if (d > span * 0.9) { view.start = start[i] - d * 0.1; view.end = end[i] + d * 0.1; }
+      else if (d / span * plotW() < 30) {  // too small to see: zoom until it is a fifth of the width
+        var w = Math.max(d * 5, 5000), c = (start[i] + end[i]) / 2;
+        view.start = c - w / 2; view.end = c + w / 2;
+      }
+      else if (start[i] < view.start || end[i] > view.end) {
+        var mid = (start[i] + end[i]) / 2; view.start = mid - span / 2; view.end = mid + span / 2;
+      }
+    }
+    clampScroll(); syncIndex(); select(i);
+  }
+
+  // ---------------------------------------------------------------- search
+  var searchBox = document.getElementById("search");
+  function setQuery(q) {
+    query = q;
+    if (searchBox.value !== q) searchBox.value = q;
+    runSearch();
+  }
+  function runSearch() {
+    var q = query.trim().toLowerCase();
+    matchList = []; matchPos = -1;
+    if (!q) { match = null; matchRows = null; matchCount = 0; }
+    else {
+      var eq = q.indexOf("="), kq = eq > 0 ? q.slice(0, eq).trim() : null, vq = eq > 0 ? q.slice(eq + 1).trim() : q;
+      var vm = new Uint8Array(V.length), km = kq !== null ? new Uint8Array(V.length) : null;
+      for (var k = 0; k < V.length; k++) {
+        var s = typeof V[k] === "string" ? V[k] : JSON.stringify(V[k]);
+        s = s.toLowerCase();
+        if (s.indexOf(vq) >= 0) vm[k] = 1;
+        if (km && s.indexOf(kq) >= 0) km[k] = 1;
+      }
+      match = new Uint8Array(N); matchRows = new Uint8Array(R); matchCount = 0;
+      for (var i = 0; i < N; i++) {
+        var hitIt = !km && vm[nameI[i]], pa = attrs[i];
+        for (var j = 0; !hitIt && j < pa.length; j += 2) hitIt = km ? km[pa[j]] && vm[pa[j + 1]] : vm[pa[j + 1]];
+        if (hitIt && !hidden(i)) { match[i] = 1; matchCount++; matchList.push(i); }
+      }
+      for (var r = 0; r < R; r++) if (!km && vm[rowLabelIdx[r]]) markRow(r);
+      for (i = 0; i < N; i++) if (match[i]) markRow(rowOf[i]);
+      // a lane whose owner matches shows its whole subtree
+      for (r = 0; r < R; r++) if (rowSpan[r] >= 0 && match[rowSpan[r]]) markSubtree(r);
+    }
+    var mc = document.getElementById("match-count");
+    mc.setAttribute("data-value", String(matchCount));
+    mc.textContent = q ? matchCount + " match" + (matchCount === 1 ? "" : "es") : "";
+    body.setAttribute("data-matches", String(matchCount));
+    computeVisible(); clampScroll(); syncIndex(); setHash(); redraw();
+  }
+  function markRow(r) { while (r >= 0 && !matchRows[r]) { matchRows[r] = 1; r = rowParent[r]; } }
+  function markSubtree(r) {
+    var stack = [r];
+    while (stack.length) { var c = stack.pop(); markRow(c); matchRows[c] = 1; Array.prototype.push.apply(stack, childRows[c]); }
+  }
+  function nextMatch(dir) {
+    if (!matchList.length) return;
+    matchPos = (matchPos + dir + matchList.length) % matchList.length;
+    focusSpan(matchList[matchPos]);
+  }
+
+  // -------------------------------------------------------------- failures
+  function nextFailure(dir) {
+    if (!failures.length) return;
+    failPos = failPos < 0 ? (dir > 0 ? 0 : failures.length - 1) : (failPos + dir + failures.length) % failures.length;
+    body.setAttribute("data-failure-pos", String(failPos));
+    focusSpan(failures[failPos]);
+  }
+
+  // ---------------------------------------------------------------- replay
+  // the run event by event: each send and receive (when it completed), each ALT decision, each failure
+  function buildSteps() {
+    var steps = [];
+    for (var i = 0; i < N; i++) {
+      var c = cat[i];
+      if (hidden(i)) continue;
+      if (c === C_SEND) steps.push([end[i], i, "send"]);
+      else if (c === C_RECV) steps.push([end[i], i, "receive"]);
+      else if (c === C_ALT) steps.push([end[i], i, "ALT decision"]);
+      else if (isFailure(i)) steps.push([end[i], i, "failure"]);
+    }
+    steps.sort(function (a, b) { return a[0] - b[0] || a[1] - b[1]; });
+    return steps;
+  }
+  function replayTo(pos) {
+    if (!replaySteps) replaySteps = buildSteps();
+    var n = replaySteps.length;
+    if (!n) return;
+    replayPos = Math.max(0, Math.min(n - 1, pos));
+    var st = replaySteps[replayPos], i = st[1];
+    cursorT = st[0];
+    var span = view.end - view.start;
+    if (cursorT < view.start + span * 0.05 || cursorT > view.end - span * 0.05) {
+      view.start = cursorT - span * 0.3; view.end = view.start + span;
+    }
+    focusSpan(i, true);
+    var what = st[2] + ": " + nameOf(i) + " in " + rowLabel[rowOf[i]];
+    if (partner[i] >= 0) what += (cat[i] === C_SEND ? " → " : " ← ") + rowLabel[rowOf[partner[i]]];
+    if (cat[i] === C_ALT && extraOf[i] && extraOf[i][1]) what += " → " + extraOf[i][1];
+    var status_ = document.getElementById("replay-status");
+    status_.textContent = (replayPos + 1) + "/" + n + " · +" + fmtDur(cursorT) + " · " + what;
+    body.setAttribute("data-replay-pos", String(replayPos));
+    body.setAttribute("data-replay-total", String(n));
+    body.setAttribute("data-replay-kind", st[2]);
+  }
+  function replayStop() {
+    if (replayTimer !== null) { clearInterval(replayTimer); replayTimer = null; }
+    document.getElementById("replay-play").textContent = "▶ Replay";
+  }
+  function replayToggle() {
+    if (replayTimer !== null) { replayStop(); return; }
+    if (!replaySteps) replaySteps = buildSteps();
+    if (replayPos >= replaySteps.length - 1) replayPos = -1;
+    document.getElementById("replay-play").textContent = "❚❚ Pause";
+    replayTimer = setInterval(function () {
+      if (replayPos >= replaySteps.length - 1) { replayStop(); return; }
+      replayTo(replayPos + 1);
+    }, 400);
+  }
+
+  // ------------------------------------------------------------ deep links
+  var settingHash = false;
+  function setHash() {
+    var parts = [];
+    if (query) parts.push("q=" + encodeURIComponent(query));
+    if (pinned >= 0) parts.push("span=" + spanId(pinned));
+    var h = parts.length ? "#" + parts.join("&") : "";
+    if (h !== location.hash && !(h === "" && location.hash === "#")) {
+      settingHash = true;
+      history.replaceState(null, "", h || location.pathname + location.search);
+      settingHash = false;
+    }
+  }
+  function readHash() {
+    var h = location.hash.replace(/^#/, ""), q = null, sp = null;
+    h.split("&").forEach(function (kv) {
+      var eq = kv.indexOf("=");
+      if (eq < 0) return;
+      var k = kv.slice(0, eq), v = decodeURIComponent(kv.slice(eq + 1).replace(/\+/g, " "));
+      if (k === "q") q = v; else if (k === "span") sp = v;
+    });
+    if ((q || "") !== query) setQuery(q || "");  // the hash is the state: no q, no search
+    if (sp !== null) { var i = indexOfId(sp); if (i >= 0) focusSpan(i); }
+  }
+  window.addEventListener("hashchange", function () { if (!settingHash) readHash(); });
 
   // ----------------------------------------------------------- interaction
   function zoom(factor, atX) {
@@ -353,9 +686,18 @@
     var dt = dxPx / plotW() * (view.end - view.start);
     view.start += dt; view.end += dt; view.scrollY += dyPx; clampScroll(); redraw();
   }
-  function reset() { view.start = -total * 0.01; view.end = total * 1.01; view.scrollY = 0; redraw(); }
+  // the whole run, or while searching, the stretch of time the matches cover
+  function fit() {
+    var a = 0, z = total;
+    if (matchList.length) {
+      a = Infinity; z = -Infinity;
+      for (var k = 0; k < matchList.length; k++) { a = Math.min(a, start[matchList[k]]); z = Math.max(z, end[matchList[k]]); }
+    }
+    var pad = Math.max(z - a, 1000) * 0.01;
+    view.start = a - pad; view.end = z + pad; view.scrollY = 0; redraw();
+  }
   function setAll(v) {
-    for (var i = 0; i < rows.length; i++) collapsed[i] = childRows[i].length ? v : 0;
+    for (var i = 0; i < R; i++) collapsed[i] = childRows[i].length ? v : 0;
     computeVisible(); clampScroll(); syncIndex(); redraw();
   }
 
@@ -367,12 +709,37 @@
     else pan(ev.deltaX, ev.deltaY);
   }, { passive: false });
 
-  var drag = null;
+  var drag = null, ovDrag = null;
   canvas.addEventListener("mousedown", function (ev) {
     drag = { x: ev.clientX, y: ev.clientY, moved: false };
     canvas.classList.add("dragging");
   });
+  canvas.addEventListener("dblclick", function (ev) {  // zoom to the bar
+    var rect = canvas.getBoundingClientRect(), i = hit(ev.clientX - rect.left, ev.clientY - rect.top);
+    if (i < 0) return;
+    var d = Math.max(end[i] - start[i], 1000);
+    view.start = start[i] - d * 0.1; view.end = end[i] + d * 0.1;
+    select(i);
+  });
+  // overview strip: a click centres the view there, a drag selects the time range to show
+  function ovTime(ev) { return ovT(ev.clientX - ov.getBoundingClientRect().left); }
+  ov.addEventListener("mousedown", function (ev) {
+    ovDrag = { x: ev.clientX, t: ovTime(ev), brushed: false }; ev.preventDefault();
+  });
+  function ovMove(ev) {
+    var t = ovTime(ev);
+    if (Math.abs(ev.clientX - ovDrag.x) > 3) ovDrag.brushed = true;
+    if (!ovDrag.brushed) return;
+    view.start = Math.min(ovDrag.t, t); view.end = Math.max(ovDrag.t, t, view.start + 1000); redraw();
+  }
   window.addEventListener("mouseup", function (ev) {
+    if (ovDrag) {
+      if (!ovDrag.brushed) {
+        var t = ovTime(ev), span = view.end - view.start;
+        view.start = t - span / 2; view.end = t + span / 2; redraw();
+      }
+      ovDrag = null;
+    }
     canvas.classList.remove("dragging");
     if (!drag) return;
     var wasDrag = drag.moved; drag = null;
@@ -388,11 +755,10 @@
       return;
     }
     var i = hit(mx, my);
-    pinned = i === pinned ? -1 : i;
-    showDetails(pinned >= 0 ? pinned : hover);
-    redraw();
+    select(i === pinned ? -1 : i);
   });
   window.addEventListener("mousemove", function (ev) {
+    if (ovDrag) { ovMove(ev); return; }
     var rect = canvas.getBoundingClientRect();
     if (drag) {
       var dx = ev.clientX - drag.x, dy = ev.clientY - drag.y;
@@ -404,74 +770,109 @@
     if (i !== hover) { hover = i; if (pinned < 0) showDetails(i); redraw(); }
   });
   window.addEventListener("keydown", function (ev) {
+    if (ev.target === searchBox) {
+      if (ev.key === "Enter") { nextMatch(ev.shiftKey ? -1 : 1); ev.preventDefault(); }
+      else if (ev.key === "Escape") { setQuery(""); searchBox.blur(); }
+      return;
+    }
     var k = ev.key;
     if (k === "+" || k === "=") zoom(0.7);
     else if (k === "-" || k === "_") zoom(1 / 0.7);
-    else if (k === "0") reset();
+    else if (k === "0") fit();
     else if (k === "ArrowLeft" || k === "a") pan(-plotW() * 0.2, 0);
     else if (k === "ArrowRight" || k === "d") pan(plotW() * 0.2, 0);
     else if (k === "ArrowUp" || k === "w") pan(0, -ROW_H * 3);
     else if (k === "ArrowDown" || k === "s") pan(0, ROW_H * 3);
-    else if (k === "Escape") { pinned = -1; showDetails(hover); redraw(); }
+    else if (k === "n") nextFailure(1);
+    else if (k === "p" || k === "N") nextFailure(-1);
+    else if (k === ".") replayTo(replayPos + 1);
+    else if (k === ",") replayTo(replayPos - 1);
+    else if (k === " ") replayToggle();
+    else if (k === "/") searchBox.focus();
+    else if (k === "Escape") { replayStop(); cursorT = null; select(-1); }
     else return;
     ev.preventDefault();
   });
-  document.getElementById("zoom-in").addEventListener("click", function () { zoom(0.6); });
-  document.getElementById("zoom-out").addEventListener("click", function () { zoom(1 / 0.6); });
-  document.getElementById("zoom-reset").addEventListener("click", reset);
-  document.getElementById("expand-all").addEventListener("click", function () { setAll(0); });
-  document.getElementById("collapse-all").addEventListener("click", function () { setAll(1); });
+  function on(id, fn) { document.getElementById(id).addEventListener("click", fn); }
+  on("zoom-in", function () { zoom(0.6); });
+  on("zoom-out", function () { zoom(1 / 0.6); });
+  on("zoom-reset", fit);
+  on("expand-all", function () { setAll(0); });
+  on("collapse-all", function () { setAll(1); });
+  on("next-failure", function () { nextFailure(1); });
+  on("prev-failure", function () { nextFailure(-1); });
+  on("sum-failures", function () { nextFailure(1); });
+  on("replay-step", function () { replayStop(); replayTo(replayPos + 1); });
+  on("replay-back", function () { replayStop(); replayTo(replayPos - 1); });
+  on("replay-play", replayToggle);
+  document.getElementById("show-plumbing").addEventListener("change", function (ev) {
+    showPlumbing = ev.target.checked; replaySteps = null; runSearch();
+  });
+  var searchTimer = null;
+  searchBox.addEventListener("input", function () {
+    clearTimeout(searchTimer);
+    searchTimer = setTimeout(function () { query = searchBox.value; runSearch(); }, 120);
+  });
   window.addEventListener("resize", function () { resize(); redraw(); });
+  if (window.ResizeObserver) {  // the header grows (replay status, live status): the timeline shrinks
+    new ResizeObserver(function () {
+      var box = canvas.parentNode.getBoundingClientRect();
+      if (Math.floor(box.width) !== width || Math.floor(box.height) !== height) { resize(); redraw(); }
+    }).observe(canvas.parentNode);
+  }
 
-  // ------------------------------------------------- DOM index (for tools/tests)
-  var laneIndex = document.getElementById("lane-index");
+  // --------------------------------------------- DOM index (for tools/tests)
   var laneEls = [];
   function buildIndex() {
+    var laneIndex = document.getElementById("lane-index");
+    laneIndex.textContent = ""; laneEls = [];
     var frag = document.createDocumentFragment();
-    rows.forEach(function (r, i) {
+    for (var r = 0; r < R; r++) {
       var d = document.createElement("div");
-      d.setAttribute("data-lane", r.id);
-      d.setAttribute("data-kind", r.kind);
-      d.setAttribute("data-depth", String(r.depth));
-      if (r.parent !== null) d.setAttribute("data-parent-lane", rows[r.parent].id);
-      var owner = r.span !== null ? spans[r.span] : null;
-      d.setAttribute("data-status", owner && owner.status === 2 ? "error" : "ok");
-      if (owner && owner.cancelled) d.setAttribute("data-cancelled", "true");
-      d.textContent = r.label;
+      d.setAttribute("data-lane", rowId[r]);
+      d.setAttribute("data-kind", ROW_KINDS[rowKind[r]]);
+      d.setAttribute("data-depth", String(rowDepth[r]));
+      if (rowParent[r] >= 0) d.setAttribute("data-parent-lane", rowId[rowParent[r]]);
+      var owner = rowSpan[r];
+      d.setAttribute("data-status", owner >= 0 && status[owner] === 2 ? "error" : "ok");
+      if (owner >= 0 && (flags[owner] & F_CANCELLED)) d.setAttribute("data-cancelled", "true");
+      d.textContent = rowLabel[r];
       laneEls.push(d); frag.appendChild(d);
-    });
+    }
     laneIndex.appendChild(frag);
     var arrowIndex = document.getElementById("arrow-index");
+    arrowIndex.textContent = "";
     frag = document.createDocumentFragment();
     arrows.forEach(function (a) {
       var d = document.createElement("div");
       d.setAttribute("data-arrow", "");
-      d.setAttribute("data-from", spans[a[0]].id);
-      d.setAttribute("data-to", spans[a[1]].id);
-      d.setAttribute("data-from-lane", rows[spans[a[0]].row].id);
-      d.setAttribute("data-to-lane", rows[spans[a[1]].row].id);
-      d.textContent = spans[a[0]].name + " → " + spans[a[1]].name;
+      d.setAttribute("data-from", spanId(a[0]));
+      d.setAttribute("data-to", spanId(a[1]));
+      d.setAttribute("data-from-lane", rowId[rowOf[a[0]]]);
+      d.setAttribute("data-to-lane", rowId[rowOf[a[1]]]);
+      if (flags[a[0]] & F_PLUMBING) d.setAttribute("data-plumbing", "true");
       frag.appendChild(d);
     });
     arrowIndex.appendChild(frag);
     var markIndex = document.getElementById("marker-index");
+    markIndex.textContent = "";
     frag = document.createDocumentFragment();
-    spans.forEach(function (s) {
-      if (s.cat === "alt") {
+    for (var i = 0; i < N; i++) {
+      if (cat[i] === C_ALT) {
         var d = document.createElement("div");
-        d.setAttribute("data-marker", "alt"); d.setAttribute("data-span", s.id);
-        d.textContent = s.name + " → " + (s.chosen || "?");
+        d.setAttribute("data-marker", "alt"); d.setAttribute("data-span", spanId(i));
+        d.textContent = nameOf(i) + " → " + ((extraOf[i] && extraOf[i][1]) || "?");
         frag.appendChild(d);
       }
-      s.events.forEach(function (ev) {
-        if (ev[0] === "timer.expired" || ev[0] === "exception") {
+      (eventsOf[i] || []).forEach(function (ev) {
+        var en = V[ev[1]];
+        if (en === "timer.expired" || en === "exception") {
           var d2 = document.createElement("div");
-          d2.setAttribute("data-marker", ev[0] === "exception" ? "exception" : "timer"); d2.setAttribute("data-span", s.id);
-          d2.textContent = s.name + ": " + ev[0];
+          d2.setAttribute("data-marker", en === "exception" ? "exception" : "timer"); d2.setAttribute("data-span", spanId(ev[0]));
           frag.appendChild(d2);
         }
       });
-    });
+    }
     markIndex.appendChild(frag);
   }
   function syncIndex() {
@@ -479,15 +880,76 @@
       laneEls[i].setAttribute("data-visible", visibleAt[i] >= 0 ? "true" : "false");
       if (childRows[i].length) laneEls[i].setAttribute("data-collapsed", collapsed[i] ? "true" : "false");
     }
+    body.setAttribute("data-lanes-visible", String(visible.length));
   }
 
-  // -------------------------------------------------------------------- start
-  computeVisible();
-  buildIndex();
-  syncIndex();
+  // ----------------------------------------------------------------- start
+  function setStat(id, value, text) {
+    var e = document.getElementById(id);
+    e.setAttribute("data-value", String(value));
+    e.firstChild.textContent = text === undefined ? String(value) : text;
+  }
+  function load(D, keep) {
+    var pinnedId = pinned >= 0 ? spanId(pinned) : null;
+    var wasFit = !keep || (view.start <= 0 && view.end >= total);
+    var folded = {};
+    if (keep) for (var r = 0; r < R; r++) if (collapsed[r]) folded[rowId[r]] = 1;
+    decode(D);
+    collapsed = new Uint8Array(R); visibleAt = new Int32Array(R); shownAs = new Int32Array(R);
+    if (keep) for (r = 0; r < R; r++) if (folded[rowId[r]]) collapsed[r] = 1;
+    hover = -1; pinned = pinnedId ? indexOfId(pinnedId) : -1; cursorT = null; replayPos = -1; histogram = null;
+    if (wasFit) { view.start = -total * 0.01; view.end = total * 1.01; }
+    match = null; matchRows = null;
+    if (query) runSearch(); else computeVisible();
+    var m = meta;
+    setStat("sum-processes", m.processes); setStat("sum-messages", m.messages);
+    setStat("sum-failures", m.failures); setStat("sum-cancelled", m.cancelled);
+    setStat("sum-wall", m.wall_ns, fmtDur(m.wall_ns)); setStat("sum-spans", m.spans);
+    document.getElementById("sum-failures").classList.toggle("bad", m.failures > 0);
+    body.setAttribute("data-spans", String(N));
+    body.setAttribute("data-failures", String(failures.length));
+  }
+
+  load(JSON.parse(document.getElementById("trace-data").textContent), false);
   resize();
   showDetails(-1);
   draw();
-  document.body.setAttribute("data-render-ms", (performance.now() - t0).toFixed(1));
-  document.body.setAttribute("data-ready", "true");
+  body.setAttribute("data-first-frame-ms", (performance.now() - T0).toFixed(1));
+  buildIndex();
+  syncIndex();
+  readHash();
+  body.setAttribute("data-render-ms", (performance.now() - T0).toFixed(1));
+  body.setAttribute("data-ready", "true");
+
+  // ---------------------------------------------- live mode (stbass-trace serve)
+  var liveEl = document.getElementById("live-config");
+  if (liveEl) {
+    var live = JSON.parse(liveEl.textContent), liveStatus = document.getElementById("live-status");
+    var version = live.version;
+    body.setAttribute("data-live-version", String(version));
+    liveStatus.textContent = "live";
+    var poll = function () {
+      fetch(live.url + "?since=" + version, { cache: "no-store" }).then(function (res) {
+        if (res.status === 304) return null;
+        if (!res.ok) throw new Error("HTTP " + res.status);
+        return res.json();
+      }).then(function (msg) {
+        liveStatus.textContent = "live";
+        liveStatus.classList.remove("bad");
+        if (msg && msg.data && msg.version > version) {
+          version = msg.version;
+          load(msg.data, true);
+          buildIndex(); syncIndex(); redraw();
+          document.title = meta.title;
+          document.getElementById("title-text").textContent = meta.title;
+          liveStatus.textContent = "live · updated " + new Date().toLocaleTimeString();
+          body.setAttribute("data-live-version", String(version));
+        }
+      }).catch(function () {
+        liveStatus.textContent = "server unreachable, retrying";
+        liveStatus.classList.add("bad");
+      }).then(function () { setTimeout(poll, live.interval); });
+    };
+    setTimeout(poll, live.interval);
+  }
 })();
