@@ -111,10 +111,20 @@ def active_tracer() -> trace.Tracer | None:
 
 def active_instrument() -> OTelInstrument | None:
     """The OpenTelemetry instrument when an SDK listens, else ``None`` (the
-    probe the core calls on every event; installed when this module loads)."""
-    if active_tracer() is None:
-        return None
-    return _hub.instrument
+    probe the core calls on every event; installed when this module loads).
+    With no SDK configured this is two attribute reads, as in :func:`active_tracer`."""
+    hub = _hub
+    provider = hub.override
+    if provider is None:
+        if _READ_SLOT:
+            provider = trace._TRACER_PROVIDER
+            if provider is None:
+                return None
+        else:
+            provider = trace.get_tracer_provider()
+    if provider is not hub.provider:
+        active_tracer()  # a new provider: make its tracer and instrument
+    return hub.instrument
 
 
 def set_tracer_provider(provider: trace.TracerProvider | None) -> trace.TracerProvider | None:

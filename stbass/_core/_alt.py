@@ -434,8 +434,6 @@ async def _alt(
                 f"{owner}: none of its {len(guards)} guards is enabled and none can become "
                 f"ready (no channel to wait on, no timer)"
             )
-        if not checked and ops.checks_before_park:
-            await ops.before_park()
         checked = True
         # Nothing ready: offer on the channel guards, then park.
         party = Party()

@@ -755,8 +755,6 @@ class Chan(Generic[T]):
                 if ops.yields_after_commit:
                     await ops.after_commit()  # rule 2
                 return done
-        elif ops.checks_before_park:
-            await ops.before_park()
         party = Solo(self, is_send, value, link)
         ops.arm(party)
         (self._senders if is_send else self._receivers)[party] = None

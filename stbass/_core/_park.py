@@ -19,7 +19,13 @@ The checkpoint rules every channel operation and ALT follows (docs/design.md):
    cancel-shielded checkpoint (trio's own channels do the same); on asyncio the
    yield of rule 1 is the schedule point.
 3. **A parked party is withdrawn when cancelled**, unless a counterpart already
-   committed it: then the operation succeeded and reports so.
+   committed it: then the operation succeeded and reports so. An operation
+   that has to wait parks at once (on trio, parking itself checks for a pending
+   cancellation first; on asyncio a pending cancellation is delivered to the
+   parked task in the next event-loop turn, so a wait started in an
+   already-cancelled scope raises unless a counterpart that was already
+   scheduled to run commits it in that same turn: then it completes, exactly
+   once, and the cancellation fires at the next checkpoint).
 4. **A native asyncio cancellation that lands after the commit is not lost**:
    the operation returns its result, and the same cancellation request is
    delivered again at the task's next suspension if whoever requested it is
@@ -38,7 +44,6 @@ import types
 from collections.abc import Awaitable, Callable, Generator
 from typing import TYPE_CHECKING, Any, Final
 
-import anyio.lowlevel
 import sniffio
 
 if TYPE_CHECKING:
@@ -142,10 +147,6 @@ class Ops:
     before_commit: Callable[[], Awaitable[None]]
     #: rule 2: the schedule point after such a commit (where ``yields_after_commit``)
     after_commit: Callable[[], Awaitable[None]]
-    #: the cancellation check before parking (a no-op where parking checks by itself)
-    before_park: Callable[[], Awaitable[None]]
-    #: does :meth:`before_park` need awaiting?
-    checks_before_park: bool = False
 
     def arm(self, party: Party) -> None:
         """Make *party* wakeable on this backend (before it makes any offer)."""
@@ -185,12 +186,12 @@ def _yield() -> Generator[None, None, None]:
 
 
 class _AsyncioOps(Ops):
+    """asyncio: one yield before a commit that does not park (the cancellation
+    point and the schedule point in one); a wait parks on a future at once."""
+
     __slots__ = ()
 
-    checks_before_park = True
-
     before_commit = staticmethod(_yield)
-    before_park = staticmethod(anyio.lowlevel.checkpoint_if_cancelled)
 
     def arm(self, party: Party) -> None:
         party._fut = asyncio.get_running_loop().create_future()
@@ -232,11 +233,18 @@ class _TrioOps(Ops):
 
 
 _ASYNCIO_OPS: Final = _AsyncioOps()
+_sniffio_local = sniffio.thread_local
 _trio_ops: _TrioOps | None = None
 
 
 def ops() -> Ops:
     """The operations for the async library running the current task."""
+    # trio sets sniffio's thread-local name while it runs; asyncio leaves it None.
+    name = _sniffio_local.name
+    if name == "trio":
+        return _trio_ops if _trio_ops is not None else _load_trio()
+    if name is None and asyncio._get_running_loop() is not None:
+        return _ASYNCIO_OPS
     name = sniffio.current_async_library()
     if name == "trio":
         return _trio_ops if _trio_ops is not None else _load_trio()
