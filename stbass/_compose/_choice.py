@@ -358,7 +358,7 @@ class _Choice(Composition):
     async def _run_choice(self, ctx: ProcessContext | None, input_value: Any) -> ChoiceResult:
         raise NotImplementedError
 
-    async def _checkpointed(self, ctx: ProcessContext | None, input_value: Any) -> Any:
+    async def _checkpointed(self, ctx: ProcessContext | None, input_value: Any) -> ChoiceResult:
         await anyio.lowlevel.checkpoint()  # every composition run is a checkpoint
         return await self._run_choice(ctx, input_value)
 

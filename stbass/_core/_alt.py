@@ -257,7 +257,7 @@ class ALT(Coroutine[Any, Any, Any]):
     """
 
     fair: bool = True
-    __slots__ = ("guards", "_coro")
+    __slots__ = ("guards", "_coro", "_shape")
 
     def __init__(self, *guards: Guard[Any] | Chan[Any] | TIMER | DEADLINE | _Skip) -> None:
         owner = type(self).__name__
@@ -265,6 +265,7 @@ class ALT(Coroutine[Any, Any, Any]):
             raise TypeError(f"{owner} needs at least one guard")
         self.guards = tuple(_as_guard(owner, i, g) for i, g in enumerate(guards))
         self._coro: Coroutine[Any, Any, Any] | None = None
+        self._shape: _Shape | None = None
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({', '.join(repr(g) for g in self.guards)})"
@@ -302,12 +303,12 @@ class ALT(Coroutine[Any, Any, Any]):
         without calling the handler."""
         ins = _hook.active()
         if ins is None:
-            return await _alt(self.guards, self.fair, None, None)
+            return await _alt(self, None, None)
         with ins.span(
             "ALT" if self.fair else "PRI_ALT",
             {N.ALT_KIND: "fair" if self.fair else "priority", N.ALT_GUARDS: len(self.guards)},
         ) as rec:
-            return await _alt(self.guards, self.fair, ins, rec)
+            return await _alt(self, ins, rec)
 
 
 @final
@@ -327,101 +328,101 @@ def _pick(ready: list[int], fair: bool) -> int:
     return ready[ALT_RANDOM.randrange(len(ready))]
 
 
-class _Scan:
-    """One look at the guards: which are enabled, ready, timed, SKIP."""
-
-    __slots__ = ("ready", "skip", "enabled", "offerable")
-
-    def __init__(self) -> None:
-        self.ready: list[int] = []
-        self.skip: int | None = None
-        self.enabled = 0
-        #: channel guards to offer on while parked: enabled ones, and those whose
-        #: callable precondition is false now (a counterpart re-evaluates it)
-        self.offerable: list[int] = []
+_EMPTY: dict[int, Any] = {}
 
 
-def _scan(
-    guards: tuple[Guard[Any], ...], deadlines: dict[int, float], now: float
-) -> _Scan:
-    scan = _Scan()
-    for i, g in enumerate(guards):
-        pre = g.precondition
-        if pre is False:
-            continue
-        on = pre is True or bool(pre())
-        kind = g.kind
-        if kind == RECV or kind == SEND:
-            if not on:
-                if not g.target._closed:
-                    scan.offerable.append(i)
-                continue
-            scan.enabled += 1
-            if g.target._ready(kind == SEND):
-                scan.ready.append(i)
-            else:
-                scan.offerable.append(i)
-        elif not on:
-            continue
-        elif kind == TIMER_KIND:
-            scan.enabled += 1
-            if deadlines[i] <= now:
-                scan.ready.append(i)
-        else:
-            scan.enabled += 1
-            if scan.skip is None:
-                scan.skip = i
-    return scan
+class _Shape:
+    """What an ALT's guards are, worked out once per ALT value."""
+
+    __slots__ = ("all_false", "sends", "timers")
+
+    def __init__(self, guards: tuple[Guard[Any], ...]) -> None:
+        self.all_false = all(g.precondition is False for g in guards)
+        self.sends = tuple(i for i, g in enumerate(guards) if g.kind == SEND)
+        self.timers = tuple(i for i, g in enumerate(guards) if g.kind == TIMER_KIND)
 
 
 async def _alt(
-    guards: tuple[Guard[Any], ...], fair: bool, ins: Instrument | None, rec: Recorder | None
+    alt: ALT, ins: Instrument | None, rec: Recorder | None
 ) -> tuple[int, Any]:
+    guards = alt.guards
+    fair = alt.fair
+    shape = alt._shape
+    if shape is None:
+        shape = alt._shape = _Shape(guards)
     ops = _park.ops()
-    start = anyio.current_time()
     owner = "ALT" if fair else "PRI_ALT"
-    if all(g.precondition is False for g in guards):
+    if shape.all_false:
         raise AllGuardsDisabledError(
             f"{owner}: all {len(guards)} guards are disabled by their preconditions"
         )
+    start = anyio.current_time() if (shape.timers or ins is not None) else 0.0
     # Validate output values before any rendezvous (errors name the channel).
-    values: dict[int, Any] = {
-        i: g.target._check(g.value) for i, g in enumerate(guards) if g.kind == SEND
-    }
-    deadlines = {
-        i: g.target.deadline_from(start) for i, g in enumerate(guards) if g.kind == TIMER_KIND
-    }
+    values = (
+        {i: guards[i].target._check(guards[i].value) for i in shape.sends}
+        if shape.sends
+        else _EMPTY
+    )
+    deadlines: dict[int, float] = (
+        {i: guards[i].target.deadline_from(start) for i in shape.timers}
+        if shape.timers
+        else _EMPTY
+    )
     link = rec.link if rec is not None else None
     checked = False  # passed the cancellation point of rule 1 (or parked) yet?
     while True:
+        # One look at the guards: which are enabled and ready, which to offer on.
         now = anyio.current_time() if deadlines else start
-        scan = _scan(guards, deadlines, now)
+        ready: list[int] = []
+        offerable: list[int] = []
+        skip: int | None = None
+        enabled = 0
+        for i, g in enumerate(guards):
+            pre = g.precondition
+            if pre is False:
+                continue
+            on = pre is True or bool(pre())
+            kind = g.kind
+            if kind == RECV or kind == SEND:
+                if not on:
+                    # a counterpart re-evaluates the precondition when it arrives
+                    if not g.target._closed:
+                        offerable.append(i)
+                    continue
+                enabled += 1
+                if g.target._ready(kind == SEND):
+                    ready.append(i)
+                else:
+                    offerable.append(i)
+            elif not on:
+                continue
+            elif kind == TIMER_KIND:
+                enabled += 1
+                if deadlines[i] <= now:
+                    ready.append(i)
+            else:
+                enabled += 1
+                if skip is None:
+                    skip = i
         if rec is not None:
-            rec.set(N.ALT_ENABLED, scan.enabled)
-            rec.set(N.ALT_READY, list(scan.ready))
-        if scan.ready or scan.skip is not None:
+            rec.set(N.ALT_ENABLED, enabled)
+            rec.set(N.ALT_READY, list(ready))
+        if ready or skip is not None:
             if not checked:
                 await ops.before_commit()  # rule 1; then look again
                 checked = True
                 continue
-            if scan.ready:
-                chosen = _pick(scan.ready, fair)
-            else:
-                assert scan.skip is not None
-                chosen = scan.skip
+            chosen = _pick(ready, fair) if ready else skip
+            assert chosen is not None
             g = guards[chosen]
             value: Any = None
             if g.kind == RECV or g.kind == SEND:
-                is_send = g.kind == SEND
-                done = g.target._complete(is_send, values.get(chosen), link)
+                done = g.target._complete(g.kind == SEND, values.get(chosen), link)
                 if done is None:  # pragma: no cover - _ready said it would complete
                     raise RuntimeError(f"{owner}: guard {chosen} was ready and then was not")
-                if is_send:
-                    value = done.value
-                else:
-                    value = done.value
-                    if ins is not None and rec is not None:
-                        ins.alt_received(rec, g.target, value, done.seq, done.link, 0.0)
+                value = done.value
+                if g.kind == RECV and ins is not None and rec is not None:
+                    ins.alt_received(rec, g.target, value, done.seq, done.link, 0.0)
             elif g.kind == TIMER_KIND:
                 value = g.target.expired(start, deadlines[chosen])
                 _timer_event(rec, value)
@@ -429,17 +430,17 @@ async def _alt(
             if ops.yields_after_commit:
                 await ops.after_commit()  # rule 2
             return chosen, value
-        if not scan.offerable and not deadlines:
+        if not offerable and not deadlines:
             raise AllGuardsDisabledError(
                 f"{owner}: none of its {len(guards)} guards is enabled and none can become "
                 f"ready (no channel to wait on, no timer)"
             )
-        checked = True
+        checked = True  # parking is a cancellation point
         # Nothing ready: offer on the channel guards, then park.
         party = Party()
         ops.arm(party)
         offers: list[OfferLike] = []
-        for i in scan.offerable:
+        for i in offerable:
             g = guards[i]
             pre = g.precondition
             offer = Offer(
@@ -447,9 +448,9 @@ async def _alt(
                 g.target,
                 g.kind == SEND,
                 values.get(i),
-                index=i,
-                precondition=None if isinstance(pre, bool) else pre,
-                link=link,
+                i,
+                None if pre is True else pre,
+                link,
             )
             g.target._offer(offer)
             offers.append(offer)
