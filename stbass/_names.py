@@ -74,3 +74,16 @@ SERVER_ADDRESS: Final = "server.address"
 SERVER_PORT: Final = "server.port"
 MCP_TRANSPORT: Final = "stbass.mcp.transport"  # "streamable-http" | "sse" | "stdio"
 MCP_SHARED_SESSION: Final = "stbass.mcp.shared_session"  # True inside MCPServer.connect()
+
+# actors (stbass.actors): "tell <actor>" / "ask <actor>" producer spans, each
+# linked from the "handle <MessageType>" span inside the actor's process span
+SPAN_TELL_PREFIX: Final = "tell "
+SPAN_ASK_PREFIX: Final = "ask "
+SPAN_HANDLE_PREFIX: Final = "handle "
+ACTOR_NAME: Final = "stbass.actor.name"
+ACTOR_HANDLER: Final = "stbass.actor.handler"
+ACTOR_ASK: Final = "stbass.actor.ask"  # True when the handled message came by ask
+MESSAGE_TYPE: Final = "stbass.message.type"
+
+# buffered channels: values in the buffer right after a send completed
+CHANNEL_BUFFERED: Final = "stbass.channel.buffered"
