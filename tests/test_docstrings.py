@@ -11,7 +11,9 @@ import re
 
 import pytest
 
-PUBLIC_MODULES = ("stbass", "stbass.observe", "stbass.testing", "stbass.mcp", "stbass_tracing")
+PUBLIC_MODULES = (
+    "stbass", "stbass.observe", "stbass.testing", "stbass.mcp", "stbass.actors", "stbass_tracing"
+)
 
 # Modules whose docstring examples run as doctests (the synchronous ones; async
 # or illustrative examples are marked ``# doctest: +SKIP``).
@@ -31,6 +33,7 @@ DOCTEST_MODULES = (
     "stbass._compose._topology",
     "stbass._compose._replicator",
     "stbass.mcp._client",
+    "stbass.actors._actor",
     "stbass.testing._terms",
     "stbass.testing._tools",
     "stbass_tracing._layout",

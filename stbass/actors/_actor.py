@@ -393,7 +393,7 @@ class Actor(Process):
     """
 
     mailbox: ClassVar[int] = 64
-    on_error: ClassVar[OnError] = "continue"
+    on_error: ClassVar[Literal["continue", "stop", "restart"]] = "continue"
     restart: ClassVar[RetryPolicy] = RetryPolicy(3, backoff="exponential", base_delay=0.05)
 
     _handlers: ClassVar[dict[type, str]] = {}
@@ -429,7 +429,7 @@ class Actor(Process):
         *,
         name: str | None = None,
         mailbox: int | None = None,
-        on_error: OnError | None = None,
+        on_error: Literal["continue", "stop", "restart"] | None = None,
         restart: RetryPolicy | None = None,
     ) -> None:
         super().__init__(name=name if name is not None else type(self).__name__)
