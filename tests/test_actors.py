@@ -264,7 +264,7 @@ async def test_a_dict_is_coerced_into_the_handlers_pydantic_model() -> None:
 
 def test_bad_options_and_handlers_raise_at_definition_time() -> None:
     with pytest.raises(ValueError, match="on_error"):
-        Counter(on_error="explode")  # type: ignore[arg-type]
+        Counter(on_error="explode")
     with pytest.raises(ValueError, match="mailbox"):
         Counter(mailbox=-1)
     with pytest.raises(TypeError, match="async"):
