@@ -755,14 +755,19 @@ class Chan(Generic[T]):
         """Send or receive: checkpoint, then commit at once or park until a
         counterpart commits (see the rules in ``stbass._core._park``)."""
         ops = _park.ops()
-        if self._ready(is_send):
+        buf = self._buffer
+        if buf is None:
+            ready = self._ready(is_send)
+        else:  # (a waiting counterpart is found by ``_complete`` after the turn below)
+            ready = self._closed or (len(buf) < self._capacity if is_send else bool(buf))
+        if ready:
             await ops.before_commit()  # rule 1: a pending cancellation lands here
             done = self._complete(is_send, value, link)
             if done is not None:
                 if ops.yields_after_commit:
                     await ops.after_commit()  # rule 2
                 return done
-        elif self._buffer is not None:
+        elif buf is not None:
             # A buffered channel that is full (send) or empty (recv): give the
             # other side one turn before parking, as anyio's and trio's memory
             # channels do. The checkpoint is the cancellation point (nothing has
@@ -771,10 +776,9 @@ class Chan(Generic[T]):
             if ops.yields_after_commit:  # trio: a schedule point first ...
                 await ops.after_commit()
             await ops.before_commit()  # ... then the cancellation point (asyncio: both)
-            if self._ready(is_send):
-                done = self._complete(is_send, value, link)
-                if done is not None:
-                    return done
+            done = self._complete(is_send, value, link)
+            if done is not None:
+                return done
         elif ops.checks_before_park:
             await ops.before_park()
         party = Solo(self, is_send, value, link)
