@@ -28,6 +28,9 @@ SECTIONS = (
     "pairs[anyio]",
     "tracing",
     "sdk_span",
+    "buffered",
+    "actor_tell",
+    "actor_ask",
 )
 
 
