@@ -234,6 +234,38 @@ async def test_asks_in_the_mailbox_of_a_stopped_actor_fail_instead_of_hanging() 
         await ref.tell(1)
 
 
+async def test_a_cancelled_actor_fails_the_ask_it_was_handling_and_those_queued() -> None:
+    entered = anyio.Event()
+
+    class Stuck(Actor):
+        @handles(int)
+        async def take(self, n: int) -> int:
+            entered.set()
+            await anyio.sleep_forever()
+            return n
+
+    outcomes: list[str] = []
+
+    async def ask(ref: ActorRef, n: int) -> None:
+        try:
+            await ref.ask(n)
+        except ActorStoppedError:
+            outcomes.append("stopped")
+
+    stuck = Stuck()
+    with anyio.fail_after(10):
+        async with anyio.create_task_group() as tg:
+            async with anyio.create_task_group() as actor_tg:
+                actor_tg.start_soon(stuck.execute, ProcessContext("stuck"))
+                tg.start_soon(ask, stuck.ref, 0)
+                await entered.wait()
+                tg.start_soon(ask, stuck.ref, 1)  # waits in the mailbox
+                await anyio.wait_all_tasks_blocked()
+                actor_tg.cancel_scope.cancel()  # e.g. a PAR halting
+    assert outcomes == ["stopped", "stopped"]
+    assert stuck.ref.stopped
+
+
 async def test_restart_runs_a_fresh_instance_with_the_init_arguments() -> None:
     with anyio.fail_after(10):
         async with Counter(

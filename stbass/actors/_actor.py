@@ -215,7 +215,8 @@ class _Box:
 @final
 class ActorRef:
     """What clients hold to talk to an actor (``actor.ref``, or the value of
-    ``async with actor.start() as ref``). Many tasks may share one ref.
+    ``async with actor.start() as ref``). Many tasks may share one ref; it is
+    not constructed directly.
 
     >>> class Echo(Actor):
     ...     @handles(str)
