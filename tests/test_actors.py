@@ -349,3 +349,17 @@ async def test_an_unhandled_tell_leaves_an_error_span() -> None:
 def test_repr_is_short() -> None:
     assert repr(Counter()) == "Counter()"
     assert repr(Counter().ref) == "ActorRef('Counter')"
+
+
+async def test_the_viewer_draws_the_actor_as_a_lane_holding_its_handled_messages(
+    span_exporter: InMemorySpanExporter,
+) -> None:
+    from stbass_tracing import layout_trace, trace_from_spans
+
+    with anyio.fail_after(10):
+        async with Counter().start() as ref:
+            await ref.tell(Add(1))
+            await ref.ask(Get())
+    layout = layout_trace(trace_from_spans(span_exporter.get_finished_spans()))
+    (lane,) = [row for row in layout.process_rows if row.label == "Counter"]
+    assert {"handle Add", "handle Get"} <= {span.name for span in lane.items}
