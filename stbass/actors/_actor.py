@@ -418,10 +418,10 @@ class Actor(Process):
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Actor:
         self = super().__new__(cls)
-        self._init_args = (args, kwargs)
-        self._box = None
+        self._init_args = (args, kwargs)  # what a restart builds a fresh instance from
         Process.__init__(self, name=cls.__name__)
         self._options = (cls.mailbox, cls.on_error, cls.restart)
+        # a mailbox even for a subclass whose __init__ skips super().__init__()
         self._box = _Box(self.name, cls.mailbox)
         return self
 
