@@ -519,3 +519,92 @@ async def dag_flat_processes(n: int) -> float:
     elapsed = perf() - t0
     assert result.is_ok and len(result.values) == n
     return elapsed
+
+# ------------------------------------------------------- buffers and actors
+
+
+def make_stbass_buffered(capacity: int = 64) -> Endpoints:
+    ch = Chan(int, name="bench", capacity=capacity)
+    return Endpoints(ch.send, ch.recv, ch.close)
+
+
+def make_anyio_buffered(capacity: int = 64) -> Endpoints:
+    s, r = anyio.create_memory_object_stream[int](capacity)
+
+    def close() -> None:
+        s.close()
+        r.close()
+
+    return Endpoints(s.send, r.receive, close)
+
+
+def make_trio_buffered(capacity: int = 64) -> Endpoints:
+    import trio
+
+    s, r = trio.open_memory_channel[int](capacity)
+
+    def close() -> None:
+        s.close()
+        r.close()
+
+    return Endpoints(s.send, r.receive, close)
+
+
+def make_queue_buffered(capacity: int = 64) -> Endpoints:
+    import asyncio
+
+    q: asyncio.Queue[int] = asyncio.Queue(capacity)
+    return Endpoints(q.put, q.get, _nothing)
+
+
+def buffered_variants(backend: str) -> dict[str, Maker]:
+    """64-place buffers: stbass, anyio's memory stream, the backend's own."""
+    variants: dict[str, Maker] = {
+        "stbass Chan(capacity=64)": make_stbass_buffered,
+        "anyio stream(max_buffer_size=64)": make_anyio_buffered,
+    }
+    if backend == "trio":
+        variants["trio channel(64)"] = make_trio_buffered
+    else:
+        variants["asyncio.Queue(64)"] = make_queue_buffered
+    return variants
+
+
+def _sink_actor(mailbox: int) -> Any:
+    from stbass.actors import Actor, handles
+
+    class Sink(Actor):
+        def __init__(self) -> None:
+            super().__init__(mailbox=mailbox)
+
+        @handles(int)
+        async def take(self, n: int) -> int:
+            return n
+
+    return Sink()
+
+
+async def tell_stream(messages: int, mailbox: int = 64) -> float:
+    """``messages`` tells to an actor with a trivial handler, until it handled
+    them all. Returns seconds (compare with :func:`stream`)."""
+    actor = _sink_actor(mailbox)
+    t0 = perf()
+    async with actor.start() as ref:
+        tell = ref.tell
+        for i in range(messages):
+            await tell(i)
+    elapsed = perf() - t0
+    assert ref.handled == messages
+    return elapsed
+
+
+async def ask_roundtrips(rounds: int) -> float:
+    """``rounds`` asks answered by a trivial handler. Returns seconds (compare
+    with :func:`pingpong` over ``2 * rounds`` messages)."""
+    actor = _sink_actor(64)
+    t0 = perf()
+    async with actor.start() as ref:
+        ask = ref.ask
+        for i in range(rounds):
+            await ask(i)
+    return perf() - t0

@@ -49,7 +49,7 @@ from benchmarks import cases
 ROOT = Path(__file__).resolve().parent.parent
 BENCHMARKS = (
     "pingpong", "alt", "idle", "spawn", "choice", "parfor", "flat", "pairs", "tracing",
-    "streams", "dag",
+    "streams", "dag", "buffered", "actors",
 )  # fmt: skip
 
 
@@ -241,6 +241,52 @@ def bench_pingpong(backend: str, sizes: Sizes) -> list[Section]:
             count=sizes.pingpong,
             unit="msg/s",
         )
+    ]
+
+
+def bench_buffered(backend: str, sizes: Sizes) -> list[Section]:
+    n = sizes.pingpong
+    variants = {
+        name: bind(cases.stream, make, n) for name, make in cases.buffered_variants(backend).items()
+    }
+    samples = interleaved(backend, variants, sizes.repeats)
+    return [
+        section_from_times(
+            "buffered",
+            f"64-place buffer, one producer to one consumer, {n:,} messages",
+            samples,
+            count=n,
+            unit="msg/s",
+        )
+    ]
+
+
+def bench_actors(backend: str, sizes: Sizes) -> list[Section]:
+    n = sizes.pingpong
+    rounds = n // 2
+    tell = interleaved(
+        backend,
+        {
+            "actor tell (mailbox=64)": bind(cases.tell_stream, n),
+            "rendezvous send (stbass Chan)": bind(cases.stream, cases.make_stbass, n),
+        },
+        sizes.repeats,
+    )
+    ask = interleaved(
+        backend,
+        {
+            "actor ask round trip": bind(cases.ask_roundtrips, rounds),
+            "ping-pong round trip (stbass Chan)": bind(cases.pingpong, cases.make_stbass, n),
+        },
+        sizes.repeats,
+    )
+    return [
+        section_from_times(
+            "actor_tell", f"tell vs send, {n:,} messages handled", tell, count=n, unit="µs"
+        ),
+        section_from_times(
+            "actor_ask", f"ask vs ping-pong, {rounds:,} round trips", ask, count=rounds, unit="µs"
+        ),
     ]
 
 
@@ -700,6 +746,36 @@ def targets(backend: str, sections: dict[str, Section]) -> list[Target]:
         lambda x: True,
         "µs per message, stbass (instrumented, no SDK) ÷ anyio",
     )
+    add(
+        "Chan(capacity=64) vs anyio stream(64)",
+        ">= 1.0x",
+        ratio(
+            _value(sections, "buffered", "stbass Chan(capacity=64)"),
+            _value(sections, "buffered", "anyio stream(max_buffer_size=64)"),
+        ),
+        lambda x: x >= 1.0,
+        "stbass msg/s ÷ anyio msg/s (issue 20)",
+    )
+    add(
+        "actor tell vs rendezvous send",
+        "<= 1.5x",
+        ratio(
+            _value(sections, "actor_tell", "actor tell (mailbox=64)"),
+            _value(sections, "actor_tell", "rendezvous send (stbass Chan)"),
+        ),
+        lambda x: x <= 1.5,
+        "µs per message handled, tell ÷ send (issue 20)",
+    )
+    add(
+        "actor ask vs ping-pong round trip",
+        "<= 2x",
+        ratio(
+            _value(sections, "actor_ask", "actor ask round trip"),
+            _value(sections, "actor_ask", "ping-pong round trip (stbass Chan)"),
+        ),
+        lambda x: x <= 2.0,
+        "µs per round trip, ask ÷ ping-pong (issue 20)",
+    )
     parfor_mem = sections.get("parfor_memory")
     if parfor_mem is not None:
         add(
@@ -936,6 +1012,9 @@ def main(argv: list[str] | None = None) -> int:
             "tracing": lambda: bench_tracing(backend, sizes),
             "streams": lambda: bench_streams(backend, sizes),
             "dag": lambda: bench_dag(backend, sizes),
+
+            "buffered": lambda: bench_buffered(backend, sizes),
+            "actors": lambda: bench_actors(backend, sizes),
         }
         for key in BENCHMARKS:
             if key not in only:

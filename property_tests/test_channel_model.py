@@ -1,7 +1,9 @@
 """Model-based test of channels (SPEC §4.2, §4.3, §4.5): generated programs of
 sends, recvs, ALTs (input and output guards), cancellations and closes, run for
 real on asyncio and trio and checked against a reference model of rendezvous
-channels.
+channels — and of buffered ones: each channel has a capacity of 0, 1 or 2, and
+a ``capacity=n`` channel must behave as a zero-buffer channel followed by an
+``n``-place buffer process.
 
 A program is a few tasks, each a list of operations on a few channels. A
 controller script cancels chosen operations at generated moments: after
@@ -16,10 +18,18 @@ returned or raised:
   received once, on the channel it was sent on: no loss, no duplication, and a
   send that raised was received by nobody; a recv/ALT that raised took nothing;
 * rendezvous: a send and the receive that took its value overlap in time;
-* per-sender FIFO: a receiver sees one sender's values in the order sent;
-* close: a plain send or recv that starts after ``close()`` returned raises;
+  through a buffer (capacity ``n > 0``) the receive only ends after the send
+  began, and a task may take back its own value;
+* per-sender FIFO: a receiver sees one sender's values in the order sent (per
+  channel, for buffered channels: two buffers may be drained in any order);
+* close: a plain send that starts after ``close()`` returned raises, and so does
+  a plain recv on a rendezvous channel (a buffered one is drained first);
 * progress: whenever every task is blocked, no open channel has a waiting
-  sender and a waiting receiver from different tasks (they should have met).
+  sender and a waiting receiver from different tasks (they should have met),
+  no send waits on a buffer with room and no receive waits on a buffer that
+  holds a value (the buffer process would have taken or offered it);
+* buffer: a value left in a buffer at the end counts as delivered (it was sent
+  and nobody took it), and the buffer never holds more than its capacity.
 """
 
 from __future__ import annotations
@@ -94,6 +104,11 @@ class Program:
     nchans: int
     tasks: list[list[Op]]
     script: list[CancelAt]
+    #: the capacity of each channel (0: rendezvous)
+    caps: tuple[int, ...] = ()
+
+    def capacity(self, chan: int) -> int:
+        return self.caps[chan] if chan < len(self.caps) else 0
 
 
 @st.composite
@@ -123,7 +138,11 @@ def programs(draw: st.DrawFn) -> Program:
         ),
         label="script",
     )
-    return Program(nchans, tasks, script)
+    caps = draw(
+        st.lists(st.sampled_from((0, 0, 1, 2)), min_size=nchans, max_size=nchans).map(tuple),
+        label="caps",
+    )
+    return Program(nchans, tasks, script, caps)
 
 
 # ------------------------------------------------------------------ running
@@ -148,7 +167,10 @@ class Record:
 class Run:
     def __init__(self, program: Program) -> None:
         self.program = program
-        self.chans: list[Chan[int]] = [Chan(int, name=f"k{j}") for j in range(program.nchans)]
+        self.chans: list[Chan[int]] = [
+            Chan(int, name=f"k{j}", capacity=program.capacity(j)) for j in range(program.nchans)
+        ]
+        self.leftover: list[tuple[int, int]] = []  # (value, channel) still buffered at the end
         self.clock = 0
         self.records: list[Record] = []
         self.scopes: dict[tuple[int, int], anyio.CancelScope] = {}
@@ -242,6 +264,31 @@ class Run:
                             f"k{ch}, yet neither moved"
                         )
 
+        for a in waiting:
+            a_send, a_recv = self.offers(a)
+            for ch in a_send | a_recv:
+                chan = self.chans[ch]
+                stats = chan.statistics()
+                assert stats.buffered <= stats.capacity, f"k{ch} holds more than its capacity"
+                if chan.closed or not stats.capacity:
+                    continue
+                if ch in a_send and stats.buffered < stats.capacity:
+                    raise AssertionError(
+                        f"stuck: task {a.task} op {a.index} {a.op!r} waits to send on k{ch}, "
+                        f"whose buffer has room ({stats.buffered}/{stats.capacity})"
+                    )
+                if ch in a_recv and stats.buffered:
+                    raise AssertionError(
+                        f"stuck: task {a.task} op {a.index} {a.op!r} waits to receive on k{ch}, "
+                        f"whose buffer holds {stats.buffered} value(s)"
+                    )
+
+    def drain(self) -> None:
+        """Take what the buffers still hold (sent, received by nobody)."""
+        for ch, chan in enumerate(self.chans):
+            for _ in range(chan.statistics().buffered):
+                self.leftover.append((chan.recv_nowait(), ch))
+
     async def controller(self, tg: Any) -> None:
         ntasks = len(self.program.tasks)
         for step in self.program.script:
@@ -270,6 +317,7 @@ async def execute(program: Program) -> Run:
             for t in range(len(program.tasks)):
                 tg.start_soon(run.task, t)
             tg.start_soon(run.controller, tg)
+    run.drain()
     return run
 
 
@@ -306,7 +354,8 @@ def check(run: Run) -> None:
                 else:
                     received.append((rec.value, rec, ch))
 
-    got_values = [v for v, _, _ in received]
+    leftover = [v for v, _ in run.leftover]
+    got_values = [v for v, _, _ in received] + leftover
     dups = {v for v in got_values if got_values.count(v) > 1}
     assert not dups, f"values received more than once: {sorted(dups)}"
     phantom = [v for v in got_values if v not in sent]
@@ -318,26 +367,35 @@ def check(run: Run) -> None:
         )
     lost = set(sent) - set(got_values)
     assert not lost, f"sends returned but nobody received: {[sent[v][0] for v in sorted(lost)]}"
+    for v, ch in run.leftover:
+        assert sent[v][1] == ch, f"value {v} sent on k{sent[v][1]} was left in k{ch}"
     for v, rrec, ch in received:
         srec, sch = sent[v]
         assert sch == ch, f"value {v} sent on k{sch} arrived on k{ch}"
-        assert srec.task != rrec.task, f"task {srec.task} received its own value {v}"
         assert srec.end is not None and rrec.end is not None
+        if run.program.capacity(ch):
+            # through the buffer process: the receive ends after the send began
+            assert srec.start < rrec.end, f"{rrec!r} took {v} before {srec!r} began"
+            continue
+        assert srec.task != rrec.task, f"task {srec.task} received its own value {v}"
         assert srec.start < rrec.end and rrec.start < srec.end, (
             f"no rendezvous: send {srec!r} and receive {rrec!r} do not overlap"
         )
-    # per-sender FIFO, as seen by each receiver task
+    # per-sender FIFO, as seen by each receiver task (per channel through buffers)
     for rtask in range(len(run.program.tasks)):
-        seen: dict[int, int] = {}
-        for v, rrec, _ in sorted(received, key=lambda e: e[1].index):
+        seen: dict[tuple[int, int], int] = {}
+        for v, rrec, ch in sorted(received, key=lambda e: e[1].index):
             if rrec.task != rtask:
                 continue
             srec, _ = sent[v]
-            last = seen.get(srec.task, -1)
+            stream = (srec.task, ch if run.program.capacity(ch) else -1)
+            last = seen.get(stream, -1)
             assert srec.index > last, f"task {rtask} got task {srec.task}'s values out of order"
-            seen[srec.task] = srec.index
+            seen[stream] = srec.index
     # close: plain ops that start after close() returned raise
     for rec in run.records:
+        if isinstance(rec.op, Recv) and run.program.capacity(rec.op.chan):
+            continue  # a buffered channel lets receivers drain after close
         if isinstance(rec.op, (Send, Recv)):
             closed = run.closed_at.get(rec.op.chan)
             if closed is not None and rec.start > closed:
@@ -348,8 +406,9 @@ def check(run: Run) -> None:
 
 @given(program=programs())
 async def test_channels_match_the_rendezvous_model(anyio_backend: Any, program: Program) -> None:
-    """Channels behave as the rendezvous model says, under generated sends, recvs,
-    ALTs with input and output guards, cancellations and closes (see module doc)."""
+    """Channels behave as the model says — a rendezvous, or for ``capacity=n`` a
+    rendezvous followed by an n-place buffer — under generated sends, recvs, ALTs
+    with input and output guards, cancellations and closes (see module doc)."""
     note(f"program: {program!r}")
     run = await execute(program)
     note("\n".join(repr(r) for r in run.records))

@@ -102,3 +102,16 @@ PIPELINE_STAGE: Final = "stbass.pipeline.stage"
 PIPELINE_ON_ERROR: Final = "stbass.pipeline.on_error"
 PIPELINE_ITEM: Final = "stbass.pipeline.item"
 EVENT_PIPELINE_ITEM_FAILED: Final = "pipeline.item.failed"
+
+# actors (stbass.actors): "tell <actor>" / "ask <actor>" producer spans, each
+# linked from the "handle <MessageType>" span inside the actor's process span
+SPAN_TELL_PREFIX: Final = "tell "
+SPAN_ASK_PREFIX: Final = "ask "
+SPAN_HANDLE_PREFIX: Final = "handle "
+ACTOR_NAME: Final = "stbass.actor.name"
+ACTOR_HANDLER: Final = "stbass.actor.handler"
+ACTOR_ASK: Final = "stbass.actor.ask"  # True when the handled message came by ask
+MESSAGE_TYPE: Final = "stbass.message.type"
+
+# buffered channels: values in the buffer right after a send completed
+CHANNEL_BUFFERED: Final = "stbass.channel.buffered"

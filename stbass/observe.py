@@ -288,6 +288,8 @@ class OTelInstrument(Instrument):
         wait = time.perf_counter() - token.t0
         if error is None:
             token.span.set_attributes({N.MESSAGE_SEQ: seq, N.OUTCOME: "ok", N.WAIT_S: wait})
+            if getattr(chan, "capacity", 0):  # buffered: the depth after this send
+                token.span.set_attribute(N.CHANNEL_BUFFERED, chan.statistics().buffered)  # type: ignore[attr-defined]
         else:
             token.span.set_attributes({N.OUTCOME: _outcome(error), N.WAIT_S: wait})
         token.span.end()

@@ -29,6 +29,10 @@ pytestmark = [
 
 ROUNDS = 400
 
+#: the races below also run on a buffered channel (``capacity=2``), where a send
+#: that returned put its value in the buffer and one that raised put nothing there
+CAPACITIES = pytest.mark.parametrize("capacity", [0, 2], ids=["rendezvous", "buffered"])
+
 
 async def _sender(ch: Chan[int], n: int, sent: list[int]) -> None:
     for i in range(n):
@@ -41,9 +45,10 @@ async def _jitter(rng: random.Random) -> None:
         await asyncio.sleep(0)
 
 
-async def test_wait_for_recv_loses_no_value() -> None:
+@CAPACITIES
+async def test_wait_for_recv_loses_no_value(capacity: int) -> None:
     rng = random.Random(1)
-    ch = Chan(int, name="wf-recv")
+    ch = Chan(int, name="wf-recv", capacity=capacity)
     sent: list[int] = []
     got: list[int] = []
     async with asyncio.timeout(60):
@@ -57,9 +62,10 @@ async def test_wait_for_recv_loses_no_value() -> None:
     assert got == list(range(ROUNDS)) == sent
 
 
-async def test_wait_for_send_that_times_out_was_not_received() -> None:
+@CAPACITIES
+async def test_wait_for_send_that_times_out_was_not_received(capacity: int) -> None:
     rng = random.Random(2)
-    ch = Chan(int, name="wf-send")
+    ch = Chan(int, name="wf-send", capacity=capacity)
     got: list[int] = []
     timeouts = 0
 
@@ -83,9 +89,10 @@ async def test_wait_for_send_that_times_out_was_not_received() -> None:
     assert timeouts > 0
 
 
-async def test_asyncio_timeout_around_recv_leaves_no_stray_cancellation() -> None:
+@CAPACITIES
+async def test_asyncio_timeout_around_recv_leaves_no_stray_cancellation(capacity: int) -> None:
     rng = random.Random(3)
-    ch = Chan(int, name="to-recv")
+    ch = Chan(int, name="to-recv", capacity=capacity)
     sent: list[int] = []
     got: list[int] = []
     async with asyncio.timeout(60):
@@ -104,9 +111,10 @@ async def test_asyncio_timeout_around_recv_leaves_no_stray_cancellation() -> Non
     assert got == list(range(ROUNDS)) == sent
 
 
-async def test_task_cancel_on_a_receiving_task_loses_no_value() -> None:
+@CAPACITIES
+async def test_task_cancel_on_a_receiving_task_loses_no_value(capacity: int) -> None:
     rng = random.Random(4)
-    ch = Chan(int, name="tc-recv")
+    ch = Chan(int, name="tc-recv", capacity=capacity)
     sent: list[int] = []
     got: list[int] = []
 
@@ -129,9 +137,10 @@ async def test_task_cancel_on_a_receiving_task_loses_no_value() -> None:
     assert cancelled > 0
 
 
-async def test_task_cancel_on_a_sending_task_duplicates_nothing() -> None:
+@CAPACITIES
+async def test_task_cancel_on_a_sending_task_duplicates_nothing(capacity: int) -> None:
     rng = random.Random(5)
-    ch = Chan(int, name="tc-send")
+    ch = Chan(int, name="tc-send", capacity=capacity)
     got: list[int] = []
 
     async def receiver() -> None:

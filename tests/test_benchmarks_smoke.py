@@ -32,6 +32,10 @@ SECTIONS = (
     "sdk_span",
     "stream_map",
     "dag",
+
+    "buffered",
+    "actor_tell",
+    "actor_ask",
 )
 
 

@@ -12,7 +12,7 @@ import re
 import pytest
 
 PUBLIC_MODULES = (
-    "stbass", "stbass.observe", "stbass.testing", "stbass.mcp", "stbass_tracing",
+    "stbass", "stbass.observe", "stbass.testing", "stbass.mcp", "stbass.actors", "stbass_tracing",
     "stbass.dag", "stbass.streams",
 )  # fmt: skip
 
@@ -35,6 +35,7 @@ DOCTEST_MODULES = (
     "stbass._compose._topology",
     "stbass._compose._replicator",
     "stbass.mcp._client",
+    "stbass.actors._actor",
     "stbass.testing._terms",
     "stbass.testing._tools",
     "stbass_tracing._layout",

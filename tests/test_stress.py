@@ -53,13 +53,13 @@ class Chaos:
                 await anyio.lowlevel.checkpoint()
 
 
-async def run_storm(seed: int, *, output_guards: bool) -> tuple[int, int]:
+async def run_storm(seed: int, *, output_guards: bool, capacity: int = 0) -> tuple[int, int]:
     rng = random.Random(seed)
-    chans = [Chan(tuple, name=f"c{i}") for i in range(3)]
+    chans = [Chan(tuple, name=f"c{i}", capacity=capacity) for i in range(3)]
     chaos = Chaos(rng)
     delivered: list[tuple[int, int]] = []
     received: list[tuple[int, int]] = []
-    per_receiver: list[list[tuple[int, int]]] = []
+    per_receiver: list[list[tuple[int, tuple[int, int]]]] = []  # (channel, value)
     senders_left = 4
     senders_done = anyio.Event()
     values_per_sender = 700
@@ -86,7 +86,7 @@ async def run_storm(seed: int, *, output_guards: bool) -> tuple[int, int]:
             senders_done.set()
 
     async def receiver(rid: int) -> None:
-        mine: list[tuple[int, int]] = []
+        mine: list[tuple[int, tuple[int, int]]] = []
         per_receiver.append(mine)
         mode = rid % 3
         while True:
@@ -94,17 +94,18 @@ async def run_storm(seed: int, *, output_guards: bool) -> tuple[int, int]:
                 key = chaos.register(scope)
                 try:
                     if mode == 0:
-                        value = await chans[rid % 3].recv()
+                        index = rid % 3
+                        value = await chans[index].recv()
                     elif mode == 1:
-                        value = await ALT(*chans)
+                        index, value = await ALT(*chans).choose()
                     else:
-                        value = await PRI_ALT(*chans)
+                        index, value = await PRI_ALT(*chans).choose()
                 except ChannelClosedError:
                     return
                 finally:
                     chaos.unregister(key)
                 received.append(value)
-                mine.append(value)
+                mine.append((index, value))
 
     with anyio.fail_after(120):
         async with anyio.create_task_group() as tg:
@@ -117,16 +118,26 @@ async def run_storm(seed: int, *, output_guards: bool) -> tuple[int, int]:
             for c in chans:
                 c.close()
 
+    # A receiver's ALT ends at the first closed and drained channel, so a
+    # buffered channel may keep values nobody took: they are still there.
+    for c in chans:
+        leftover = c.statistics().buffered
+        for _ in range(leftover):
+            received.append(c.recv_nowait())
     counts = Counter(received)
     duplicated = {v: n for v, n in counts.items() if n > 1}
     assert not duplicated, f"values received more than once: {list(duplicated)[:5]}"
     assert set(received) == set(delivered), "received and delivered differ"
     assert len(delivered) == 4 * values_per_sender
+    # A rendezvous send returns only once its value was taken, so one sender's
+    # values arrive in order whatever channels carried them; buffers keep the
+    # order per channel (two buffers may be drained in any order).
     for mine in per_receiver:
-        last: dict[int, int] = {}
-        for sid, k in mine:
-            assert last.get(sid, -1) < k, f"sender {sid} out of order at {k}"
-            last[sid] = k
+        last: dict[tuple[int, int], int] = {}
+        for index, (sid, k) in mine:
+            stream = (sid, index if capacity else 0)
+            assert last.get(stream, -1) < k, f"sender {sid} out of order at {k}"
+            last[stream] = k
     return chaos.events, len(received)
 
 
@@ -141,9 +152,28 @@ async def test_cancellation_storm_loses_and_duplicates_nothing(output_guards: bo
     assert events >= CANCELS_PER_RUN
 
 
-async def test_timeouts_on_both_sides_lose_nothing() -> None:
+@pytest.mark.parametrize("output_guards", [False, True], ids=["plain", "output-guards"])
+async def test_cancellation_storm_on_buffered_channels_loses_and_duplicates_nothing(
+    output_guards: bool,
+) -> None:
+    """The same storm with ``capacity=2``: a send that returned (into the
+    buffer) is received exactly once or is still buffered; one that raised put
+    nothing in the buffer."""
+    events = 0
+    seed = 0
+    while events < CANCELS_PER_RUN // 2:
+        got, _ = await run_storm(
+            1000 * seed + 7 + int(output_guards), output_guards=output_guards, capacity=2
+        )
+        events += got
+        seed += 1
+    assert events >= CANCELS_PER_RUN // 2
+
+
+@pytest.mark.parametrize("capacity", [0, 3], ids=["rendezvous", "buffered"])
+async def test_timeouts_on_both_sides_lose_nothing(capacity: int) -> None:
     """move_on_after(0) on sends and recvs: every delivered value arrives once."""
-    ch = Chan(int, name="t")
+    ch = Chan(int, name="t", capacity=capacity)
     delivered: list[int] = []
     received: list[int] = []
     rng = random.Random(7)

@@ -676,11 +676,17 @@ class Chan(Generic[T]):
             if self._closed:
                 raise self._closed_error("send")
             buf = self._buffer
-            if buf:  # receivers wait only on an empty buffer
+            if buf is not None and (buf or not self._receivers):
+                # receivers wait only on an empty buffer: with none waiting
+                # (or values buffered) the value goes into the buffer
                 if len(buf) >= self._capacity:
                     return None
-                value = self._admit(value)
-                done = Done(value, self._delivered(), link)
+                if self._proto is None:
+                    self._seq = seq = self._seq + 1
+                else:
+                    value = self._admit(value)
+                    seq = self._delivered()
+                done = Done(value, seq, link)
                 buf.append(done)
                 return done
             receiver = first_available(self._receivers)
@@ -701,7 +707,8 @@ class Chan(Generic[T]):
         buf = self._buffer
         if buf:
             done = buf.popleft()
-            self._refill()
+            if self._senders:
+                self._refill()
             return done
         while True:
             sender = first_available(self._senders)
@@ -748,12 +755,29 @@ class Chan(Generic[T]):
         """Send or receive: checkpoint, then commit at once or park until a
         counterpart commits (see the rules in ``stbass._core._park``)."""
         ops = _park.ops()
-        if self._ready(is_send):
+        buf = self._buffer
+        if buf is None:
+            ready = self._ready(is_send)
+        else:  # (a waiting counterpart is found by ``_complete`` after the turn below)
+            ready = self._closed or (len(buf) < self._capacity if is_send else bool(buf))
+        if ready:
             await ops.before_commit()  # rule 1: a pending cancellation lands here
             done = self._complete(is_send, value, link)
             if done is not None:
                 if ops.yields_after_commit:
                     await ops.after_commit()  # rule 2
+                return done
+        elif buf is not None:
+            # A buffered channel that is full (send) or empty (recv): give the
+            # other side one turn before parking, as anyio's and trio's memory
+            # channels do. The checkpoint is the cancellation point (nothing has
+            # moved yet); a producer and a consumer then keep the buffer moving
+            # instead of parking and waking each other for every value.
+            if ops.yields_after_commit:  # trio: a schedule point first ...
+                await ops.after_commit()
+            await ops.before_commit()  # ... then the cancellation point (asyncio: both)
+            done = self._complete(is_send, value, link)
+            if done is not None:
                 return done
         party = Solo(self, is_send, value, link)
         ops.arm(party)
