@@ -72,7 +72,7 @@ async def test_memory_exporter_collects_spans_and_shutdown_uninstalls(capsys: py
         assert stbass_tracing.current() is handle
         await run_getting_started()
         names = sorted(s.name for s in handle.spans())
-        assert names == ["PAR", "process consumer", "process producer", "recv data_chan", "send data_chan"]
+        assert names == ["PAR", "process consumer", "process producer", "receive data_chan", "send data_chan"]
         trace = handle.trace()
         assert {s.resource.get("service.name") for s in trace} == {"unit-test"}
     assert handle.is_shutdown
@@ -250,7 +250,7 @@ async def test_jaeger_export_has_the_upload_format(tmp_path: Path) -> None:
     par = by_name["PAR"]
     child = by_name["process producer"]
     assert child["references"][0] == {"refType": "CHILD_OF", "traceID": par["traceID"], "spanID": par["spanID"]}
-    recv = by_name["recv numbers"]
+    recv = by_name["receive numbers"]
     assert {"refType": "FOLLOWS_FROM", "traceID": recv["traceID"],
             "spanID": by_name["send numbers"]["spanID"]} in recv["references"]
     assert isinstance(child["startTime"], int) and isinstance(child["duration"], int)
@@ -278,5 +278,5 @@ async def test_perfetto_export_has_one_track_per_lane_and_a_flow_per_message() -
     finishes = [e for e in events if e["ph"] == "f"]
     assert len(starts) == len(finishes) == 1
     tid_of = {e["name"]: e["tid"] for e in complete if e["cat"] in ("send", "recv")}
-    assert starts[0]["tid"] == tid_of["send numbers"] and finishes[0]["tid"] == tid_of["recv numbers"]
+    assert starts[0]["tid"] == tid_of["send numbers"] and finishes[0]["tid"] == tid_of["receive numbers"]
     assert starts[0]["id"] == finishes[0]["id"]

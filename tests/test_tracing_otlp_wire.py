@@ -112,10 +112,10 @@ async def test_spans_arrive_over_otlp_http_with_names_kinds_parents_and_links(
                     spans[span.name] = span
     assert services == {"wire-test"}
     assert scopes == {"stbass"}
-    assert set(spans) == {"PAR", "process producer", "process consumer", "send data_chan", "recv data_chan"}
+    assert set(spans) == {"PAR", "process producer", "process consumer", "send data_chan", "receive data_chan"}
 
     par, producer, consumer = spans["PAR"], spans["process producer"], spans["process consumer"]
-    send, recv = spans["send data_chan"], spans["recv data_chan"]
+    send, recv = spans["send data_chan"], spans["receive data_chan"]
     assert len({s.trace_id for s in spans.values()}) == 1
     assert par.parent_span_id == b""
     assert producer.parent_span_id == par.span_id
@@ -125,7 +125,7 @@ async def test_spans_arrive_over_otlp_http_with_names_kinds_parents_and_links(
     assert par.kind == PbSpan.SPAN_KIND_INTERNAL
     assert producer.kind == PbSpan.SPAN_KIND_INTERNAL
     assert send.kind == PbSpan.SPAN_KIND_PRODUCER
-    assert recv.kind == PbSpan.SPAN_KIND_CONSUMER
+    assert recv.kind == PbSpan.SPAN_KIND_CLIENT
     assert [(lk.trace_id, lk.span_id) for lk in recv.links] == [(send.trace_id, send.span_id)]
     attrs = {a.key: a.value for a in recv.attributes}
     assert attrs["stbass.channel.name"].string_value == "data_chan"
@@ -150,7 +150,7 @@ def test_trace_to_jaeger_example_sends_over_otlp_and_writes_the_upload_file(
     assert proc.returncode == 0, proc.stderr
     names = {s.name for r in receiver.requests for rs in r.resource_spans for ss in rs.scope_spans
              for s in ss.spans}
-    assert names == {"PAR", "process producer", "process consumer", "send data_chan", "recv data_chan"}
+    assert names == {"PAR", "process producer", "process consumer", "send data_chan", "receive data_chan"}
     out = tmp_path / "jaeger.json"
     proc = subprocess.run([sys.executable, str(example), "--jaeger-json", str(out)],
                           capture_output=True, text=True, timeout=60, env=env)

@@ -67,8 +67,8 @@ async def test_getting_started_span_tree_links_recv_to_send(
     assert producer.kind == consumer.kind == "INTERNAL"
 
     send = one(trace, "send data_chan")
-    recv = one(trace, "recv data_chan")
-    assert send.kind == "PRODUCER" and recv.kind == "CONSUMER"
+    recv = one(trace, "receive data_chan")
+    assert send.kind == "PRODUCER" and recv.kind == "CLIENT"
     assert send.parent_span_id == producer.span_id
     assert recv.parent_span_id == consumer.span_id
     assert [(lk.trace_id, lk.span_id) for lk in recv.links] == [(send.trace_id, send.span_id)]
@@ -138,7 +138,11 @@ async def test_failed_process_span_has_error_status_and_exception_event(
     assert "bad input 42" in str(event.attributes["exception.message"])
     assert "Traceback" in str(event.attributes["exception.stacktrace"])
     assert one(trace, "process fine").status_code == "UNSET"
-    assert one(trace, "PAR").status_code == "ERROR"
+    # one failure, one ERROR: the PAR records that a child failed, no second traceback
+    par = one(trace, "PAR")
+    assert par.status_code == "UNSET" and not par.events
+    assert par.attributes[N.CHILD_FAILED] is True
+    assert par.attributes[N.ERROR_TYPE] == "ValueError"
     assert [s.name for s in trace.failures] == ["process boom"]
 
 
@@ -226,7 +230,7 @@ async def test_pri_alt_span_records_the_chosen_guard_and_links_its_recv(
     assert alt.attributes[N.ALT_CHOSEN] == 0
     assert alt.attributes[N.ALT_CHOSEN_KIND] == "recv"
     assert alt.attributes[N.ALT_CHOSEN_NAME] == "answers"
-    recv = one(trace, "recv answers")
+    recv = one(trace, "receive answers")
     assert recv.links and recv.links[0].span_id == one(trace, "send answers").span_id
     assert recv.attributes[N.VIA_ALT] is True
 
