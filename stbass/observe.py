@@ -326,6 +326,10 @@ class _Event:
     def get_span_context(self) -> SpanContext:
         return SpanContext(self.trace_id, self.span_id, False, TraceFlags(self.flags))
 
+    def readable_span(self) -> Any:
+        """The SDK ``ReadableSpan`` of this finished event."""
+        return self.ins.materialise(self)
+
 
 class OTelInstrument(Instrument):
     """The core's events as OpenTelemetry spans (the span model of docs/tracing.md).
