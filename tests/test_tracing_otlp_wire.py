@@ -157,3 +157,147 @@ def test_trace_to_jaeger_example_sends_over_otlp_and_writes_the_upload_file(
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(out.read_text())
     assert {s["operationName"] for s in doc["data"][0]["spans"]} == names
+
+
+def test_trace_to_jaeger_example_says_nothing_was_delivered_without_a_collector() -> None:
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    example = EXAMPLE.parent / "trace_to_jaeger.py"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
+    proc = subprocess.run(
+        [sys.executable, str(example), "--endpoint", f"http://127.0.0.1:{port}"],
+        capture_output=True, text=True, timeout=60, env=env,
+    )
+    assert proc.returncode == 1
+    assert "no span was delivered" in proc.stdout
+    assert "spans lost" in proc.stderr  # the shutdown warning, with the count
+
+
+# ------------------------------------------------------------------ delivery
+
+
+def _names(receiver: _Receiver) -> list[str]:
+    return [s.name for r in receiver.requests for rs in r.resource_spans for ss in rs.scope_spans
+            for s in ss.spans]
+
+
+async def _pingpong(messages: int) -> None:
+    from stbass import PAR, Chan, Process, ProcessContext, ProcessResult
+
+    ping, pong = Chan(int, name="ping"), Chan(int, name="pong")
+
+    @Process
+    async def pinger(ctx: ProcessContext) -> ProcessResult[int]:
+        for i in range(messages):
+            await ctx.send("ping", i)
+            await ctx.recv("pong")
+        return ProcessResult.ok(messages)
+
+    @Process
+    async def ponger(ctx: ProcessContext) -> ProcessResult[int]:
+        for _ in range(messages):
+            await ctx.send("pong", await ctx.recv("ping"))
+        return ProcessResult.ok(messages)
+
+    result = await PAR(
+        pinger.with_channels(ping=ping, pong=pong), ponger.with_channels(ping=ping, pong=pong)
+    ).run()
+    assert result.is_ok
+
+
+@pytest.mark.slow
+@pytest.mark.anyio
+async def test_configure_defaults_deliver_every_span_of_a_10000_message_pingpong(
+    receiver: _Receiver,
+) -> None:
+    port = receiver.server_address[1]
+    handle = stbass_tracing.configure("otlp", endpoint=f"http://127.0.0.1:{port}", set_global=False)
+    try:
+        with anyio.fail_after(120):
+            await _pingpong(10_000)
+    finally:
+        handle.shutdown()
+    names = _names(receiver)
+    # 10,000 pings and 10,000 pongs, each a send and a receive span
+    assert names.count("send ping") == names.count("send pong") == 10_000
+    assert names.count("receive ping") == names.count("receive pong") == 10_000
+    assert names.count("process pinger") == names.count("process ponger") == names.count("PAR") == 1
+    delivery = handle.delivery()
+    assert delivery.exported == len(names) == 40_003
+    assert delivery.lost == 0
+
+
+@pytest.mark.anyio
+async def test_a_configured_bound_drops_spans_counts_them_and_warns(receiver: _Receiver) -> None:
+    port = receiver.server_address[1]
+    handle = stbass_tracing.configure(
+        "otlp", endpoint=f"http://127.0.0.1:{port}", set_global=False, max_queue_size=5
+    )
+    with anyio.fail_after(30):
+        await _pingpong(200)  # 803 spans into a queue of 5, faster than the exporter wakes
+    with pytest.warns(stbass_tracing.TracingDeliveryWarning, match="dropped by max_queue_size"):
+        handle.shutdown()
+    delivery = handle.delivery()
+    assert delivery.dropped > 0
+    assert delivery.exported + delivery.dropped == 803 == len(_names(receiver)) + delivery.dropped
+    assert handle.dropped == delivery.dropped
+
+
+@pytest.mark.anyio
+async def test_no_receiver_listening_shutdown_is_prompt_and_counts_every_span_as_lost() -> None:
+    import socket
+    import time
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    for batch in (True, False):
+        handle = stbass_tracing.configure(
+            "otlp", endpoint=f"http://127.0.0.1:{port}", set_global=False, batch=batch
+        )
+        with anyio.fail_after(30):
+            await _pingpong(10)  # 43 spans; with batch=False each export is on the worker
+        t0 = time.monotonic()
+        with pytest.warns(stbass_tracing.TracingDeliveryWarning, match="no span was delivered"):
+            handle.shutdown()
+        assert time.monotonic() - t0 < 6  # not ~7.5 s of retries per batch
+        delivery = handle.delivery()
+        assert delivery.exported == 0 and delivery.lost == 43 and delivery.pending == 0
+
+
+@pytest.mark.anyio
+async def test_batch_false_with_an_unreachable_endpoint_never_blocks_the_event_loop() -> None:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    handle = stbass_tracing.configure(
+        "otlp", endpoint=f"http://127.0.0.1:{port}", set_global=False, batch=False
+    )
+    try:
+        ticks = 0
+
+        async def ticker() -> None:
+            nonlocal ticks
+            while True:
+                await anyio.sleep(0.01)
+                ticks += 1
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(ticker)
+            # the loop keeps turning while the spans' exports fail on the worker thread
+            with anyio.fail_after(5):
+                await _pingpong(20)
+                while ticks < 20:
+                    await anyio.sleep(0.01)
+            tg.cancel_scope.cancel()
+    finally:
+        with pytest.warns(stbass_tracing.TracingDeliveryWarning):
+            handle.shutdown()
