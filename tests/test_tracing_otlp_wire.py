@@ -301,3 +301,47 @@ async def test_batch_false_with_an_unreachable_endpoint_never_blocks_the_event_l
     finally:
         with pytest.warns(stbass_tracing.TracingDeliveryWarning):
             handle.shutdown()
+
+
+# ---------------------------------------------------------------------- gRPC
+
+
+@pytest.mark.anyio
+async def test_spans_arrive_over_otlp_grpc_at_a_real_grpc_server() -> None:
+    from concurrent import futures
+
+    import grpc
+    from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
+
+    received: list[ExportTraceServiceRequest] = []
+
+    class Service(trace_service_pb2_grpc.TraceServiceServicer):
+        def Export(self, request: Any, context: Any) -> ExportTraceServiceResponse:  # noqa: N802
+            received.append(request)
+            return ExportTraceServiceResponse()
+
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+    trace_service_pb2_grpc.add_TraceServiceServicer_to_server(Service(), server)  # type: ignore[no-untyped-call]
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    try:
+        namespace = runpy.run_path(str(EXAMPLE), run_name="getting_started")
+        handle = stbass_tracing.configure(
+            "otlp", protocol="grpc", endpoint=f"http://127.0.0.1:{port}",
+            service_name="grpc-test", set_global=False,
+        )
+        try:
+            with anyio.fail_after(10):
+                await namespace["main"]()
+        finally:
+            handle.shutdown()
+    finally:
+        server.stop(None)
+    spans = {s.name: s for r in received for rs in r.resource_spans for ss in rs.scope_spans
+             for s in ss.spans}
+    assert set(spans) == {"PAR", "process producer", "process consumer", "send data_chan", "receive data_chan"}
+    send, recv = spans["send data_chan"], spans["receive data_chan"]
+    assert send.kind == PbSpan.SPAN_KIND_PRODUCER and recv.kind == PbSpan.SPAN_KIND_CLIENT
+    assert send.parent_span_id == spans["process producer"].span_id
+    assert [(lk.trace_id, lk.span_id) for lk in recv.links] == [(send.trace_id, send.span_id)]
+    assert handle.delivery().exported == 5
