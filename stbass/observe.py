@@ -241,10 +241,11 @@ def _channel_attrs(chan: ChannelLike, operation: str) -> dict[str, Any]:
 class _ChanSpans:
     """Per channel, made once: span names and the attributes every span shares."""
 
-    __slots__ = ("send_name", "recv_name", "send_attrs", "recv_attrs", "type_name")
+    __slots__ = ("send_name", "recv_name", "send_attrs", "recv_attrs", "spec")
 
     def __init__(self, chan: ChannelLike) -> None:
-        self.type_name = chan.type_name
+        # the channel's type (a channel typed by its first value changes once)
+        self.spec = getattr(chan, "_spec", None)
         destination = destination_template(chan.name) or chan.name
         self.send_name = N.SPAN_SEND_PREFIX + destination
         self.recv_name = N.SPAN_RECEIVE_PREFIX + destination
@@ -254,7 +255,7 @@ class _ChanSpans:
 
 def _spans_of(chan: ChannelLike) -> _ChanSpans:
     cached: _ChanSpans | None = getattr(chan, "_obs", None)
-    if cached is None or cached.type_name != chan.type_name:
+    if cached is None or cached.spec is not getattr(chan, "_spec", None):
         cached = _ChanSpans(chan)
         try:
             chan._obs = cached  # type: ignore[attr-defined]
@@ -275,6 +276,28 @@ def _link_of(token: object) -> Link | None:
         return None
     ctx = get()
     return Link(ctx) if ctx.is_valid else None
+
+
+def _current_span_generic() -> Any:
+    return trace.get_current_span()
+
+
+def _current_span_fast() -> Any:
+    # what ``trace.get_current_span()`` does, without its three calls
+    return _CONTEXT_VAR.get().get(_SPAN_KEY) or trace.INVALID_SPAN
+
+
+try:  # the API's own context variable, when the runtime context is the default one
+    from opentelemetry.context import _RUNTIME_CONTEXT
+    from opentelemetry.context.contextvars_context import ContextVarsRuntimeContext
+    from opentelemetry.trace.propagation import _SPAN_KEY
+
+    if not isinstance(_RUNTIME_CONTEXT, ContextVarsRuntimeContext):
+        raise ImportError("another runtime context")
+    _CONTEXT_VAR = _RUNTIME_CONTEXT._current_context
+    _current_span: Callable[[], Any] = _current_span_fast
+except (ImportError, AttributeError):  # pragma: no cover - another API version
+    _current_span = _current_span_generic
 
 
 _SEND, _RECV = 0, 1
@@ -373,16 +396,17 @@ class OTelInstrument(Instrument):
         self._others = tuple(p for p in procs if not hasattr(p, "put_compact"))
 
     def _start(self, op: int, chan: ChannelLike) -> _Event | None:
-        spans = _spans_of(chan)
-        ctx = trace.get_current_span().get_span_context()
+        ctx = _current_span().get_span_context()
         if ctx.is_valid:
             if not ctx.trace_flags & 1:
                 return None  # the parent was not sampled
+            spans = _spans_of(chan)
             return _Event(
                 self, op, spans, ctx.trace_id, self._ids.generate_span_id(), ctx.span_id,
                 ctx.trace_flags, time.time_ns(),
             )
         # a channel used outside any span: a root span, sampled by the provider
+        spans = _spans_of(chan)
         trace_id = self._ids.generate_trace_id()
         name = spans.send_name if op == _SEND else spans.recv_name
         decision = cast(Any, self.tracer).sampler.should_sample(None, trace_id, name)
