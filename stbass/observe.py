@@ -300,6 +300,7 @@ except (ImportError, AttributeError):  # pragma: no cover - another API version
     _current_span = _current_span_generic
 
 
+_NON_RECORDING = trace.NonRecordingSpan
 _SEND, _RECV = 0, 1
 _SAMPLED = TraceFlags(TraceFlags.SAMPLED)
 _UNSET = Status(StatusCode.UNSET)
@@ -396,7 +397,10 @@ class OTelInstrument(Instrument):
         self._others = tuple(p for p in procs if not hasattr(p, "put_compact"))
 
     def _start(self, op: int, chan: ChannelLike) -> _Event | None:
-        ctx = _current_span().get_span_context()
+        current = _current_span()
+        if type(current) is _NON_RECORDING and current is not trace.INVALID_SPAN:
+            return None  # inside an unsampled span: nothing to record
+        ctx = current.get_span_context()
         if ctx.is_valid:
             if not ctx.trace_flags & 1:
                 return None  # the parent was not sampled
