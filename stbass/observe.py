@@ -113,6 +113,10 @@ def active_tracer() -> trace.Tracer | None:
 def active_instrument() -> OTelInstrument | None:
     """The OpenTelemetry instrument when an SDK listens, else ``None`` (the
     probe the core calls on every event; installed when this module loads)."""
+    hub = _hub
+    override = hub.override
+    if override is not None and override is hub.provider:
+        return hub.instrument  # an injected provider, already seen: one compare
     if active_tracer() is None:
         return None
     return _hub.instrument
@@ -284,7 +288,7 @@ def _current_span_generic() -> Any:
 
 def _current_span_fast() -> Any:
     # what ``trace.get_current_span()`` does, without its three calls
-    return _CONTEXT_VAR.get().get(_SPAN_KEY) or trace.INVALID_SPAN
+    return _CONTEXT_VAR.get().get(_SPAN_KEY) or _INVALID_SPAN
 
 
 try:  # the API's own context variable, when the runtime context is the default one
@@ -301,6 +305,7 @@ except (ImportError, AttributeError):  # pragma: no cover - another API version
 
 
 _NON_RECORDING = trace.NonRecordingSpan
+_INVALID_SPAN = trace.INVALID_SPAN
 _SEND, _RECV = 0, 1
 _SAMPLED = TraceFlags(TraceFlags.SAMPLED)
 _UNSET = Status(StatusCode.UNSET)
@@ -396,10 +401,7 @@ class OTelInstrument(Instrument):
         self._sinks = tuple(p.put_compact for p in procs if hasattr(p, "put_compact"))
         self._others = tuple(p for p in procs if not hasattr(p, "put_compact"))
 
-    def _start(self, op: int, chan: ChannelLike) -> _Event | None:
-        current = _current_span()
-        if type(current) is _NON_RECORDING and current is not trace.INVALID_SPAN:
-            return None  # inside an unsampled span: nothing to record
+    def _start(self, op: int, chan: ChannelLike, current: Any) -> _Event | None:
         ctx = current.get_span_context()
         if ctx.is_valid:
             if not ctx.trace_flags & 1:
@@ -473,9 +475,12 @@ class OTelInstrument(Instrument):
         )
 
     def send_started(self, chan: ChannelLike, value: object) -> object:
+        current = _current_span()
+        if type(current) is _NON_RECORDING and current is not _INVALID_SPAN:
+            return None  # inside an unsampled span: nothing to record
         if not self._sdk:
             return self._generic_send(chan, value)
-        ev = self._start(_SEND, chan)
+        ev = self._start(_SEND, chan, current)
         if ev is not None and _hub.payload_limit is not None:
             ev.payload = _payload(value)
         return ev
@@ -493,9 +498,12 @@ class OTelInstrument(Instrument):
             self._generic_send_end(token, seq, error)
 
     def recv_started(self, chan: ChannelLike) -> object:
+        current = _current_span()
+        if type(current) is _NON_RECORDING and current is not _INVALID_SPAN:
+            return None  # inside an unsampled span: nothing to record
         if not self._sdk:
-            return (time.time_ns(), trace.get_current_span().get_span_context())
-        return self._start(_RECV, chan)
+            return (time.time_ns(), None)
+        return self._start(_RECV, chan, current)
 
     def recv_finished(
         self,
@@ -527,7 +535,10 @@ class OTelInstrument(Instrument):
         if not self._sdk:
             self._generic_recv(chan, value, seq, link, start_ns, None, via_alt=True)
             return
-        ev = self._start(_RECV, chan)
+        current = _current_span()
+        if type(current) is _NON_RECORDING and current is not _INVALID_SPAN:
+            return
+        ev = self._start(_RECV, chan, current)
         if ev is None:
             return
         ev.start_ns = start_ns
