@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import sys
 import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, cast
@@ -386,10 +387,12 @@ class OTelInstrument(Instrument):
         self._procs: object = None
         self._sinks: tuple[Callable[[Any], None], ...] = ()
         self._others: tuple[Any, ...] = ()
+        # the SDK's ReadableSpan, from the module of the SDK tracer (already
+        # loaded: importing here could run inside Temporal's workflow sandbox)
+        module = sys.modules.get(type(tracer).__module__)
+        self._readable = getattr(module, "ReadableSpan", None)
+        self._sdk = self._sdk and self._readable is not None
         if self._sdk:
-            from opentelemetry.sdk.trace import ReadableSpan  # the SDK is there
-
-            self._readable = ReadableSpan
             t: Any = tracer
             self._ids = t.id_generator
             self._resource = t.resource
