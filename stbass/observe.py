@@ -275,7 +275,7 @@ def _outcome(exc: BaseException) -> str:
 
 def _link_of(token: object) -> Link | None:
     if isinstance(token, _Event):
-        return Link(SpanContext(token.trace_id, token.span_id, False, TraceFlags(token.flags)))
+        return Link(token.get_span_context())
     get = getattr(token, "get_span_context", None)
     if get is None:
         return None
@@ -330,20 +330,21 @@ class _Event:
     receive links to it)."""
 
     __slots__ = (
-        "ins", "op", "spans", "trace_id", "span_id", "parent_id", "flags", "start_ns",
-        "end_ns", "seq", "error", "link", "payload", "via_alt",
+        "ins", "op", "spans", "trace_id", "span_id", "parent", "flags", "start_ns",
+        "end_ns", "seq", "error", "link", "payload", "via_alt", "ctx",
     )
 
     def __init__(
         self, ins: OTelInstrument, op: int, spans: _ChanSpans, trace_id: int, span_id: int,
-        parent_id: int, flags: int, start_ns: int,
+        parent: SpanContext | None, flags: int, start_ns: int,
     ) -> None:
         self.ins = ins
         self.op = op
         self.spans = spans
         self.trace_id = trace_id
         self.span_id = span_id
-        self.parent_id = parent_id
+        self.parent = parent  # the enclosing span's context (None: a root span)
+        self.ctx: SpanContext | None = None  # this span's context, built once when asked
         self.flags = flags
         self.start_ns = start_ns
         self.end_ns = start_ns
@@ -354,7 +355,11 @@ class _Event:
         self.via_alt = False
 
     def get_span_context(self) -> SpanContext:
-        return SpanContext(self.trace_id, self.span_id, False, TraceFlags(self.flags))
+        ctx = self.ctx
+        if ctx is None:
+            flags = _SAMPLED if self.flags == 1 else TraceFlags(self.flags)
+            ctx = self.ctx = SpanContext(self.trace_id, self.span_id, False, flags)
+        return ctx
 
     def readable_span(self) -> Any:
         """The SDK ``ReadableSpan`` of this finished event."""
@@ -411,7 +416,7 @@ class OTelInstrument(Instrument):
                 return None  # the parent was not sampled
             spans = _spans_of(chan)
             return _Event(
-                self, op, spans, ctx.trace_id, self._ids.generate_span_id(), ctx.span_id,
+                self, op, spans, ctx.trace_id, self._ids.generate_span_id(), ctx,
                 ctx.trace_flags, time.time_ns(),
             )
         # a channel used outside any span: a root span, sampled by the provider
@@ -421,7 +426,9 @@ class OTelInstrument(Instrument):
         decision = cast(Any, self.tracer).sampler.should_sample(None, trace_id, name)
         if not decision.decision.is_sampled():
             return None
-        return _Event(self, op, spans, trace_id, self._ids.generate_span_id(), 0, 1, time.time_ns())
+        return _Event(
+            self, op, spans, trace_id, self._ids.generate_span_id(), None, 1, time.time_ns()
+        )
 
     def _end(self, ev: _Event) -> None:
         ev.end_ns = time.time_ns()
@@ -438,7 +445,6 @@ class OTelInstrument(Instrument):
         """The ``ReadableSpan`` of a finished channel event (run on the export
         thread for processors that take compact events)."""
         spans = ev.spans
-        flags = TraceFlags(ev.flags)
         if ev.op == _SEND:
             attrs = dict(spans.send_attrs)
             name, kind = spans.send_name, SpanKind.PRODUCER
@@ -465,8 +471,8 @@ class OTelInstrument(Instrument):
                 links = (lk,)
         return self._readable(
             name,
-            context=SpanContext(ev.trace_id, ev.span_id, False, flags),
-            parent=SpanContext(ev.trace_id, ev.parent_id, False, flags) if ev.parent_id else None,
+            context=ev.get_span_context(),
+            parent=ev.parent,
             resource=self._resource,
             attributes=attrs,
             links=links,
