@@ -395,7 +395,7 @@ class OTelInstrument(Instrument):
         # the SDK's ReadableSpan, from the module of the SDK tracer (already
         # loaded: importing here could run inside Temporal's workflow sandbox)
         module = sys.modules.get(type(tracer).__module__)
-        self._readable = getattr(module, "ReadableSpan", None)
+        self._readable: Any = getattr(module, "ReadableSpan", None)
         self._sdk = self._sdk and self._readable is not None
         if self._sdk:
             t: Any = tracer
