@@ -400,21 +400,117 @@ def instrumentation_short_circuited() -> Iterator[None]:
 
 async def traced_pipeline(messages: int, mode: str, spans: list[int] | None = None) -> float:
     """The stbass pipeline with no SDK (``"off"``), with the hook short-circuited
-    (``"bare"``) or with an SDK provider (``"on"``; the number of spans emitted is
-    appended to *spans*). Returns seconds."""
+    (``"bare"``) or with an SDK provider (``"on"``: inside one parent span, as
+    in a process, every span delivered through ``stbass_tracing``'s delivering
+    processor to a counting exporter, the flush included in the time; the
+    number of spans delivered is appended to *spans*). Returns seconds."""
     if mode == "bare":
         with instrumentation_short_circuited():
             return await pipeline(make_stbass, messages)
     if mode == "on":
-        provider, processor = make_provider()
+        from opentelemetry.sdk.trace import TracerProvider
+
+        from stbass_tracing import DeliveringSpanProcessor
+
+        exporter = CountingExporter()
+        processor = DeliveringSpanProcessor(exporter)  # type: ignore[arg-type]
+        provider = TracerProvider()
+        provider.add_span_processor(processor)
         with observe.use_tracer_provider(provider):
-            elapsed = await pipeline(make_stbass, messages)
+            with provider.get_tracer("bench").start_as_current_span("pipeline"):
+                t0 = perf()
+                await pipeline(make_stbass, messages)
+            processor.force_flush()
+            elapsed = perf() - t0
         if spans is not None:
-            spans.append(processor.ended)
+            spans.append(exporter.exported - 1)
         provider.shutdown()
         return elapsed
     assert mode == "off"
     return await pipeline(make_stbass, messages)
+
+
+class CountingExporter:
+    """A span exporter that only counts what it is given (the cost of delivery
+    up to the wire: the queue, the batches, building the ``ReadableSpan``\\ s)."""
+
+    def __init__(self) -> None:
+        self.exported = 0
+
+    def export(self, spans: Any) -> Any:
+        from opentelemetry.sdk.trace.export import SpanExportResult
+
+        self.exported += len(spans)
+        return SpanExportResult.SUCCESS
+
+    def shutdown(self) -> None:
+        pass
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return True
+
+
+async def _pingpong_par(messages: int) -> float:
+    """Two processes in a PAR, ping and pong channels. Returns seconds."""
+    from stbass import PAR, Process, ProcessContext, ProcessResult
+
+    ping, pong = Chan(int, name="ping"), Chan(int, name="pong")
+
+    @Process
+    async def pinger(ctx: ProcessContext) -> ProcessResult[int]:
+        for i in range(messages):
+            await ping.send(i)
+            await pong.recv()
+        return ProcessResult.ok(messages)
+
+    @Process
+    async def ponger(ctx: ProcessContext) -> ProcessResult[int]:
+        for _ in range(messages):
+            await pong.send(await ping.recv())
+        return ProcessResult.ok(messages)
+
+    t0 = perf()
+    result = await PAR(pinger, ponger).run()
+    elapsed = perf() - t0
+    assert result.is_ok
+    return elapsed
+
+
+#: the variants of :func:`traced_pingpong`
+PINGPONG_TRACE_MODES = ("bare", "off", "on", "unsampled")
+
+
+async def traced_pingpong(messages: int, mode: str, delivered: list[int] | None = None) -> float:
+    """A PAR ping-pong (4 channel spans per round trip) with the hook
+    short-circuited (``"bare"``), no SDK (``"off"``), every span delivered
+    through ``stbass_tracing``'s delivering processor to a counting exporter
+    (``"on"``, the time includes the flush), or a parent-based ratio sampler at
+    0 (``"unsampled"``). Returns seconds."""
+    if mode == "bare":
+        with instrumentation_short_circuited():
+            return await _pingpong_par(messages)
+    if mode == "off":
+        return await _pingpong_par(messages)
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.sampling import ParentBasedTraceIdRatio
+
+    from stbass_tracing import DeliveringSpanProcessor
+
+    exporter = CountingExporter()
+    processor = DeliveringSpanProcessor(exporter)  # type: ignore[arg-type]
+    provider = TracerProvider(
+        sampler=ParentBasedTraceIdRatio(0.0) if mode == "unsampled" else None
+    )
+    provider.add_span_processor(processor)
+    with observe.use_tracer_provider(provider):
+        t0 = perf()
+        await _pingpong_par(messages)
+        processor.force_flush()
+        elapsed = perf() - t0
+    provider.shutdown()
+    if delivered is not None:
+        delivered.append(exporter.exported)
+    return elapsed
 
 
 async def sdk_span_cost(count: int, equivalent: bool) -> float:

@@ -581,7 +581,33 @@ def bench_tracing(backend: str, sizes: Sizes) -> list[Section]:
         values = [s * 1e6 for s in per]
         sdk_rows.append(Row(name, median(values), "µs/span", values))
     span_count = median([float(s) for s in spans]) if spans else 0.0
+    m = sizes.tracing_on
+    delivered: list[int] = []
+    pp = interleaved(
+        backend,
+        {
+            f"ping-pong, {mode}": bind(
+                cases.traced_pingpong, m, mode, delivered if mode == "on" else None
+            )
+            for mode in cases.PINGPONG_TRACE_MODES
+        },
+        sizes.tracing_repeats,
+    )
+    pp_rows = []
+    for name, secs in pp.items():
+        values = [s / m * 1e6 for s in secs]
+        pp_rows.append(Row(name, median(values), "µs/round trip", values))
     return [
+        Section(
+            "tracing_pingpong",
+            f"tracing: PAR ping-pong, {m:,} round trips (4 channel spans each; bare = hook "
+            f"short-circuited, on = every span delivered to a counting exporter, flush "
+            f"included: {min(delivered) if delivered else 0:,} spans; unsampled = "
+            f"parent-based ratio 0)",
+            pp_rows,
+            False,
+            {"delivered": min(delivered) if delivered else 0, "expected": 4 * m + 3},
+        ),
         Section(
             "tracing",
             f"tracing: producer -> relay -> consumer pipeline, {n:,} messages "
@@ -737,6 +763,32 @@ def targets(backend: str, sections: dict[str, Section]) -> list[Target]:
         ratio(per_event, shaped),
         lambda x: True,
         "(on − off) per span ÷ SDK span with a channel span's attributes",
+    )
+    pp_bare = _value(sections, "tracing_pingpong", "ping-pong, bare")
+    pp = sections.get("tracing_pingpong")
+    all_delivered = pp is not None and pp.extra["delivered"] == pp.extra["expected"]
+    add(
+        "traced ping-pong, every span delivered, vs untraced",
+        "<= 4x",
+        ratio(_value(sections, "tracing_pingpong", "ping-pong, on"), pp_bare),
+        lambda x: x <= 4.0 and all_delivered,
+        "µs per round trip, spans on (flushed) ÷ hook short-circuited",
+    )
+    add(
+        "unsampled ping-pong vs untraced",
+        "<= 1.2x",
+        ratio(_value(sections, "tracing_pingpong", "ping-pong, unsampled"), pp_bare),
+        lambda x: x <= 1.2,
+        "µs per round trip, parent-based ratio 0 ÷ hook short-circuited",
+    )
+    add(
+        "ping-pong spans off (no SDK) overhead",
+        "<= 5 %",
+        None if pp_bare is None or pp is None else (
+            (_value(sections, "tracing_pingpong", "ping-pong, off") or 0.0) / pp_bare - 1
+        ) * 100,
+        lambda x: x <= 5.0,
+        "no SDK ÷ hook short-circuited − 1",
     )
     no_sdk_vs_raw = ratio(off, _value(sections, "tracing", "anyio stream (no instrumentation)"))
     add(

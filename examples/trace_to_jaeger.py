@@ -65,9 +65,16 @@ def cli(argv: list[str] | None = None) -> int:
         return 0
     with stbass_tracing.configure(
         "otlp", endpoint=args.endpoint, protocol=args.protocol, service_name=service
-    ):
+    ) as handle:
         anyio.run(main, backend=args.backend)
-    print(f"spans sent; open Jaeger UI and look for service {service!r}")
+    # after the with block: flushed and shut down, the counts are final
+    delivery = handle.delivery()
+    if delivery.exported == 0:
+        print("no span was delivered: is a collector listening? (try --jaeger-json)")
+        return 1
+    print(f"{delivery.exported} spans delivered; open Jaeger UI and look for service {service!r}")
+    if delivery.lost:
+        print(f"{delivery.lost} spans were not delivered")
     return 0
 
 

@@ -11,11 +11,14 @@ from __future__ import annotations
 from typing import Final
 
 TRACER_NAME: Final = "stbass"
+#: the OpenTelemetry semantic conventions version the spans follow (schema URL)
+SEMCONV_VERSION: Final = "1.44.0"
 
 # span names (a prefix followed by a space and the process/channel name)
 SPAN_PROCESS_PREFIX: Final = "process "
 SPAN_SEND_PREFIX: Final = "send "
-SPAN_RECV_PREFIX: Final = "recv "
+SPAN_RECV_PREFIX: Final = "recv "  # traces written before the 1.44 conventions
+SPAN_RECEIVE_PREFIX: Final = "receive "
 SPAN_TOOL_PREFIX: Final = "execute_tool "
 COMPOSITIONS: Final = (
     "SEQ", "PAR", "PAR_FOR", "SEQ_FOR", "PLACED_PAR", "IF", "WHILE", "RACE", "HEDGE", "QUORUM",
@@ -48,6 +51,9 @@ PLACEMENT_BACKEND: Final = "stbass.placement.backend"
 CANCELLED: Final = "stbass.cancelled"
 CANCELLED_BY: Final = "stbass.cancelled.by"  # "halt" | "deadline" | "outer" | "lost"
 FAILURE_SUMMARY: Final = "stbass.failure.summary"
+CHILD_INDEX: Final = "stbass.child.index"  # a PAR child's position among its siblings
+REPLICA_INDEX: Final = "stbass.replica.index"  # "process worker[3]" -> "process worker", 3
+CHILD_FAILED: Final = "stbass.child_failed"  # a composition: a child failed (its span has the error)
 ERROR_TYPE: Final = "error.type"
 
 # channel spans
@@ -63,6 +69,11 @@ MESSAGING_OPERATION_NAME: Final = "messaging.operation.name"
 MESSAGING_OPERATION_TYPE: Final = "messaging.operation.type"
 MESSAGING_DESTINATION: Final = "messaging.destination.name"
 MESSAGING_SYSTEM_VALUE: Final = "stbass"
+MESSAGING_MESSAGE_ID: Final = "messaging.message.id"
+MESSAGING_DESTINATION_TEMPLATE: Final = "messaging.destination.template"
+MESSAGING_DESTINATION_ANONYMOUS: Final = "messaging.destination.anonymous"
+ANONYMOUS_DESTINATION: Final = "(anonymous)"  # the span-name destination of chan-N
+PLUMBING: Final = "stbass.plumbing"  # SEQ's own <stage>.input/.output channels
 
 # ALT spans
 ALT_KIND: Final = "stbass.alt.kind"  # "fair" | "priority"

@@ -25,7 +25,7 @@ async def test_buffered_send_and_its_receive_are_linked(
     assert got == [0, 1, 2]
     spans = span_exporter.get_finished_spans()
     sends = [s for s in spans if s.name == "send jobs"]
-    recvs = [s for s in spans if s.name == "recv jobs"]
+    recvs = [s for s in spans if s.name == "receive jobs"]
     assert len(sends) == len(recvs) == 3
     for send, recv in zip(sends, recvs, strict=True):
         assert [lk.context.span_id for lk in recv.links] == [send.context.span_id]
@@ -52,7 +52,7 @@ async def test_a_sender_pulled_in_from_a_full_buffer_is_linked_to_its_receive(
         for s in spans
         if s.name == "send full" and s.attributes
     }
-    recvs = [s for s in spans if s.name == "recv full"]
+    recvs = [s for s in spans if s.name == "receive full"]
     assert len(recvs) == 2
     for recv in recvs:
         assert recv.attributes is not None

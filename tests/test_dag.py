@@ -404,7 +404,9 @@ async def test_a_dag_span_has_a_process_span_per_task(span_exporter: InMemorySpa
     for name in ("a", "b", "c"):
         span = spans[f"process {name}"]
         assert span.parent is not None and span.parent.span_id == root.context.span_id
-    assert not root.status.is_ok
+    # one failure, one ERROR span: the task's; the DAG records that a child failed
+    assert not spans["process c"].status.is_ok
+    assert root.attributes[N.CHILD_FAILED] is True
 
 
 def test_to_mermaid_draws_edges_and_styles_a_result() -> None:

@@ -42,6 +42,8 @@ DOCTEST_MODULES = (
     "stbass_tracing._model",
     "stbass_tracing._export",
     "stbass_tracing._viewer",
+    "stbass_tracing._serve",
+    "stbass_tracing._deliver",
     "stbass.dag",
     "stbass.streams",
 )

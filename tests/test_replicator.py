@@ -308,8 +308,15 @@ async def test_par_for_emits_a_span_with_one_process_span_per_body(
     assert top.attributes["stbass.composition"] == "PAR_FOR"
     assert top.attributes["stbass.children"] == 3
     assert top.attributes["stbass.max_parallel"] == 2
-    bodies = sorted((s for s in spans if s.name.startswith("process square[")), key=lambda s: s.name)
-    assert [s.name for s in bodies] == ["process square[0]", "process square[1]", "process square[2]"]
+    # one span name for every replica (bounded cardinality), the index in an attribute
+    bodies = sorted(
+        (s for s in spans if s.name == "process square"),
+        key=lambda s: s.attributes["stbass.replica.index"] if s.attributes else 0,
+    )
+    assert [s.attributes and s.attributes["stbass.process.name"] for s in bodies] == [
+        "square[0]", "square[1]", "square[2]"
+    ]
+    assert [s.attributes and s.attributes["stbass.replica.index"] for s in bodies] == [0, 1, 2]
     assert all(s.parent is not None and s.parent.span_id == top.context.span_id for s in bodies)
 
 
@@ -444,7 +451,10 @@ async def test_seq_for_emits_a_span(span_exporter: InMemorySpanExporter) -> None
         and s.parent is not None
         and s.parent.span_id == top.context.span_id
     ]
-    assert sorted(s.name for s in children) == ["process square[0]", "process square[1]"]
+    assert [s.name for s in children] == ["process square", "process square"]
+    assert sorted(
+        s.attributes["stbass.process.name"] for s in children if s.attributes
+    ) == ["square[0]", "square[1]"]
 
 
 # ----------------------------------------------------------------- bad input

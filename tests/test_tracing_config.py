@@ -14,6 +14,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 import stbass_tracing
+from stbass import _names as N
 from stbass import PAR, Chan, FailurePolicy, Process, ProcessContext, ProcessResult, observe
 from stbass_tracing import (
     SpanRecord,
@@ -72,7 +73,7 @@ async def test_memory_exporter_collects_spans_and_shutdown_uninstalls(capsys: py
         assert stbass_tracing.current() is handle
         await run_getting_started()
         names = sorted(s.name for s in handle.spans())
-        assert names == ["PAR", "process consumer", "process producer", "recv data_chan", "send data_chan"]
+        assert names == ["PAR", "process consumer", "process producer", "receive data_chan", "send data_chan"]
         trace = handle.trace()
         assert {s.resource.get("service.name") for s in trace} == {"unit-test"}
     assert handle.is_shutdown
@@ -250,7 +251,7 @@ async def test_jaeger_export_has_the_upload_format(tmp_path: Path) -> None:
     par = by_name["PAR"]
     child = by_name["process producer"]
     assert child["references"][0] == {"refType": "CHILD_OF", "traceID": par["traceID"], "spanID": par["spanID"]}
-    recv = by_name["recv numbers"]
+    recv = by_name["receive numbers"]
     assert {"refType": "FOLLOWS_FROM", "traceID": recv["traceID"],
             "spanID": by_name["send numbers"]["spanID"]} in recv["references"]
     assert isinstance(child["startTime"], int) and isinstance(child["duration"], int)
@@ -278,5 +279,60 @@ async def test_perfetto_export_has_one_track_per_lane_and_a_flow_per_message() -
     finishes = [e for e in events if e["ph"] == "f"]
     assert len(starts) == len(finishes) == 1
     tid_of = {e["name"]: e["tid"] for e in complete if e["cat"] in ("send", "recv")}
-    assert starts[0]["tid"] == tid_of["send numbers"] and finishes[0]["tid"] == tid_of["recv numbers"]
+    assert starts[0]["tid"] == tid_of["send numbers"] and finishes[0]["tid"] == tid_of["receive numbers"]
     assert starts[0]["id"] == finishes[0]["id"]
+
+
+def _stage(suffix: str) -> Process:
+    async def body(ctx: ProcessContext) -> ProcessResult[str]:
+        value = await ctx.recv("input")
+        await ctx.send("output", value + suffix)
+        return ProcessResult.ok("ignored: the output channel wins")
+
+    return Process(body, name=f"stage{suffix}")
+
+
+@pytest.mark.anyio
+async def test_perfetto_slices_nest_strictly_on_every_track_for_a_seq_that_passes_values() -> None:
+    from stbass import SEQ
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    with observe.use_tracer_provider(provider):
+        with anyio.fail_after(10):
+            result = await PAR(SEQ(_stage("a"), _stage("b"), _stage("c")), run_with_failure_proc()).run()
+    assert result.is_ok or result.failures
+    trace = trace_from_spans(exporter.get_finished_spans())
+    # the hidden plumbing channels of SEQ are marked, so viewers can leave them out
+    plumbing = [s for s in trace if s.attributes.get(N.CHANNEL_NAME, "").endswith((".input", ".output"))]
+    assert plumbing and all(s.attributes.get(N.PLUMBING) is True for s in plumbing)
+    events = to_perfetto(trace)["traceEvents"]
+    complete = [e for e in events if e["ph"] == "X"]
+    assert len(complete) == len(trace)  # every span is a slice
+    by_track: dict[tuple[int, int], list[dict[str, Any]]] = {}
+    for e in complete:
+        by_track.setdefault((e["pid"], e["tid"]), []).append(e)
+    for slices in by_track.values():
+        slices.sort(key=lambda e: (e["ts"], -e["dur"]))
+        open_ends: list[float] = []
+        for e in slices:
+            end = e["ts"] + e["dur"]
+            while open_ends and open_ends[-1] <= e["ts"]:
+                open_ends.pop()
+            # inside the enclosing slice, or after it: never across its end
+            assert not open_ends or end <= open_ends[-1], f"{e['name']} overlaps its track partly"
+            open_ends.append(end)
+    # every flow arrow starts and ends on a track that has the slice it points at
+    tracks_of = {e["args"]["span_id"]: (e["pid"], e["tid"]) for e in complete}
+    flows = [e for e in events if e["ph"] in ("s", "f")]
+    assert flows
+    assert all((e["pid"], e["tid"]) in set(tracks_of.values()) for e in flows)
+
+
+def run_with_failure_proc() -> Process:
+    @Process
+    async def steady(ctx: ProcessContext) -> ProcessResult[int]:
+        return ProcessResult.ok(1)
+
+    return steady

@@ -67,8 +67,8 @@ async def test_getting_started_span_tree_links_recv_to_send(
     assert producer.kind == consumer.kind == "INTERNAL"
 
     send = one(trace, "send data_chan")
-    recv = one(trace, "recv data_chan")
-    assert send.kind == "PRODUCER" and recv.kind == "CONSUMER"
+    recv = one(trace, "receive data_chan")
+    assert send.kind == "PRODUCER" and recv.kind == "CLIENT"
     assert send.parent_span_id == producer.span_id
     assert recv.parent_span_id == consumer.span_id
     assert [(lk.trace_id, lk.span_id) for lk in recv.links] == [(send.trace_id, send.span_id)]
@@ -138,7 +138,11 @@ async def test_failed_process_span_has_error_status_and_exception_event(
     assert "bad input 42" in str(event.attributes["exception.message"])
     assert "Traceback" in str(event.attributes["exception.stacktrace"])
     assert one(trace, "process fine").status_code == "UNSET"
-    assert one(trace, "PAR").status_code == "ERROR"
+    # one failure, one ERROR: the PAR records that a child failed, no second traceback
+    par = one(trace, "PAR")
+    assert par.status_code == "UNSET" and not par.events
+    assert par.attributes[N.CHILD_FAILED] is True
+    assert par.attributes[N.ERROR_TYPE] == "ValueError"
     assert [s.name for s in trace.failures] == ["process boom"]
 
 
@@ -226,7 +230,7 @@ async def test_pri_alt_span_records_the_chosen_guard_and_links_its_recv(
     assert alt.attributes[N.ALT_CHOSEN] == 0
     assert alt.attributes[N.ALT_CHOSEN_KIND] == "recv"
     assert alt.attributes[N.ALT_CHOSEN_NAME] == "answers"
-    recv = one(trace, "recv answers")
+    recv = one(trace, "receive answers")
     assert recv.links and recv.links[0].span_id == one(trace, "send answers").span_id
     assert recv.attributes[N.VIA_ALT] is True
 
@@ -269,3 +273,121 @@ async def test_nested_replicators_mirror_the_composition_tree(span_exporter: InM
         assert len(leaves) == 3
     assert len(trace.processes) == 2 + 2 * 3
 
+
+
+@pytest.mark.anyio
+async def test_replicas_share_one_span_name_and_par_children_carry_their_index(
+    span_exporter: InMemorySpanExporter,
+) -> None:
+    async def body(i: int, ctx: ProcessContext) -> ProcessResult[int]:
+        return ProcessResult.ok(i)
+
+    with anyio.fail_after(10):
+        result = await PAR_FOR(3, body).run()
+    assert result.is_ok
+    trace = spans_of(span_exporter)
+    procs = trace.processes
+    assert len(procs) == 3
+    assert len({s.name for s in procs}) == 1 and "[" not in procs[0].name  # bounded cardinality
+    assert sorted(s.attributes[N.REPLICA_INDEX] for s in procs) == [0, 1, 2]
+    assert all(s.attributes[N.CHILD_INDEX] == s.attributes[N.REPLICA_INDEX] for s in procs)
+
+
+@pytest.mark.anyio
+async def test_child_index_is_on_each_par_child_and_not_on_processes_inside_it(
+    span_exporter: InMemorySpanExporter,
+) -> None:
+    @Process
+    async def leaf(ctx: ProcessContext) -> ProcessResult[int]:
+        return ProcessResult.ok(1)
+
+    @Process
+    async def outer(ctx: ProcessContext) -> ProcessResult[int]:
+        await SEQ(leaf).run()
+        return ProcessResult.ok(2)
+
+    with anyio.fail_after(10):
+        assert (await PAR(leaf, outer).run()).is_ok
+    trace = spans_of(span_exporter)
+    by_index = {s.attributes.get(N.CHILD_INDEX): s.name for s in trace.processes}
+    assert by_index[0] == "process leaf" and by_index[1] == "process outer"
+    inner = [s for s in trace.processes if s.parent_span_id != one(trace, "PAR").span_id]
+    assert len(inner) == 1 and N.CHILD_INDEX not in inner[0].attributes
+
+
+@pytest.mark.anyio
+async def test_unnamed_channels_get_a_bounded_name_and_messages_an_id(
+    span_exporter: InMemorySpanExporter,
+) -> None:
+    ch = Chan(int)
+
+    @Process
+    async def producer(ctx: ProcessContext) -> ProcessResult[None]:
+        await ch.send(7)
+        return ProcessResult.ok(None)
+
+    @Process
+    async def consumer(ctx: ProcessContext) -> ProcessResult[int]:
+        return ProcessResult.ok(await ch.recv())
+
+    with anyio.fail_after(10):
+        assert (await PAR(producer, consumer).run()).is_ok
+    trace = spans_of(span_exporter)
+    send, recv = one(trace, "send (anonymous)"), one(trace, "receive (anonymous)")
+    for s in (send, recv):
+        assert s.attributes[N.MESSAGING_DESTINATION] == ch.name
+        assert s.attributes[N.MESSAGING_DESTINATION_ANONYMOUS] is True
+        assert s.attributes[N.MESSAGING_SYSTEM] == "stbass"
+    assert send.attributes[N.MESSAGING_OPERATION_TYPE] == "send"
+    assert recv.attributes[N.MESSAGING_OPERATION_TYPE] == "receive"
+    assert send.attributes[N.MESSAGING_MESSAGE_ID] == recv.attributes[N.MESSAGING_MESSAGE_ID]
+    assert [lk.span_id for lk in recv.links] == [send.span_id]
+
+
+@pytest.mark.anyio
+async def test_closed_and_cancelled_channel_operations_set_error_type(
+    span_exporter: InMemorySpanExporter,
+) -> None:
+    from stbass.channel import ChannelClosedError
+
+    closed = Chan(int, name="closed")
+    idle = Chan(int, name="idle")
+
+    @Process
+    async def reader(ctx: ProcessContext) -> ProcessResult[str]:
+        closed.close()
+        try:
+            await closed.recv()
+        except ChannelClosedError:
+            pass
+        with anyio.move_on_after(0):
+            await idle.send(1)  # nobody receives: cancelled by the timeout
+        return ProcessResult.ok("done")
+
+    with anyio.fail_after(10):
+        assert (await PAR(reader).run()).is_ok
+    trace = spans_of(span_exporter)
+    recv, send = one(trace, "receive closed"), one(trace, "send idle")
+    assert recv.attributes[N.ERROR_TYPE] == "closed" and recv.attributes[N.OUTCOME] == "closed"
+    assert send.attributes[N.ERROR_TYPE] == "cancelled"
+    assert N.MESSAGING_MESSAGE_ID not in send.attributes
+    assert recv.status_code == send.status_code == "UNSET"  # the process did not fail
+
+
+@pytest.mark.anyio
+async def test_an_unsampled_trace_records_no_channel_span() -> None:
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.sampling import ParentBasedTraceIdRatio
+
+    from stbass import observe
+
+    for ratio, expected in ((0.0, 0), (1.0, 5)):
+        exporter = InMemorySpanExporter()
+        provider = TracerProvider(sampler=ParentBasedTraceIdRatio(ratio))
+        provider.add_span_processor(SimpleSpanProcessor(exporter))
+        namespace = runpy.run_path(str(EXAMPLE), run_name="getting_started")
+        with observe.use_tracer_provider(provider):
+            with anyio.fail_after(10):
+                await namespace["main"]()
+        assert len(exporter.get_finished_spans()) == expected

@@ -16,6 +16,9 @@ from ._config import TracingHandle as TracingHandle
 from ._config import configure as configure
 from ._config import current as current
 from ._config import shutdown as shutdown
+from ._deliver import DeliveringSpanProcessor as DeliveringSpanProcessor
+from ._deliver import Delivery as Delivery
+from ._deliver import TracingDeliveryWarning as TracingDeliveryWarning
 from ._export import to_jaeger as to_jaeger
 from ._export import to_perfetto as to_perfetto
 from ._file import FileSpanExporter as FileSpanExporter
@@ -29,11 +32,16 @@ from ._model import SpanRecord as SpanRecord
 from ._model import Trace as Trace
 from ._model import TraceFileError as TraceFileError
 from ._model import load_trace as load_trace
+from ._model import spans_from_jaeger_json as spans_from_jaeger_json
+from ._model import spans_from_otlp_json as spans_from_otlp_json
+from ._model import spans_from_otlp_proto as spans_from_otlp_proto
 from ._model import trace_from_spans as trace_from_spans
 from ._viewer import render_html as render_html
 from ._viewer import write_html as write_html
 
 __all__ = (
+    "DeliveringSpanProcessor",
+    "Delivery",
     "EventRecord",
     "FileSpanExporter",
     "Layout",
@@ -43,6 +51,7 @@ __all__ = (
     "SpanRecord",
     "Trace",
     "TraceFileError",
+    "TracingDeliveryWarning",
     "TracingHandle",
     "configure",
     "current",
@@ -50,6 +59,9 @@ __all__ = (
     "load_trace",
     "render_html",
     "shutdown",
+    "spans_from_jaeger_json",
+    "spans_from_otlp_json",
+    "spans_from_otlp_proto",
     "to_jaeger",
     "to_perfetto",
     "trace_from_spans",

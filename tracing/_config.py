@@ -30,7 +30,6 @@ from opentelemetry import trace
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import (
-    BatchSpanProcessor,
     ConsoleSpanExporter,
     SimpleSpanProcessor,
     SpanExporter,
@@ -39,6 +38,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from stbass import observe
 
+from ._deliver import DeliveringSpanProcessor, Delivery
 from ._file import FileSpanExporter
 from ._model import Trace, load_trace, trace_from_spans
 
@@ -86,6 +86,7 @@ class TracingHandle:
         self._installed = installed
         self._previous_override = previous_override
         self._closed = False
+        self._delivering: list[DeliveringSpanProcessor] = []
 
     def __repr__(self) -> str:
         state = "shut down" if self._closed else "active"
@@ -95,6 +96,24 @@ class TracingHandle:
     def is_shutdown(self) -> bool:
         """``True`` once :meth:`shutdown` ran."""
         return self._closed
+
+    def delivery(self) -> Delivery:
+        """How many spans were exported, dropped (a ``max_queue_size`` bound) or
+        refused by the exporter (receiver down), summed over this handle's
+        delivering processors. Exact after :meth:`shutdown` or :meth:`force_flush`."""
+        exported = dropped = failed = pending = 0
+        for p in self._delivering:
+            d = p.delivery()
+            exported += d.exported
+            dropped += d.dropped
+            failed += d.failed
+            pending += d.pending
+        return Delivery(exported, dropped, failed, pending)
+
+    @property
+    def dropped(self) -> int:
+        """Spans that will never reach the exporter (dropped or refused)."""
+        return self.delivery().lost
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         """Export every finished span now."""
@@ -203,9 +222,23 @@ def _otlp_exporter(
     return HttpExporter(endpoint=url, headers=dict(headers) if headers else None, timeout=timeout)
 
 
-def _file_processor(exporter: SpanExporter, batch: bool) -> SpanProcessor:
+def _delivering(
+    exporter: SpanExporter, batch: bool, max_queue_size: int | None
+) -> DeliveringSpanProcessor:
+    """Batches on a worker thread; ``batch=False`` exports each span at once,
+    still off the caller's thread (an unreachable receiver never blocks it)."""
     if batch:
-        return BatchSpanProcessor(exporter, max_queue_size=1 << 16, schedule_delay_millis=200)
+        return DeliveringSpanProcessor(exporter, max_queue_size=max_queue_size)
+    return DeliveringSpanProcessor(
+        exporter, max_queue_size=max_queue_size, max_batch=1, delay_s=0.05
+    )
+
+
+def _file_processor(
+    exporter: SpanExporter, batch: bool, max_queue_size: int | None = None
+) -> SpanProcessor:
+    if batch:
+        return DeliveringSpanProcessor(exporter, max_queue_size=max_queue_size)
     return SimpleSpanProcessor(exporter)
 
 
@@ -228,6 +261,7 @@ def configure(
     timeout: float | None = None,
     resource_attributes: Mapping[str, Any] | None = None,
     batch: bool | None = None,
+    max_queue_size: int | None = None,
     set_global: bool = True,
     install: bool = True,
 ) -> TracingHandle:
@@ -239,6 +273,14 @@ def configure(
     honoured), ``"console"``, ``"memory"`` (for tests: ``handle.spans()``) or
     ``"file"`` (JSON lines at *path*, read by the viewer). Without *exporter*,
     ``STBASS_TRACE_EXPORTER`` or ``"otlp"``.
+
+    Spans are exported in batches on a worker thread; the queue is unbounded
+    unless *max_queue_size* is given, so no span is dropped by default. Spans
+    dropped by that bound or refused by the receiver are counted
+    (:meth:`TracingHandle.delivery`) and reported in a
+    :class:`~stbass_tracing.TracingDeliveryWarning` at shutdown; with no
+    receiver listening, shutdown gives up after about a second and a half.
+    ``batch=False`` exports each span as it ends, still on the worker thread.
 
     ``set_global`` also makes it OpenTelemetry's global provider (only if none is
     set yet); ``install`` makes stbass emit to it. A previous ``configure()`` is
@@ -263,6 +305,8 @@ def configure(
         raise ValueError(f"endpoint=/protocol= are only for the 'otlp' exporter, not {name!r}")
     if name == "otlp":
         _protocol(protocol)  # validate before anything is built
+    if max_queue_size is not None and max_queue_size <= 0:
+        raise ValueError(f"max_queue_size must be positive or None, got {max_queue_size}")
 
     with _lock:
         previous = _current
@@ -274,23 +318,21 @@ def configure(
     span_exporter: SpanExporter
     if name == "otlp":
         span_exporter = _otlp_exporter(endpoint, protocol, headers, timeout)
-        provider.add_span_processor(
-            BatchSpanProcessor(span_exporter) if batch is not False else SimpleSpanProcessor(span_exporter)
-        )
+        provider.add_span_processor(_delivering(span_exporter, batch is not False, max_queue_size))
     elif name == "console":
         span_exporter = ConsoleSpanExporter()
         provider.add_span_processor(
-            BatchSpanProcessor(span_exporter) if batch else SimpleSpanProcessor(span_exporter)
+            _delivering(span_exporter, True, max_queue_size) if batch else SimpleSpanProcessor(span_exporter)
         )
     elif name == "memory":
         span_exporter = InMemorySpanExporter()
         provider.add_span_processor(
-            BatchSpanProcessor(span_exporter) if batch else SimpleSpanProcessor(span_exporter)
+            _delivering(span_exporter, True, max_queue_size) if batch else SimpleSpanProcessor(span_exporter)
         )
     else:
         assert file_path is not None
         span_exporter = _open_file_exporter(file_path)
-        provider.add_span_processor(_file_processor(span_exporter, batch is not False))
+        provider.add_span_processor(_file_processor(span_exporter, batch is not False, max_queue_size))
 
     tee = os.environ.get(ENV_TRACE_FILE)
     if tee and (file_path is None or os.path.abspath(tee) != os.path.abspath(file_path)):
@@ -309,6 +351,11 @@ def configure(
         installed=install,
         previous_override=previous_override,
     )
+    handle._delivering = [
+        p
+        for p in getattr(provider._active_span_processor, "_span_processors", ())
+        if isinstance(p, DeliveringSpanProcessor)
+    ]
     with _lock:
         _current = handle
     return handle

@@ -6,6 +6,9 @@
 * :func:`to_perfetto` gives Chrome-trace JSON (``chrome://tracing``, Perfetto UI):
   one complete (``"X"``) event per span, one track per lane of the HTML viewer,
   and a flow (``"s"`` → ``"f"``) from each ``send`` to the ``recv`` it matched.
+  Slices on one track nest strictly (Perfetto drops a slice that overlaps
+  another partly, and its flow arrows with it): a span that would overlap is
+  put on an extra track of the same lane (``"lane (2)"``).
 """
 
 from __future__ import annotations
@@ -111,6 +114,23 @@ def _args(s: SpanRecord) -> dict[str, Any]:
     return args
 
 
+def _nested_tracks(items: list[SpanRecord]) -> list[list[SpanRecord]]:
+    """Split one lane's spans into tracks on which every two slices are
+    either disjoint or one inside the other (first track first)."""
+    tracks: list[tuple[list[SpanRecord], list[int]]] = []  # spans, stack of open end times
+    for s in sorted(items, key=lambda s: (s.start_time_ns, -s.end_time_ns)):
+        for spans, stack in tracks:
+            while stack and stack[-1] <= s.start_time_ns:
+                stack.pop()
+            if not stack or s.end_time_ns <= stack[-1]:
+                spans.append(s)
+                stack.append(s.end_time_ns)
+                break
+        else:
+            tracks.append(([s], [s.end_time_ns]))
+    return [spans for spans, _ in tracks] or [[]]
+
+
 def to_perfetto(trace: Trace) -> dict[str, Any]:
     """The trace as Chrome-trace JSON for Perfetto UI or ``chrome://tracing``.
 
@@ -135,49 +155,55 @@ def to_perfetto(trace: Trace) -> dict[str, Any]:
             {"ph": "M", "name": "process_name", "pid": pid, "tid": 0,
              "args": {"name": f"{service} trace {trace_id[:8]}"}}
         )
+    tid_of: dict[str, int] = {}
+    next_tid = len(layout.rows) + 1  # extra tracks come after the lanes
     for row in layout.rows:
         pid = pids[row.trace_id]
-        tid = row.index + 1
-        events.append(
-            {"ph": "M", "name": "thread_name", "pid": pid, "tid": tid,
-             "args": {"name": "  " * row.depth + row.label}}
-        )
-        events.append(
-            {"ph": "M", "name": "thread_sort_index", "pid": pid, "tid": tid, "args": {"sort_index": tid}}
-        )
-    for row in layout.rows:
-        pid = pids[row.trace_id]
-        tid = row.index + 1
-        for s in row.items:
+        for k, spans in enumerate(_nested_tracks(list(row.items))):
+            if k == 0:
+                tid, label = row.index + 1, row.label
+            else:
+                tid, label = next_tid, f"{row.label} ({k + 1})"
+                next_tid += 1
             events.append(
-                {
-                    "ph": "X",
-                    "name": s.name,
-                    "cat": s.category,
-                    "pid": pid,
-                    "tid": tid,
-                    "ts": ts(s.start_time_ns),
-                    "dur": s.duration_ns / 1000.0,
-                    "args": _args(s),
-                }
+                {"ph": "M", "name": "thread_name", "pid": pid, "tid": tid,
+                 "args": {"name": "  " * row.depth + label}}
             )
-            for e in s.events:
+            events.append(
+                {"ph": "M", "name": "thread_sort_index", "pid": pid, "tid": tid,
+                 "args": {"sort_index": (row.index + 1) * 1000 + k}}
+            )
+            for s in spans:
+                tid_of[s.span_id] = tid
                 events.append(
-                    {"ph": "i", "s": "t", "name": e.name, "cat": "event", "pid": pid, "tid": tid,
-                     "ts": ts(e.time_ns), "args": dict(e.attributes)}
+                    {
+                        "ph": "X",
+                        "name": s.name,
+                        "cat": s.category,
+                        "pid": pid,
+                        "tid": tid,
+                        "ts": ts(s.start_time_ns),
+                        "dur": s.duration_ns / 1000.0,
+                        "args": _args(s),
+                    }
                 )
+                for e in s.events:
+                    events.append(
+                        {"ph": "i", "s": "t", "name": e.name, "cat": "event", "pid": pid,
+                         "tid": tid, "ts": ts(e.time_ns), "args": dict(e.attributes)}
+                    )
     for i, (send_id, recv_id) in enumerate(layout.arrows, start=1):
         send = trace.by_id[send_id]
         recv = trace.by_id[recv_id]
         channel = str(recv.attributes.get("stbass.channel.name", recv.name))
         events.append(
             {"ph": "s", "id": i, "name": f"message {channel}", "cat": "message",
-             "pid": pids[send.trace_id], "tid": layout.row_of[send_id] + 1,
+             "pid": pids[send.trace_id], "tid": tid_of[send_id],
              "ts": ts(max(send.start_time_ns, send.end_time_ns - 1))}
         )
         events.append(
             {"ph": "f", "bp": "e", "id": i, "name": f"message {channel}", "cat": "message",
-             "pid": pids[recv.trace_id], "tid": layout.row_of[recv_id] + 1,
+             "pid": pids[recv.trace_id], "tid": tid_of[recv_id],
              "ts": ts(max(recv.start_time_ns, recv.end_time_ns - 1))}
         )
     return {"traceEvents": events, "displayTimeUnit": "ns"}

@@ -679,6 +679,7 @@ async def run_par(
                 tg.cancel_scope.deadline = abs_deadline
 
             async def run_child(index: int, slot: _Slot) -> None:
+                _hook.CHILD_INDEX.set(index)
                 try:
                     if stage_input is not None:
                         result = await execute_with_input(slot.process, slot.ctx, stage_input[0])

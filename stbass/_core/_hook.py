@@ -21,6 +21,7 @@ from contextvars import ContextVar
 from typing import Any, Protocol
 
 __all__ = (
+    "CHILD_INDEX",
     "CURRENT",
     "ChannelLike",
     "Instrument",
@@ -50,6 +51,10 @@ class RunningProcess(Protocol):
     process_name: str
     last_checkpoint: Any
 
+
+#: The index of the PAR child this task runs (set by ``run_par``; an
+#: instrument puts it on the child's process span and clears it inside).
+CHILD_INDEX: ContextVar[int | None] = ContextVar("stbass_child_index", default=None)
 
 #: The process whose body runs in this task (set by ``Process.execute``).
 CURRENT: ContextVar[RunningProcess | None] = ContextVar("stbass_current_process", default=None)
