@@ -16,6 +16,8 @@ import anyio
 from .. import _names as N
 from .._core import _hook
 from .._core._chan import Chan, ChannelClosedError
+from .._core._hook import CURRENT
+from ._deadlock import Watcher
 from ._process import Process, ProcessContext, current_context
 from ._result import Failure, FailurePolicy, ProcessResult, check_policy
 
@@ -332,6 +334,7 @@ class SEQ(Composition):
         await anyio.lowlevel.checkpoint()  # every composition run is a checkpoint
         parent = ctx.process_name if ctx is not None else _parent_name("SEQ")
         deadline = ctx.deadline if ctx is not None else None
+        watch = ctx.watch if ctx is not None else None
         attrs = {
             N.COMPOSITION: "SEQ",
             N.CHILDREN: len(self.procs),
@@ -344,7 +347,7 @@ class SEQ(Composition):
             for stage in self.procs:
                 if halted:
                     break
-                result, value = await _run_stage(stage, value, parent, deadline)
+                result, value = await _run_stage(stage, value, parent, deadline, watch)
                 results.append(result)
                 if result.is_fail:
                     value = None
@@ -357,11 +360,12 @@ class SEQ(Composition):
 
 
 async def _run_stage(
-    stage: Process, value: Any, parent: str, deadline: float | None
+    stage: Process, value: Any, parent: str, deadline: float | None, watch: Watcher | None
 ) -> tuple[ProcessResult[Any], Any]:
     """Run one SEQ stage; returns its result and the value to pass on."""
     if isinstance(stage, Composition):
         ctx = ProcessContext(stage.name, parent=parent, deadline=deadline)
+        ctx.watch = watch
         outcome = await stage._run_in(ctx, value)
         result = outcome.as_process_result()
         return result, (result._value if result.is_ok else None)
@@ -376,6 +380,24 @@ async def _run_stage(
         stage.name, channels=channels, parent=parent, placement=stage.placement, deadline=deadline
     )
     outputs: list[Any] = []
+    if watch is not None:
+        watch.enter(ctx)
+        try:
+            result, outputs = await _run_leaf(stage, ctx, channels, feed, drain, value)
+        finally:
+            watch.leave(ctx)
+    else:
+        result, outputs = await _run_leaf(stage, ctx, channels, feed, drain, value)
+    if result.is_ok and outputs:
+        result = ProcessResult.ok(outputs[-1])
+    return result, (result._value if result.is_ok else None)
+
+
+async def _run_leaf(
+    stage: Process, ctx: ProcessContext, channels: dict[str, Chan[Any]], feed: bool,
+    drain: bool, value: Any,
+) -> tuple[ProcessResult[Any], list[Any]]:
+    outputs: list[Any] = []
     if not feed and not drain:
         result = await stage.execute(ctx)
     else:
@@ -386,9 +408,7 @@ async def _run_stage(
                 tg.start_soon(_drain, channels["output"], outputs)
             result = await stage.execute(ctx)
             tg.cancel_scope.cancel()
-    if result.is_ok and outputs:
-        result = ProcessResult.ok(outputs[-1])
-    return result, (result._value if result.is_ok else None)
+    return result, outputs
 
 
 async def _feed(ch: Chan[Any], value: Any) -> None:
@@ -426,6 +446,11 @@ class PAR(Composition):
     cancels what is still running then; cancelled children appear as failures
     (:class:`ProcessCancelledError`). Cancellation from outside propagates.
 
+    When every child waits on a channel whose other end another waiting child
+    holds, the PAR is cancelled and raises :class:`~stbass.DeadlockError`
+    naming the cycle (``detect_deadlock=False`` turns this off; see
+    docs/testing.md).
+
     >>> result = await PAR(producer, consumer).run()   # doctest: +SKIP
     """
 
@@ -436,11 +461,18 @@ class PAR(Composition):
         *procs: Process,
         on_failure: FailurePolicy = FailurePolicy.HALT,
         deadline: float | None = None,
+        detect_deadlock: bool = True,
     ) -> None:
         super().__init__(name=self.span_name)
         self.procs = list(check_processes(self.span_name, procs))
         self.on_failure = check_policy(on_failure, self.span_name)
         self.deadline = check_deadline(self.span_name, deadline)
+        if not isinstance(detect_deadlock, bool):
+            raise TypeError(
+                f"{self.span_name}: detect_deadlock must be a bool, "
+                f"got {type(detect_deadlock).__name__}"
+            )
+        self.detect_deadlock = detect_deadlock
         self.result: PARResult | None = None
 
     def add(self, *procs: Process) -> None:
@@ -453,6 +485,8 @@ class PAR(Composition):
             args.append(f"on_failure={self.on_failure!r}")
         if self.deadline is not None:
             args.append(f"deadline={self.deadline!r}")
+        if not self.detect_deadlock:
+            args.append("detect_deadlock=False")
         return f"PAR({', '.join(args)})" + (".optional()" if self.is_optional else "")
 
     async def run(self, ctx: ProcessContext | None = None) -> PARResult:
@@ -467,6 +501,7 @@ class PAR(Composition):
             self.deadline,
             ctx,
             {},
+            detect_deadlock=self.detect_deadlock,
         )
 
 
@@ -479,6 +514,7 @@ async def run_par(
     extra_attrs: dict[str, Any],
     runner: Any = None,
     max_parallel: int | None = None,
+    detect_deadlock: bool = True,
 ) -> PARResult:
     """The PAR engine, shared with PAR_FOR and PLACED_PAR.
 
@@ -486,6 +522,10 @@ async def run_par(
     used instead of ``process.execute(ctx)`` (placement). With *max_parallel*,
     that many tasks run the children one after another, taking them in index
     order, so a large PAR_FOR holds *max_parallel* tasks, not one per child.
+
+    With *detect_deadlock*, the children run under the deadlock watcher of the
+    enclosing composition, or of this one if it is the outermost (see
+    ``stbass._compose._deadlock``); this one raises :class:`DeadlockError`.
     """
     await anyio.lowlevel.checkpoint()  # every composition run is a checkpoint
     parent = ctx.process_name if ctx is not None else _parent_name(span_name)
@@ -518,16 +558,40 @@ async def run_par(
         ]
         halt_cause: list[_Slot] = []
         halt = on_failure is FailurePolicy.HALT
+        watch: Watcher | None = None
+        owner = False
+        running = CURRENT.get()
+        if detect_deadlock:
+            watch = ctx.watch if ctx is not None else None
+            if watch is None:
+                watch = Watcher(0.0)
+                owner = True
+            for slot in slots:
+                slot.ctx.watch = watch
 
         async with anyio.create_task_group() as tg:
             if deadline is not None:
                 tg.cancel_scope.deadline = anyio.current_time() + deadline
+            if owner:
+                assert watch is not None
+                watch.outer_deadline = anyio.current_effective_deadline()
+                watch.scope = tg.cancel_scope
+                watch.recorder = rec
+            elif watch is not None and running is not None:
+                watch.delegate(running, 1)  # type: ignore[arg-type]
 
             async def run_child(index: int, slot: _Slot) -> None:
-                if runner is None:
-                    result = await slot.process.execute(slot.ctx)
-                else:
-                    result = await runner(index, slot.process, slot.ctx)
+                leaf = watch is not None and not isinstance(slot.process, Composition)
+                if leaf:
+                    watch.enter(slot.ctx)  # type: ignore[union-attr]
+                try:
+                    if runner is None:
+                        result = await slot.process.execute(slot.ctx)
+                    else:
+                        result = await runner(index, slot.process, slot.ctx)
+                finally:
+                    if leaf:
+                        watch.leave(slot.ctx)  # type: ignore[union-attr]
                 slot.result = result
                 if halt and result.is_fail and not slot.process.is_optional and not halt_cause:
                     halt_cause.append(slot)
@@ -551,6 +615,10 @@ async def run_par(
                 for _ in range(max_parallel):
                     tg.start_soon(worker)
 
+        if watch is not None and not owner and running is not None:
+            watch.delegate(running, -1)  # type: ignore[arg-type]
+        if owner and watch is not None and watch.found is not None:
+            raise watch.found
         for slot in slots:
             if slot.result is None:
                 slot.result = _cancelled_result(slot, halt_cause, deadline)

@@ -456,9 +456,16 @@ async def _alt(
             g.target._offer(offer)
             offers.append(offer)
         party.offers = offers
+        proc = _hook.CURRENT.get()
+        watch = proc.watch if proc is not None else None
         if deadlines:
             with anyio.CancelScope(deadline=min(deadlines.values())):
-                await ops.park(party)
+                if watch is not None:
+                    await watch.park(proc, party, ops, True)  # a timer: never deadlocked
+                else:
+                    await ops.park(party)
+        elif watch is not None:
+            await watch.park(proc, party, ops)  # deadlock detection
         else:
             await ops.park(party)
         state = party.state

@@ -760,7 +760,11 @@ class Chan(Generic[T]):
         party = Solo(self, is_send, value, link)
         ops.arm(party)
         (self._senders if is_send else self._receivers)[party] = None
-        await ops.park(party)  # rule 3
+        proc = _hook.CURRENT.get()
+        if proc is not None and proc.watch is not None:
+            await proc.watch.park(proc, party, ops)  # deadlock detection
+        else:
+            await ops.park(party)  # rule 3
         if party.error is not None:
             raise party.error
         return party

@@ -49,6 +49,9 @@ class RunningProcess(Protocol):
 
     process_name: str
     last_checkpoint: Any
+    #: the deadlock watcher of its composition, or ``None``: a parking task
+    #: calls ``watch.park(process, party, ops)`` instead of ``ops.park(party)``
+    watch: Any
 
 
 #: The process whose body runs in this task (set by ``Process.execute``).

@@ -46,6 +46,8 @@ from ._terms import run_process as run_process
 from ._terms import run_term as run_term
 from ._terms import with_policy as with_policy
 from ._tools import Sequencer as Sequencer
+from ._tools import Waiting as Waiting
+from ._tools import blocked as blocked
 from ._tools import SpanRecorder as SpanRecorder
 from ._tools import record_spans as record_spans
 from ._tools import wait_all_tasks_blocked as wait_all_tasks_blocked
@@ -85,7 +87,9 @@ __all__ = (
     "Tag",
     "Term",
     "TermError",
+    "Waiting",
     "assert_equivalent",
+    "blocked",
     "can_fail",
     "check_term",
     "error_label",

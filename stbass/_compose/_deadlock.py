@@ -1,0 +1,300 @@
+"""Deadlock detection: a composition whose processes all wait on each other fails.
+
+A :class:`Watcher` belongs to the outermost PAR (or replicator) that runs with
+``detect_deadlock=True`` (the default); nested compositions share it. It knows
+the leaf processes that are running and, through the park path of channels and
+ALT, which of them wait on what: a parking task whose running process
+(``stbass._core._hook.CURRENT``) has a ``watch`` calls :meth:`Watcher.park`
+instead of parking directly. With no watcher that is one attribute check, on
+the park path only.
+
+When the last running process parks, the watcher checks synchronously that
+every process is parked (no committed party about to wake, no timer of its own
+pending) and that every channel it waits on has its other end held by another
+running process — held means the channel is in that process's
+``ctx.channels`` or bound to it by ``ctx.send``/``ctx.recv``. Then nothing can
+ever move again, so the composition is cancelled and raises
+:class:`DeadlockError`, which names each process, what it waits on, and a cycle.
+Channels with an end held outside the composition (or by nobody) never count.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final
+
+import anyio
+
+from .._core._park import WAITING, Ops, Party
+
+if TYPE_CHECKING:
+    from .._core._chan import Chan
+    from ._process import ProcessContext
+
+EVENT_DEADLOCK: Final = "deadlock"
+
+
+class DeadlockError(RuntimeError):
+    """Every process of a composition waits on a channel whose other end is held
+    by another process of the composition that waits too: nothing can move.
+
+    ``waits`` lists each blocked process and what it waits on; ``cycle`` is one
+    cycle of processes waiting on each other (the first process repeated at the
+    end). Turn detection off with ``PAR(..., detect_deadlock=False)``.
+    """
+
+    def __init__(self, message: str, *, waits: tuple[Waiting, ...] = (),
+                 cycle: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.waits = waits
+        self.cycle = cycle
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """One task parked on a channel operation or an ALT: which process, which
+    operation (``"send"``, ``"recv"`` or ``"alt"``) and the channels it waits on."""
+
+    process: str
+    operation: str
+    channels: tuple[str, ...]
+
+    def __str__(self) -> str:
+        on = ", ".join(self.channels)
+        if self.operation == "alt":
+            return f"{self.process} waits in an ALT on {on}"
+        return f"{self.process} waits to {self.operation} on {on}"
+
+
+class _Entry:
+    """One parked task of a process."""
+
+    __slots__ = ("party", "ends", "timed")
+
+    def __init__(self, party: Party, ends: list[tuple[Chan[Any], bool]], timed: bool) -> None:
+        self.party = party
+        self.ends = ends  # (channel, is_send) pairs it waits on
+        self.timed = timed
+
+    def waiting(self) -> bool:
+        party = self.party
+        return party.state is WAITING and party.live()
+
+    def describe(self, name: str) -> Waiting:
+        if getattr(self.party, "chan", None) is not None:  # a plain send or recv
+            op = "send" if self.ends[0][1] else "recv"
+        else:
+            op = "alt"
+        return Waiting(name, op, tuple(ch.name for ch, _ in self.ends))
+
+
+def _ends_of(party: Party) -> list[tuple[Chan[Any], bool]]:
+    chan = getattr(party, "chan", None)
+    if chan is not None:  # a plain send or recv
+        return [(chan, bool(getattr(party, "is_send")))]
+    return [(offer.chan, offer.is_send) for offer in party.offers]
+
+
+_WATCHERS: weakref.WeakSet[Watcher] = weakref.WeakSet()
+
+
+class Watcher:
+    """The deadlock detector of one composition tree (see the module docstring)."""
+
+    __slots__ = ("running", "delegating", "parked", "outer_deadline", "scope", "found",
+                 "recorder", "__weakref__")
+
+    def __init__(self, outer_deadline: float) -> None:
+        self.running: dict[ProcessContext, None] = {}
+        #: processes whose body runs a nested composition sharing this watcher
+        self.delegating: dict[ProcessContext, int] = {}
+        self.parked: dict[ProcessContext, list[_Entry]] = {}
+        self.outer_deadline = outer_deadline
+        self.scope: anyio.CancelScope | None = None
+        self.found: DeadlockError | None = None
+        self.recorder: Any = None
+        _WATCHERS.add(self)
+
+    # ----------------------------------------------------- bookkeeping
+
+    def enter(self, ctx: ProcessContext) -> None:
+        """*ctx* is a leaf process that runs (or is about to) under this watcher."""
+        ctx.watch = self
+        self.running[ctx] = None
+
+    def leave(self, ctx: ProcessContext) -> None:
+        """*ctx* finished; the others may now be deadlocked without it."""
+        self.running.pop(ctx, None)
+        self.parked.pop(ctx, None)
+        self.delegating.pop(ctx, None)
+        if self.running and len(self.parked) + len(self.delegating) >= len(self.running):
+            self.check()
+
+    def delegate(self, ctx: ProcessContext, delta: int) -> None:
+        """*ctx* starts (+1) or ends (-1) running a nested composition."""
+        if ctx not in self.running:
+            return
+        n = self.delegating.get(ctx, 0) + delta
+        if n > 0:
+            self.delegating[ctx] = n
+        else:
+            self.delegating.pop(ctx, None)
+
+    async def park(self, proc: Any, party: Party, ops: Ops, timed: bool = False) -> None:
+        """Park *party* (of the running process *proc*), recording what it waits on."""
+        ctx: ProcessContext = proc
+        if ctx not in self.running:
+            await ops.park(party)
+            return
+        if not timed:
+            timed = anyio.current_effective_deadline() < self.outer_deadline
+        entry = _Entry(party, _ends_of(party), timed)
+        entries = self.parked.get(ctx)
+        if entries is None:
+            entries = self.parked[ctx] = []
+        entries.append(entry)
+        try:
+            if len(self.parked) + len(self.delegating) >= len(self.running):
+                self.check()
+            await ops.park(party)
+        finally:
+            entries.remove(entry)
+            if not entries and self.parked.get(ctx) is entries:
+                del self.parked[ctx]
+
+    # ----------------------------------------------------- the check
+
+    def check(self) -> None:
+        """Fail the composition if every running process waits in a closed cycle."""
+        if self.found is not None or self.scope is None:
+            return
+        names = _names(self.running)
+        waits: list[tuple[ProcessContext, _Entry]] = []
+        for ctx in self.running:
+            if ctx in self.delegating:
+                continue
+            entries = self.parked.get(ctx)
+            if not entries:
+                return
+            for entry in entries:
+                if entry.timed or not entry.waiting():
+                    return
+                waits.append((ctx, entry))
+        if not waits:
+            return
+        holders = self._holders()
+        edges: dict[ProcessContext, list[tuple[ProcessContext, Chan[Any], bool]]] = {}
+        for ctx, entry in waits:
+            for ch, is_send in entry.ends:
+                others = _other_end(ch, is_send, ctx, holders)
+                if not others:
+                    return  # held outside the composition, or by nobody
+                edges.setdefault(ctx, []).extend((o, ch, is_send) for o in others)
+        cycle = _cycle(edges, names)
+        described = tuple(
+            entry.describe(names[ctx]) for ctx, entry in waits
+        )
+        lines = "\n".join(f"  {w}" for w in described)
+        error = DeadlockError(
+            f"deadlock: every process is blocked waiting on another\n{lines}\n"
+            f"  cycle: {_cycle_text(cycle)}",
+            waits=described,
+            cycle=tuple(p for p, _, _ in cycle) + ((cycle[0][0],) if cycle else ()),
+        )
+        self.found = error
+        if self.recorder is not None:
+            self.recorder.event(
+                EVENT_DEADLOCK,
+                {"deadlock.cycle": _cycle_text(cycle),
+                 "deadlock.processes": [w.process for w in described]},
+            )
+        for ctx in self.running:
+            ctx._cancel_reason = "deadlock"
+        self.scope.cancel()
+
+    def _holders(self) -> dict[Chan[Any], list[ProcessContext]]:
+        holders: dict[Chan[Any], list[ProcessContext]] = {}
+        for ctx in self.running:
+            seen: set[int] = set()
+            for ch in ctx.channels.values():
+                if id(ch) not in seen:
+                    seen.add(id(ch))
+                    holders.setdefault(ch, []).append(ctx)
+            for ch, _ in ctx._bound:
+                if id(ch) not in seen:
+                    seen.add(id(ch))
+                    holders.setdefault(ch, []).append(ctx)
+        return holders
+
+    def blocked(self) -> Iterator[Waiting]:
+        names = _names(self.running)
+        for ctx, entries in list(self.parked.items()):
+            for entry in entries:
+                if entry.waiting():
+                    yield entry.describe(names.get(ctx, ctx.process_name))
+
+
+def _names(running: dict[ProcessContext, None]) -> dict[ProcessContext, str]:
+    counts: dict[str, int] = {}
+    for ctx in running:
+        counts[ctx.process_name] = counts.get(ctx.process_name, 0) + 1
+    return {ctx: ctx.process_name if counts[ctx.process_name] == 1 else ctx.label
+            for ctx in running}
+
+
+def _other_end(
+    ch: Chan[Any], is_send: bool, ctx: ProcessContext,
+    holders: dict[Chan[Any], list[ProcessContext]],
+) -> list[ProcessContext]:
+    """The running processes that hold the other end of *ch* (not *ctx*)."""
+    bound = ch._reader if is_send else ch._writer
+    near = ch._writer if is_send else ch._reader
+    found = []
+    for h in holders.get(ch, ()):
+        if h is ctx and bound != ctx.label:
+            continue
+        if bound is not None:
+            if h.label == bound:
+                found.append(h)
+        elif near is None or h.label != near:
+            found.append(h)
+    return found
+
+
+def _cycle(
+    edges: dict[ProcessContext, list[tuple[ProcessContext, Chan[Any], bool]]],
+    names: dict[ProcessContext, str],
+) -> list[tuple[str, str, str]]:
+    """Follow the first edge from the first process until a process repeats:
+    ``(process, operation, channel)`` steps of the cycle."""
+    start = next(iter(edges))
+    path: list[ProcessContext] = []
+    steps: list[tuple[str, str, str]] = []
+    at = start
+    while at not in path:
+        path.append(at)
+        nxt, ch, is_send = edges[at][0]
+        steps.append((names[at], "send" if is_send else "recv", ch.name))
+        at = nxt
+    first = path.index(at)
+    return steps[first:]
+
+
+def _cycle_text(cycle: list[tuple[str, str, str]]) -> str:
+    if not cycle:
+        return ""
+    parts = [f"{p} waits to {op} on {ch}" for p, op, ch in cycle]
+    return " -> ".join(parts) + f" -> {cycle[0][0]}"
+
+
+def blocked() -> list[Waiting]:
+    """Which process waits on which channel right now, in every composition
+    running with deadlock detection (the default); for debugging a hang that is
+    not a deadlock cycle (a process waiting on a channel nobody else holds).
+
+    >>> blocked()
+    []
+    """
+    return [w for watcher in list(_WATCHERS) for w in watcher.blocked()]
