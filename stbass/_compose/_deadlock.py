@@ -132,9 +132,9 @@ class Watcher:
         if self.running and len(self.parked) + len(self.delegating) >= len(self.running):
             self.check()
 
-    def delegate(self, ctx: ProcessContext, delta: int) -> None:
+    def delegate(self, ctx: ProcessContext | None, delta: int) -> None:
         """*ctx* starts (+1) or ends (-1) running a nested composition."""
-        if ctx not in self.running:
+        if ctx is None or ctx not in self.running:
             return
         n = self.delegating.get(ctx, 0) + delta
         if n > 0:

@@ -360,7 +360,8 @@ class SEQ(Composition):
 
 
 async def _run_stage(
-    stage: Process, value: Any, parent: str, deadline: float | None, watch: Watcher | None
+    stage: Process, value: Any, parent: str, deadline: float | None,
+    watch: Watcher | None = None,
 ) -> tuple[ProcessResult[Any], Any]:
     """Run one SEQ stage; returns its result and the value to pass on."""
     if isinstance(stage, Composition):
@@ -381,11 +382,14 @@ async def _run_stage(
     )
     outputs: list[Any] = []
     if watch is not None:
+        running: Any = CURRENT.get()
+        watch.delegate(running, 1)  # a process running this SEQ waits for its stages
         watch.enter(ctx)
         try:
             result, outputs = await _run_leaf(stage, ctx, channels, feed, drain, value)
         finally:
             watch.leave(ctx)
+            watch.delegate(running, -1)
     else:
         result, outputs = await _run_leaf(stage, ctx, channels, feed, drain, value)
     if result.is_ok and outputs:
