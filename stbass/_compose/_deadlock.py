@@ -104,7 +104,7 @@ class Watcher:
     """The deadlock detector of one composition tree (see the module docstring)."""
 
     __slots__ = ("running", "delegating", "parked", "outer_deadline", "scope", "found",
-                 "recorder", "__weakref__")
+                 "recorder", "order", "_count", "__weakref__")
 
     def __init__(self, outer_deadline: float) -> None:
         self.running: dict[ProcessContext, None] = {}
@@ -115,9 +115,18 @@ class Watcher:
         self.scope: anyio.CancelScope | None = None
         self.found: DeadlockError | None = None
         self.recorder: Any = None
+        #: declaration order of the processes, so reports read in program order
+        self.order: dict[ProcessContext, int] = {}
+        self._count = 0
         _WATCHERS.add(self)
 
     # ----------------------------------------------------- bookkeeping
+
+    def declare(self, ctx: ProcessContext) -> None:
+        """*ctx* is a process of a composition under this watcher, in program order."""
+        ctx.watch = self
+        self.order[ctx] = self._count
+        self._count += 1
 
     def enter(self, ctx: ProcessContext) -> None:
         """*ctx* is a leaf process that runs (or is about to) under this watcher."""
@@ -127,6 +136,7 @@ class Watcher:
     def leave(self, ctx: ProcessContext) -> None:
         """*ctx* finished; the others may now be deadlocked without it."""
         self.running.pop(ctx, None)
+        self.order.pop(ctx, None)
         self.parked.pop(ctx, None)
         self.delegating.pop(ctx, None)
         if self.running and len(self.parked) + len(self.delegating) >= len(self.running):
@@ -172,7 +182,8 @@ class Watcher:
             return
         names = _names(self.running)
         waits: list[tuple[ProcessContext, _Entry]] = []
-        for ctx in self.running:
+        order = self.order
+        for ctx in sorted(self.running, key=lambda c: order.get(c, -1)):
             if ctx in self.delegating:
                 continue
             entries = self.parked.get(ctx)

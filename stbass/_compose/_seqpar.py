@@ -366,7 +366,8 @@ async def _run_stage(
     """Run one SEQ stage; returns its result and the value to pass on."""
     if isinstance(stage, Composition):
         ctx = ProcessContext(stage.name, parent=parent, deadline=deadline)
-        ctx.watch = watch
+        if watch is not None:
+            watch.declare(ctx)
         outcome = await stage._run_in(ctx, value)
         result = outcome.as_process_result()
         return result, (result._value if result.is_ok else None)
@@ -384,6 +385,7 @@ async def _run_stage(
     if watch is not None:
         running: Any = CURRENT.get()
         watch.delegate(running, 1)  # a process running this SEQ waits for its stages
+        watch.declare(ctx)
         watch.enter(ctx)
         try:
             result, outputs = await _run_leaf(stage, ctx, channels, feed, drain, value)
@@ -571,7 +573,7 @@ async def run_par(
                 watch = Watcher(0.0)
                 owner = True
             for slot in slots:
-                slot.ctx.watch = watch
+                watch.declare(slot.ctx)
 
         async with anyio.create_task_group() as tg:
             if deadline is not None:
