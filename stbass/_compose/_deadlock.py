@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import anyio
 
-from .._core._park import WAITING, Ops, Party
+from .._core._park import POKED, WAITING, Ops, Party
 
 if TYPE_CHECKING:
     from .._core._chan import Chan
@@ -68,49 +68,52 @@ class Waiting:
         return f"{self.process} waits to {self.operation} on {on}"
 
 
-class _Entry:
-    """One parked task of a process."""
-
-    __slots__ = ("party", "ends", "timed")
-
-    def __init__(self, party: Party, ends: list[tuple[Chan[Any], bool]], timed: bool) -> None:
-        self.party = party
-        self.ends = ends  # (channel, is_send) pairs it waits on
-        self.timed = timed
-
-    def waiting(self) -> bool:
-        party = self.party
-        return party.state is WAITING and party.live()
-
-    def describe(self, name: str) -> Waiting:
-        if getattr(self.party, "chan", None) is not None:  # a plain send or recv
-            op = "send" if self.ends[0][1] else "recv"
-        else:
-            op = "alt"
-        return Waiting(name, op, tuple(ch.name for ch, _ in self.ends))
+def _waiting(party: Party) -> bool:
+    return party.state is WAITING and party.live()
 
 
 def _ends_of(party: Party) -> list[tuple[Chan[Any], bool]]:
+    """The (channel, is_send) pairs a waiting party waits on."""
     chan = getattr(party, "chan", None)
     if chan is not None:  # a plain send or recv
         return [(chan, bool(getattr(party, "is_send")))]
     return [(offer.chan, offer.is_send) for offer in party.offers]
 
 
+def _describe(party: Party, name: str) -> Waiting:
+    ends = _ends_of(party)
+    if getattr(party, "chan", None) is not None:
+        op = "send" if ends[0][1] else "recv"
+    else:
+        op = "alt"
+    return Waiting(name, op, tuple(ch.name for ch, _ in ends))
+
+
 _WATCHERS: weakref.WeakSet[Watcher] = weakref.WeakSet()
 
 
 class Watcher:
-    """The deadlock detector of one composition tree (see the module docstring)."""
+    """The deadlock detector of one composition tree (see the module docstring).
 
-    __slots__ = ("running", "delegating", "parked", "outer_deadline", "scope", "found",
-                 "recorder", "order", "_count", "__weakref__")
+    The park path costs a few dict operations. Whether a parked task has a
+    timeout of its own (a cancel scope with a deadline inside the composition)
+    is asked only when every process waits in a closed graph: tasks that parked
+    before that moment are poked to look again (a plain send or recv retries,
+    an ALT re-scans), and record their deadline when they park again.
+    """
+
+    __slots__ = ("running", "delegating", "parked", "timed", "verifying", "outer_deadline",
+                 "scope", "found", "recorder", "order", "_count", "__weakref__")
 
     def __init__(self, outer_deadline: float) -> None:
         self.running: dict[ProcessContext, None] = {}
         #: processes whose body runs a nested composition sharing this watcher
         self.delegating: dict[ProcessContext, int] = {}
-        self.parked: dict[ProcessContext, list[_Entry]] = {}
+        self.parked: dict[ProcessContext, list[Party]] = {}
+        #: parked parties whose timeout is known: True when it has one
+        self.timed: dict[Party, bool] = {}
+        #: parked tasks record their timeout (a closed graph is being verified)
+        self.verifying = False
         self.outer_deadline = outer_deadline
         self.scope: anyio.CancelScope | None = None
         self.found: DeadlockError | None = None
@@ -152,61 +155,88 @@ class Watcher:
         else:
             self.delegating.pop(ctx, None)
 
-    async def park(self, proc: Any, party: Party, ops: Ops, timed: bool = False) -> None:
-        """Park *party* (of the running process *proc*), recording what it waits on."""
+    async def park(self, proc: Any, party: Party, ops: Ops, timed: bool = False) -> bool:
+        """Park *party* (of the running process *proc*), recording that it waits.
+        ``False``: the watcher poked it to look again (a plain operation retries)."""
         ctx: ProcessContext = proc
-        if ctx not in self.running:
+        running = self.running
+        if ctx not in running:
             await ops.park(party)
-            return
-        if not timed:
-            timed = anyio.current_effective_deadline() < self.outer_deadline
-        entry = _Entry(party, _ends_of(party), timed)
-        entries = self.parked.get(ctx)
+            return True
+        parked = self.parked
+        entries = parked.get(ctx)
         if entries is None:
-            entries = self.parked[ctx] = []
-        entries.append(entry)
+            entries = parked[ctx] = [party]
+        else:
+            entries.append(party)
+        if timed:
+            self.timed[party] = True
+        elif self.verifying:
+            self.timed[party] = anyio.current_effective_deadline() < self.outer_deadline
         try:
-            if len(self.parked) + len(self.delegating) >= len(self.running):
-                self.check()
+            if len(parked) + len(self.delegating) >= len(running):
+                self.check(party)
             await ops.park(party)
         finally:
-            entries.remove(entry)
-            if not entries and self.parked.get(ctx) is entries:
-                del self.parked[ctx]
+            entries.remove(party)
+            if not entries and parked.get(ctx) is entries:
+                del parked[ctx]
+            if self.timed:
+                self.timed.pop(party, None)
+        return party.state is not POKED
 
     # ----------------------------------------------------- the check
 
-    def check(self) -> None:
-        """Fail the composition if every running process waits in a closed cycle."""
+    def check(self, me: Party | None = None) -> None:
+        """Fail the composition if every running process waits in a closed cycle
+        (*me*: the party of the task calling, about to park)."""
         if self.found is not None or self.scope is None:
             return
-        names = _names(self.running)
-        waits: list[tuple[ProcessContext, _Entry]] = []
-        order = self.order
-        for ctx in sorted(self.running, key=lambda c: order.get(c, -1)):
-            if ctx in self.delegating:
+        parked = self.parked
+        delegating = self.delegating
+        for ctx in self.running:  # the quick look first: anyone awake?
+            if ctx in delegating:
                 continue
-            entries = self.parked.get(ctx)
+            entries = parked.get(ctx)
             if not entries:
                 return
-            for entry in entries:
-                if entry.timed or not entry.waiting():
+            for party in entries:
+                if not _waiting(party):
                     return
-                waits.append((ctx, entry))
+        order = self.order
+        waits = [
+            (ctx, party)
+            for ctx in sorted(self.running, key=lambda c: order.get(c, -1))
+            if ctx not in delegating
+            for party in parked[ctx]
+        ]
         if not waits:
             return
+        names = _names(self.running)
         holders = self._holders()
         edges: dict[ProcessContext, list[tuple[ProcessContext, Chan[Any], bool]]] = {}
-        for ctx, entry in waits:
-            for ch, is_send in entry.ends:
+        for ctx, party in waits:
+            for ch, is_send in _ends_of(party):
                 others = _other_end(ch, is_send, ctx, holders)
                 if not others:
+                    self.verifying = False
                     return  # held outside the composition, or by nobody
                 edges.setdefault(ctx, []).extend((o, ch, is_send) for o in others)
+        # A closed graph: nothing can move unless a task has a timeout of its own.
+        timed = self.timed
+        if me is not None and me not in timed:
+            timed[me] = anyio.current_effective_deadline() < self.outer_deadline
+        unknown = [party for _, party in waits if party not in timed]
+        if unknown:
+            self.verifying = True
+            for party in unknown:
+                party.poke()  # it parks again and records its timeout
+            return
+        self.verifying = False
+        if any(timed[party] for _, party in waits):
+            return
         cycle = _cycle(edges, names)
-        described = tuple(
-            entry.describe(names[ctx]) for ctx, entry in waits
-        )
+        described = tuple(_describe(party, names[ctx]) for ctx, party in waits)
         lines = "\n".join(f"  {w}" for w in described)
         error = DeadlockError(
             f"deadlock: every process is blocked waiting on another\n{lines}\n"
@@ -242,9 +272,9 @@ class Watcher:
     def blocked(self) -> Iterator[Waiting]:
         names = _names(self.running)
         for ctx, entries in list(self.parked.items()):
-            for entry in entries:
-                if entry.waiting():
-                    yield entry.describe(names.get(ctx, ctx.process_name))
+            for party in entries:
+                if _waiting(party):
+                    yield _describe(party, names.get(ctx, ctx.process_name))
 
 
 def _names(running: dict[ProcessContext, None]) -> dict[ProcessContext, str]:

@@ -762,7 +762,9 @@ class Chan(Generic[T]):
         (self._senders if is_send else self._receivers)[party] = None
         proc = _hook.CURRENT.get()
         if proc is not None and proc.watch is not None:
-            await proc.watch.park(proc, party, ops)  # deadlock detection
+            if not await proc.watch.park(proc, party, ops):  # deadlock detection
+                party.remove()  # poked by the watcher: look again
+                return await self._operate(is_send, value, link)
         else:
             await ops.park(party)  # rule 3
         if party.error is not None:
