@@ -34,7 +34,10 @@ from ._terms import Skip as Skip
 from ._terms import Tag as Tag
 from ._terms import Term as Term
 from ._terms import TermError as TermError
+from ._terms import UserLeaf as UserLeaf
 from ._terms import assert_equivalent as assert_equivalent
+from ._terms import equivalent_once as equivalent_once
+from ._terms import leaf as leaf
 from ._terms import can_fail as can_fail
 from ._terms import check_term as check_term
 from ._terms import error_label as error_label
@@ -53,6 +56,7 @@ from ._tools import record_spans as record_spans
 from ._tools import wait_all_tasks_blocked as wait_all_tasks_blocked
 
 try:
+    from ._strategies import check_laws as check_laws
     from ._strategies import leaf_terms as leaf_terms
     from ._strategies import terms as terms
 except ImportError as _exc:  # pragma: no cover - hypothesis is a test dependency
@@ -65,6 +69,10 @@ except ImportError as _exc:  # pragma: no cover - hypothesis is a test dependenc
     def terms(*args: object, **kwargs: object) -> object:  # type: ignore[misc]
         """Needs hypothesis (``pip install hypothesis``)."""
         raise ImportError("stbass.testing.terms needs hypothesis") from _missing
+
+    def check_laws(*args: object, **kwargs: object) -> None:  # type: ignore[misc]
+        """Needs hypothesis (``pip install hypothesis``)."""
+        raise ImportError("stbass.testing.check_laws needs hypothesis") from _missing
 
 
 __all__ = (
@@ -87,15 +95,19 @@ __all__ = (
     "Tag",
     "Term",
     "TermError",
+    "UserLeaf",
     "Waiting",
     "assert_equivalent",
     "blocked",
     "can_fail",
+    "check_laws",
     "check_term",
+    "equivalent_once",
     "error_label",
     "failure_status",
     "freeze",
     "is_deterministic",
+    "leaf",
     "leaf_terms",
     "model",
     "record_spans",
