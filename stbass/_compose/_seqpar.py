@@ -7,7 +7,7 @@ anyio task group; nothing it starts outlives ``run()``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from types import TracebackType
 from typing import Any, final
 
@@ -16,6 +16,7 @@ import anyio
 from .. import _names as N
 from .._core import _hook
 from .._core._chan import Chan, ChannelClosedError
+from .._core import _alt_random
 from .._core._hook import CURRENT
 from ._deadlock import Watcher
 from ._process import Process, ProcessContext, current_context
@@ -607,8 +608,12 @@ async def run_par(
                     tg.cancel_scope.cancel()
 
             if max_parallel is None or max_parallel >= len(slots):
-                for i, slot in enumerate(slots):
-                    tg.start_soon(run_child, i, slot)
+                if _alt_random.EXPLORER is not None:  # explore decides the start order
+                    for i in _explored_order(len(slots), _alt_random.EXPLORER):
+                        tg.start_soon(run_child, i, slots[i])
+                else:
+                    for i, slot in enumerate(slots):
+                        tg.start_soon(run_child, i, slot)
             else:
                 indices = iter(range(len(slots)))  # shared: each index is taken once
 
@@ -636,6 +641,13 @@ async def run_par(
             first = outcome.failures[0]
             rec.failed(first.error, first.summary)
         return outcome
+
+
+def _explored_order(n: int, choose: Callable[[int], int]) -> list[int]:
+    """A start order for *n* children, one decision per position (all zeros:
+    declaration order)."""
+    left = list(range(n))
+    return [left.pop(choose(len(left)) if len(left) > 1 else 0) for _ in range(n)]
 
 
 def _cancelled_result(

@@ -25,7 +25,7 @@ from typing import Any, Generic, TypeAlias, TypeVar, final, overload
 
 import anyio
 
-from . import _hook, _park
+from . import _alt_random, _hook, _park
 from ._park import COMMITTED, WAITING, WITHDRAWN, Party
 from ._util import describe_type
 
@@ -324,6 +324,8 @@ def first_available(waiting: dict[OfferLike, None]) -> OfferLike | None:
     """The oldest offer in *waiting* that can be committed now, or ``None``."""
     if not waiting:
         return None
+    if _alt_random.EXPLORER is not None and len(waiting) > 1:
+        return _explored(waiting, _alt_random.EXPLORER)
     offer = next(iter(waiting))
     if offer.available():
         return offer
@@ -331,6 +333,14 @@ def first_available(waiting: dict[OfferLike, None]) -> OfferLike | None:
         if offer.available():
             return offer
     return None
+
+
+def _explored(waiting: dict[OfferLike, None], choose: Callable[[int], int]) -> OfferLike | None:
+    """``stbass.testing.explore`` decides which available offer commits first."""
+    ready = [offer for offer in list(waiting) if offer.available()]
+    if len(ready) <= 1:
+        return ready[0] if ready else None
+    return ready[choose(len(ready))]
 
 
 class Done:

@@ -48,6 +48,8 @@ from ._terms import model as model
 from ._terms import run_process as run_process
 from ._terms import run_term as run_term
 from ._terms import with_policy as with_policy
+from ._explore import ScheduleFailure as ScheduleFailure
+from ._explore import explore as explore
 from ._tools import Sequencer as Sequencer
 from ._tools import Waiting as Waiting
 from ._tools import blocked as blocked
@@ -88,6 +90,7 @@ __all__ = (
     "Par",
     "ParFor",
     "Seq",
+    "ScheduleFailure",
     "SeqFor",
     "Sequencer",
     "Skip",
@@ -104,6 +107,7 @@ __all__ = (
     "check_term",
     "equivalent_once",
     "error_label",
+    "explore",
     "failure_status",
     "freeze",
     "is_deterministic",
