@@ -4,8 +4,8 @@ A :class:`Watcher` belongs to the outermost PAR (or replicator) that runs with
 ``detect_deadlock=True`` (the default); nested compositions share it. It knows
 the leaf processes that are running and, through the park path of channels and
 ALT, which of them wait on what: a parking task whose running process
-(``stbass._core._hook.CURRENT``) has a ``watch`` calls :meth:`Watcher.park`
-instead of parking directly. With no watcher that is one attribute check, on
+(``stbass._core._hook.CURRENT``) has a ``watch`` calls :meth:`Watcher.parking`
+before it parks and :meth:`Watcher.unparked` after.
 the park path only.
 
 When the last running process parks, the watcher checks synchronously that
@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import anyio
 
-from .._core._park import POKED, WAITING, Ops, Party
+from .._core._park import WAITING, Party
 
 if TYPE_CHECKING:
     from .._core._chan import Chan
@@ -155,35 +155,39 @@ class Watcher:
         else:
             self.delegating.pop(ctx, None)
 
-    async def park(self, proc: Any, party: Party, ops: Ops, timed: bool = False) -> bool:
-        """Park *party* (of the running process *proc*), recording that it waits.
-        ``False``: the watcher poked it to look again (a plain operation retries)."""
+    def parking(self, proc: Any, party: Party, timed: bool = False) -> None:
+        """The running process *proc* is about to park *party* (*timed*: it has
+        a timer guard); called by the park path of channels and ALT."""
         ctx: ProcessContext = proc
         running = self.running
         if ctx not in running:
-            await ops.park(party)
-            return True
+            return
         parked = self.parked
         entries = parked.get(ctx)
         if entries is None:
-            entries = parked[ctx] = [party]
+            parked[ctx] = [party]
         else:
             entries.append(party)
         if timed:
             self.timed[party] = True
         elif self.verifying:
             self.timed[party] = anyio.current_effective_deadline() < self.outer_deadline
-        try:
-            if len(parked) + len(self.delegating) >= len(running):
-                self.check(party)
-            await ops.park(party)
-        finally:
-            entries.remove(party)
-            if not entries and parked.get(ctx) is entries:
-                del parked[ctx]
-            if self.timed:
-                self.timed.pop(party, None)
-        return party.state is not POKED
+        if len(parked) + len(self.delegating) >= len(running):
+            self.check(party)
+
+    def unparked(self, proc: Any, party: Party) -> None:
+        """*party* of *proc* stopped waiting (committed, poked or cancelled)."""
+        ctx: ProcessContext = proc
+        entries = self.parked.get(ctx)
+        if entries is not None:
+            try:
+                entries.remove(party)
+            except ValueError:
+                pass
+            if not entries:
+                del self.parked[ctx]
+        if self.timed:
+            self.timed.pop(party, None)
 
     # ----------------------------------------------------- the check
 

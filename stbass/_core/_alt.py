@@ -458,16 +458,17 @@ async def _alt(
         party.offers = offers
         proc = _hook.CURRENT.get()
         watch = proc.watch if proc is not None else None
-        if deadlines:
-            with anyio.CancelScope(deadline=min(deadlines.values())):
-                if watch is not None:
-                    await watch.park(proc, party, ops, True)  # a timer: never deadlocked
-                else:
+        if watch is not None:  # deadlock detection (a timer: never deadlocked)
+            watch.parking(proc, party, bool(deadlines))
+        try:
+            if deadlines:
+                with anyio.CancelScope(deadline=min(deadlines.values())):
                     await ops.park(party)
-        elif watch is not None:
-            await watch.park(proc, party, ops)  # deadlock detection
-        else:
-            await ops.park(party)
+            else:
+                await ops.park(party)
+        finally:
+            if watch is not None:
+                watch.unparked(proc, party)
         state = party.state
         if state is COMMITTED:
             taken = party.chosen

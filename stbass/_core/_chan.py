@@ -26,7 +26,7 @@ from typing import Any, Generic, TypeAlias, TypeVar, final, overload
 import anyio
 
 from . import _alt_random, _hook, _park
-from ._park import COMMITTED, WAITING, WITHDRAWN, Party
+from ._park import COMMITTED, POKED, WAITING, WITHDRAWN, Party
 from ._util import describe_type
 
 T = TypeVar("T")
@@ -771,12 +771,18 @@ class Chan(Generic[T]):
         ops.arm(party)
         (self._senders if is_send else self._receivers)[party] = None
         proc = _hook.CURRENT.get()
-        if proc is not None and proc.watch is not None:
-            if not await proc.watch.park(proc, party, ops):  # deadlock detection
-                party.remove()  # poked by the watcher: look again
-                return await self._operate(is_send, value, link)
-        else:
+        watch = proc.watch if proc is not None else None
+        if watch is None:
             await ops.park(party)  # rule 3
+        else:  # deadlock detection: the watcher sees who waits on what
+            watch.parking(proc, party)
+            try:
+                await ops.park(party)
+            finally:
+                watch.unparked(proc, party)
+            if party.state is POKED:  # the watcher asked it to look again
+                party.remove()
+                return await self._operate(is_send, value, link)
         if party.error is not None:
             raise party.error
         return party

@@ -50,7 +50,8 @@ class RunningProcess(Protocol):
     process_name: str
     last_checkpoint: Any
     #: the deadlock watcher of its composition, or ``None``: a parking task
-    #: calls ``watch.park(process, party, ops)`` instead of ``ops.park(party)``
+    #: calls ``watch.parking(process, party)`` before and ``watch.unparked``
+    #: after it parks
     watch: Any
 
 
