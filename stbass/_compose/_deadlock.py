@@ -43,6 +43,12 @@ class DeadlockError(RuntimeError):
     ``waits`` lists each blocked process and what it waits on; ``cycle`` is one
     cycle of processes waiting on each other (the first process repeated at the
     end). Turn detection off with ``PAR(..., detect_deadlock=False)``.
+
+    >>> try:                                                   # doctest: +SKIP
+    ...     await PAR(left, right).run()
+    ... except DeadlockError as err:
+    ...     err.cycle
+    ('left', 'right', 'left')
     """
 
     def __init__(self, message: str, *, waits: tuple[Waiting, ...] = (),
@@ -55,7 +61,11 @@ class DeadlockError(RuntimeError):
 @dataclass(frozen=True)
 class Waiting:
     """One task parked on a channel operation or an ALT: which process, which
-    operation (``"send"``, ``"recv"`` or ``"alt"``) and the channels it waits on."""
+    operation (``"send"``, ``"recv"`` or ``"alt"``) and the channels it waits on.
+
+    >>> print(Waiting("worker", "recv", ("jobs",)))
+    worker waits to recv on jobs
+    """
 
     process: str
     operation: str

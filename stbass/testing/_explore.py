@@ -28,7 +28,13 @@ BACKENDS = ("asyncio", "trio")
 class ScheduleFailure(AssertionError):
     """A run of :func:`explore` failed: ``backend``, ``decisions`` (replay them
     with ``explore(program, replay=decisions, backends=(backend,))``) and
-    ``error``, the exception the program raised."""
+    ``error``, the exception the program raised.
+
+    >>> try:                                                   # doctest: +SKIP
+    ...     explore(program)
+    ... except ScheduleFailure as failure:
+    ...     explore(program, replay=failure.decisions, backends=(failure.backend,))
+    """
 
     def __init__(
         self, message: str, *, backend: str, decisions: list[int], error: BaseException
@@ -63,7 +69,7 @@ def _exploring(decisions: _Decisions) -> Iterator[None]:
     if _alt_random.EXPLORER is not None:
         raise RuntimeError("explore: already exploring (explore cannot nest)")
     _alt_random.EXPLORER = decisions
-    ALT_RANDOM.randrange = decisions.randrange  # type: ignore[method-assign]
+    ALT_RANDOM.randrange = decisions.randrange  # type: ignore[method-assign,assignment]
     try:
         yield
     finally:

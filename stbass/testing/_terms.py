@@ -1019,7 +1019,15 @@ def with_policy(term: Term, on_failure: Policy) -> Term:
 
 class UserLeaf(Term):
     """A leaf that runs one of *your* processes, with a model of what it does:
-    made by :func:`leaf`. Its ``repr`` is ``leaf(<process name>)``."""
+    made by :func:`leaf`. Its ``repr`` is ``leaf(<process name>)``.
+
+    >>> from stbass import Process
+    >>> @Process
+    ... async def echo(ctx):
+    ...     return await ctx.recv("input")
+    >>> leaf(echo, model=lambda x: x)
+    leaf(echo)
+    """
 
     __slots__ = ("process", "model")
 
