@@ -243,3 +243,24 @@ async def test_the_par_span_carries_a_deadlock_event() -> None:
     (par,) = spans.named("PAR")
     (event,) = [e for e in par.events if e.name == "deadlock"]
     assert "left waits to send on a" in str(event.attributes["deadlock.cycle"])
+
+
+@pytest.mark.slow
+def test_the_benchmarks_run() -> None:
+    """Each benchmark runs both backends itself (no timing asserted)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(root) + os.pathsep + env.get("PYTHONPATH", "")
+    for module in ("benchmarks.deadlock", "benchmarks.explore"):
+        done = subprocess.run(
+            [sys.executable, "-m", module, "--quick"],
+            cwd=root, env=env, capture_output=True, text=True, timeout=300,
+        )
+        assert done.returncode == 0, done.stderr
+        for backend in ("asyncio", "trio"):
+            assert backend in done.stdout
