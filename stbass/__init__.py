@@ -20,6 +20,7 @@ from ._core._chan import ChannelTypeError as ChannelTypeError
 from ._core._chan import ChanStatistics as ChanStatistics
 from ._core._chan import SequentialProtocol as SequentialProtocol
 from ._core._chan import VariantProtocol as VariantProtocol
+from ._compose._deadlock import DeadlockError as DeadlockError
 from ._compose._seqpar import PAR as PAR
 from ._compose._seqpar import SEQ as SEQ
 from ._compose._seqpar import PARResult as PARResult
@@ -78,6 +79,7 @@ __all__ = (
     "ChoiceResult",
     "Collector",
     "DEADLINE",
+    "DeadlockError",
     "Distributor",
     "ExecutionBackend",
     "Failure",

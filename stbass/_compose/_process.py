@@ -59,6 +59,7 @@ class ProcessContext:
         "_bound",
         "_cancel_reason",
         "_label",
+        "watch",
     )
 
     def __init__(
@@ -96,6 +97,8 @@ class ProcessContext:
         self._bound: list[tuple[Chan[Any], bool]] = []
         self._cancel_reason: str | None = None
         self._label: str | None = None
+        #: the deadlock watcher of the composition running this process (or None)
+        self.watch: Any = None
 
     def __repr__(self) -> str:
         return (

@@ -337,7 +337,9 @@ class SEQ_FOR(_Replicator):
             replicas = self.replicas(count)
             value = input_value
             for replica in replicas:
-                result, value = await run_stage_until(replica, value, parent, deadline)
+                result, value = await run_stage_until(
+                    replica, value, parent, deadline, ctx.watch if ctx is not None else None
+                )
                 results.append(result)
                 if result.is_fail:
                     value = None

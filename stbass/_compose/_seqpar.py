@@ -16,7 +16,10 @@ import anyio
 
 from .. import _names as N
 from .._core import _hook
+from .._core import _alt_random
 from .._core._chan import Chan, ChannelClosedError
+from .._core._hook import CURRENT
+from ._deadlock import Watcher
 from ._process import Process, ProcessContext, current_context
 from ._result import Failure, FailurePolicy, ProcessResult, check_policy
 
@@ -389,6 +392,7 @@ class SEQ(Composition):
         await anyio.lowlevel.checkpoint()  # every composition run is a checkpoint
         parent = ctx.process_name if ctx is not None else _parent_name("SEQ")
         deadline = ctx.deadline if ctx is not None else None
+        watch = ctx.watch if ctx is not None else None
         attrs = {
             N.COMPOSITION: "SEQ",
             N.CHILDREN: len(self.procs),
@@ -401,7 +405,7 @@ class SEQ(Composition):
             for stage in self.procs:
                 if halted:
                     break
-                result, value = await run_stage_until(stage, value, parent, deadline)
+                result, value = await run_stage_until(stage, value, parent, deadline, watch)
                 results.append(result)
                 if result.is_fail:
                     value = None
@@ -420,16 +424,17 @@ def _past(deadline: float | None) -> bool:
 
 
 async def run_stage_until(
-    stage: Process, value: Any, parent: str, deadline: float | None
+    stage: Process, value: Any, parent: str, deadline: float | None,
+    watch: Watcher | None = None,
 ) -> tuple[ProcessResult[Any], Any]:
     """Run one SEQ stage, cancelled at *deadline* (absolute, on anyio's clock):
     a stage still running then is a failure with a ``"deadline"``
     :class:`ProcessCancelledError`."""
     if deadline is None:
-        return await _run_stage(stage, value, parent, deadline)
+        return await _run_stage(stage, value, parent, deadline, watch)
     staged: tuple[ProcessResult[Any], Any] | None = None
     with anyio.CancelScope(deadline=deadline):
-        staged = await _run_stage(stage, value, parent, deadline)
+        staged = await _run_stage(stage, value, parent, deadline, watch)
     if staged is not None:
         return staged
     name = stage.name
@@ -471,7 +476,8 @@ def own_cancellation(
 
 
 async def _run_stage(
-    stage: Process, value: Any, parent: str, deadline: float | None
+    stage: Process, value: Any, parent: str, deadline: float | None,
+    watch: Watcher | None = None,
 ) -> tuple[ProcessResult[Any], Any]:
     """Run one SEQ stage; returns its result and the value to pass on."""
     ctx = ProcessContext(
@@ -481,7 +487,21 @@ async def _run_stage(
         placement=stage.placement,
         deadline=deadline,
     )
-    result = await execute_with_input(stage, ctx, value)
+    if watch is None:
+        result = await execute_with_input(stage, ctx, value)
+    elif isinstance(stage, Composition):
+        watch.declare(ctx)  # its children join the enclosing deadlock watcher
+        result = await execute_with_input(stage, ctx, value)
+    else:
+        running: Any = CURRENT.get()
+        watch.delegate(running, 1)  # a process running this SEQ waits for its stages
+        watch.declare(ctx)
+        watch.enter(ctx)
+        try:
+            result = await execute_with_input(stage, ctx, value)
+        finally:
+            watch.leave(ctx)
+            watch.delegate(running, -1)
     return result, (result._value if result.is_ok else None)
 
 
@@ -554,6 +574,11 @@ class PAR(Composition):
     cancels what is still running then; cancelled children appear as failures
     (:class:`ProcessCancelledError`). Cancellation from outside propagates.
 
+    When every child waits on a channel whose other end another waiting child
+    holds, the PAR is cancelled and raises :class:`~stbass.DeadlockError`
+    naming the cycle (``detect_deadlock=False`` turns this off; see
+    docs/testing.md).
+
     >>> result = await PAR(producer, consumer).run()   # doctest: +SKIP
     """
 
@@ -565,12 +590,19 @@ class PAR(Composition):
         on_failure: FailurePolicy = FailurePolicy.HALT,
         deadline: float | None = None,
         reduce: Callable[[list[Any]], Any] | None = None,
+        detect_deadlock: bool = True,
     ) -> None:
         super().__init__(name=self.span_name)
         self.procs = list(check_processes(self.span_name, procs))
         self.on_failure = check_policy(on_failure, self.span_name)
         self.deadline = check_deadline(self.span_name, deadline)
         self.reduce = check_reduce(self.span_name, reduce)
+        if not isinstance(detect_deadlock, bool):
+            raise TypeError(
+                f"{self.span_name}: detect_deadlock must be a bool, "
+                f"got {type(detect_deadlock).__name__}"
+            )
+        self.detect_deadlock = detect_deadlock
         self.result: PARResult | None = None
 
     def add(self, *procs: Process) -> None:
@@ -585,6 +617,8 @@ class PAR(Composition):
             args.append(f"deadline={self.deadline!r}")
         if self.reduce is not None:
             args.append(f"reduce={getattr(self.reduce, '__name__', None) or repr(self.reduce)}")
+        if not self.detect_deadlock:
+            args.append("detect_deadlock=False")
         return f"PAR({', '.join(args)})" + (".optional()" if self.is_optional else "")
 
     async def run(self, ctx: ProcessContext | None = None) -> PARResult:
@@ -600,6 +634,7 @@ class PAR(Composition):
             ctx,
             {},
             reduce=self.reduce,
+            detect_deadlock=self.detect_deadlock,
         )
 
     async def _run_as_stage(self, ctx: ProcessContext, input_value: Any) -> PARResult:
@@ -627,6 +662,7 @@ async def run_par(
     *,
     reduce: Callable[[list[Any]], Any] | None = None,
     stage_input: tuple[Any] | None = None,
+    detect_deadlock: bool = True,
 ) -> PARResult:
     """The PAR engine, shared with PAR_FOR and PLACED_PAR.
 
@@ -637,6 +673,10 @@ async def run_par(
     *reduce* folds the list of child values into the PAR's value; *stage_input*,
     a 1-tuple, is the value every child receives on ``"input"`` (a PAR used as
     a stage of SEQ or another value-passing composition).
+
+    With *detect_deadlock*, the children run under the deadlock watcher of the
+    enclosing composition, or of this one if it is the outermost (see
+    ``stbass._compose._deadlock``); this one raises :class:`DeadlockError`.
     """
     await anyio.lowlevel.checkpoint()  # every composition run is a checkpoint
     parent = ctx.process_name if ctx is not None else _parent_name(span_name)
@@ -672,14 +712,34 @@ async def run_par(
         halt_cause: list[_Slot] = []
         halt = on_failure is FailurePolicy.HALT
         cancelled = anyio.get_cancelled_exc_class()
+        watch: Watcher | None = None
+        owner = False
+        running = CURRENT.get()
+        if detect_deadlock:
+            watch = ctx.watch if ctx is not None else None
+            if watch is None:
+                watch = Watcher(0.0)
+                owner = True
+            for slot in slots:
+                watch.declare(slot.ctx)
 
         async with anyio.create_task_group() as tg:
             if abs_deadline is not None:
                 # Its own deadline, or the deadline of the context it runs in.
                 tg.cancel_scope.deadline = abs_deadline
+            if owner:
+                assert watch is not None
+                watch.outer_deadline = anyio.current_effective_deadline()
+                watch.scope = tg.cancel_scope
+                watch.recorder = rec
+            elif watch is not None and running is not None:
+                watch.delegate(running, 1)  # type: ignore[arg-type]
 
             async def run_child(index: int, slot: _Slot) -> None:
                 _hook.CHILD_INDEX.set(index)
+                leaf = watch is not None and not isinstance(slot.process, Composition)
+                if leaf:
+                    watch.enter(slot.ctx)  # type: ignore[union-attr]
                 try:
                     if stage_input is not None:
                         result = await execute_with_input(slot.process, slot.ctx, stage_input[0])
@@ -689,6 +749,9 @@ async def run_par(
                         result = await runner(index, slot.process, slot.ctx)
                 except cancelled as exc:
                     result = own_cancellation(slot.process, slot.ctx, exc)
+                finally:
+                    if leaf:
+                        watch.leave(slot.ctx)  # type: ignore[union-attr]
                 slot.result = result
                 if halt and result.is_fail and not slot.process.is_optional and not halt_cause:
                     halt_cause.append(slot)
@@ -698,8 +761,12 @@ async def run_par(
                     tg.cancel_scope.cancel()
 
             if max_parallel is None or max_parallel >= len(slots):
-                for i, slot in enumerate(slots):
-                    tg.start_soon(run_child, i, slot)
+                if _alt_random.EXPLORER is not None:  # explore decides the start order
+                    for i in _explored_order(len(slots), _alt_random.EXPLORER):
+                        tg.start_soon(run_child, i, slots[i])
+                else:
+                    for i, slot in enumerate(slots):
+                        tg.start_soon(run_child, i, slot)
             else:
                 indices = iter(range(len(slots)))  # shared: each index is taken once
 
@@ -712,6 +779,10 @@ async def run_par(
                 for _ in range(max_parallel):
                     tg.start_soon(worker)
 
+        if watch is not None and not owner and running is not None:
+            watch.delegate(running, -1)  # type: ignore[arg-type]
+        if owner and watch is not None and watch.found is not None:
+            raise watch.found
         for slot in slots:
             if slot.result is None:
                 slot.result = _cancelled_result(slot, halt_cause, deadline if own_first else None)
@@ -725,6 +796,13 @@ async def run_par(
             first = outcome.failures[0]
             rec.failed(first.error, first.summary)
         return outcome
+
+
+def _explored_order(n: int, choose: Callable[[int], int]) -> list[int]:
+    """A start order for *n* children, one decision per position (all zeros:
+    declaration order)."""
+    left = list(range(n))
+    return [left.pop(choose(len(left)) if len(left) > 1 else 0) for _ in range(n)]
 
 
 def _cancelled_result(

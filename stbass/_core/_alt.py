@@ -455,11 +455,19 @@ async def _alt(
             g.target._offer(offer)
             offers.append(offer)
         party.offers = offers
-        if deadlines:
-            with anyio.CancelScope(deadline=min(deadlines.values())):
+        proc = _hook.CURRENT.get()
+        watch = proc.watch if proc is not None else None
+        if watch is not None:  # deadlock detection (a timer: never deadlocked)
+            watch.parking(proc, party, bool(deadlines))
+        try:
+            if deadlines:
+                with anyio.CancelScope(deadline=min(deadlines.values())):
+                    await ops.park(party)
+            else:
                 await ops.park(party)
-        else:
-            await ops.park(party)
+        finally:
+            if watch is not None:
+                watch.unparked(proc, party)
         state = party.state
         if state is COMMITTED:
             taken = party.chosen

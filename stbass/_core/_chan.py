@@ -25,8 +25,8 @@ from typing import Any, Generic, TypeAlias, TypeVar, final, overload
 
 import anyio
 
-from . import _hook, _park
-from ._park import COMMITTED, WAITING, WITHDRAWN, Party
+from . import _alt_random, _hook, _park
+from ._park import COMMITTED, POKED, WAITING, WITHDRAWN, Party
 from ._util import describe_type
 
 T = TypeVar("T")
@@ -324,6 +324,8 @@ def first_available(waiting: dict[OfferLike, None]) -> OfferLike | None:
     """The oldest offer in *waiting* that can be committed now, or ``None``."""
     if not waiting:
         return None
+    if _alt_random.EXPLORER is not None and len(waiting) > 1:
+        return _explored(waiting, _alt_random.EXPLORER)
     offer = next(iter(waiting))
     if offer.available():
         return offer
@@ -331,6 +333,14 @@ def first_available(waiting: dict[OfferLike, None]) -> OfferLike | None:
         if offer.available():
             return offer
     return None
+
+
+def _explored(waiting: dict[OfferLike, None], choose: Callable[[int], int]) -> OfferLike | None:
+    """``stbass.testing.explore`` decides which available offer commits first."""
+    ready = [offer for offer in list(waiting) if offer.available()]
+    if len(ready) <= 1:
+        return ready[0] if ready else None
+    return ready[choose(len(ready))]
 
 
 class Done:
@@ -782,7 +792,19 @@ class Chan(Generic[T]):
         party = Solo(self, is_send, value, link)
         ops.arm(party)
         (self._senders if is_send else self._receivers)[party] = None
-        await ops.park(party)  # rule 3
+        proc = _hook.CURRENT.get()
+        watch = proc.watch if proc is not None else None
+        if watch is None:
+            await ops.park(party)  # rule 3
+        else:  # deadlock detection: the watcher sees who waits on what
+            watch.parking(proc, party)
+            try:
+                await ops.park(party)
+            finally:
+                watch.unparked(proc, party)
+            if party.state is POKED:  # the watcher asked it to look again
+                party.remove()
+                return await self._operate(is_send, value, link)
         if party.error is not None:
             raise party.error
         return party

@@ -50,6 +50,10 @@ class RunningProcess(Protocol):
 
     process_name: str
     last_checkpoint: Any
+    #: the deadlock watcher of its composition, or ``None``: a parking task
+    #: calls ``watch.parking(process, party)`` before and ``watch.unparked``
+    #: after it parks
+    watch: Any
 
 
 #: The index of the PAR child this task runs (set by ``run_par``; an

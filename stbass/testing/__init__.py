@@ -46,7 +46,11 @@ from ._terms import Tag as Tag
 from ._terms import Term as Term
 from ._terms import TermError as TermError
 from ._terms import While as While
+
+from ._terms import UserLeaf as UserLeaf
 from ._terms import assert_equivalent as assert_equivalent
+from ._terms import equivalent_once as equivalent_once
+from ._terms import leaf as leaf
 from ._terms import can_fail as can_fail
 from ._terms import check_term as check_term
 from ._terms import error_label as error_label
@@ -57,13 +61,19 @@ from ._terms import model as model
 from ._terms import run_process as run_process
 from ._terms import run_term as run_term
 from ._terms import with_policy as with_policy
+from ._explore import ScheduleFailure as ScheduleFailure
+from ._explore import explore as explore
 from ._tools import Sequencer as Sequencer
+from ._tools import Waiting as Waiting
+from ._tools import blocked as blocked
 from ._tools import SpanRecorder as SpanRecorder
 from ._tools import record_spans as record_spans
 from ._tools import wait_all_tasks_blocked as wait_all_tasks_blocked
 
 try:
     from ._strategies import choice_terms as choice_terms
+
+    from ._strategies import check_laws as check_laws
     from ._strategies import leaf_terms as leaf_terms
     from ._strategies import predicates as predicates
     from ._strategies import terms as terms
@@ -85,6 +95,10 @@ except ImportError as _exc:  # pragma: no cover - hypothesis is a test dependenc
     def predicates(*args: object, **kwargs: object) -> object:  # type: ignore[misc]
         """Needs hypothesis (``pip install hypothesis``)."""
         raise ImportError("stbass.testing.predicates needs hypothesis") from _missing
+
+    def check_laws(*args: object, **kwargs: object) -> None:  # type: ignore[misc]
+        """Needs hypothesis (``pip install hypothesis``)."""
+        raise ImportError("stbass.testing.check_laws needs hypothesis") from _missing
 
 
 __all__ = (
@@ -109,6 +123,7 @@ __all__ = (
     "Quorum",
     "Race",
     "Seq",
+    "ScheduleFailure",
     "SeqFor",
     "Sequencer",
     "Skip",
@@ -117,14 +132,23 @@ __all__ = (
     "Term",
     "TermError",
     "While",
+
+    "UserLeaf",
+    "Waiting",
     "assert_equivalent",
+    "blocked",
     "can_fail",
     "choice_terms",
+
+    "check_laws",
     "check_term",
+    "equivalent_once",
     "error_label",
+    "explore",
     "failure_status",
     "freeze",
     "is_deterministic",
+    "leaf",
     "leaf_terms",
     "model",
     "predicates",

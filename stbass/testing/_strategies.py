@@ -9,6 +9,8 @@ from hypothesis import strategies as st
 
 from ._terms import (
     HEDGE_LONG,
+
+    BACKENDS,
     Alt,
     Below,
     Fail,
@@ -29,6 +31,11 @@ from ._terms import (
     Tag,
     Term,
     While,
+
+    Outcome,
+    _check_for_all,
+    equivalent_once,
+    failure_status,
 )
 
 _POLICIES: tuple[Policy, ...] = ("halt", "collect")
@@ -73,7 +80,7 @@ def leaf_terms(
 
 def terms(
     *,
-    leaves: st.SearchStrategy[Term] | None = None,
+    leaves: st.SearchStrategy[Term] | Sequence[Term] | None = None,
     max_leaves: int = 8,
     max_children: int = 3,
     policies: Sequence[Policy] = _POLICIES,
@@ -82,19 +89,36 @@ def terms(
     optional: bool = True,
     failures: bool = True,
     delays: Sequence[float] = (0.0,),
-    choice: bool = True,
+    choice: bool | None = None,
 ) -> st.SearchStrategy[Term]:
     """Whole process terms: *leaves* nested in :class:`Seq`, :class:`Par`,
-    :class:`Alt`, :class:`ParFor`, :class:`SeqFor`, :class:`Opt` and (unless
-    ``choice=False``) :class:`If`, :class:`While`, :class:`Race`,
-    :class:`Hedge` and :class:`Quorum`, with ``st.recursive``.
-    ``replicators=False`` leaves out :class:`ParFor` and :class:`SeqFor`.
+    :class:`Alt`, :class:`ParFor`, :class:`SeqFor`, :class:`Opt` and
+    :class:`If`, :class:`While`, :class:`Race`, :class:`Hedge` and
+    :class:`Quorum`, with ``st.recursive``. ``replicators=False`` leaves out
+    :class:`ParFor` and :class:`SeqFor`. *leaves* is a strategy or a list of
+    terms to pick from, e.g. your own processes as ``leaf(process, model=...)``
+    (see :func:`leaf`). ``choice`` (default: on, except for a list of your own
+    leaves, whose values the choice terms' integer predicates and ``Inc``
+    bodies do not fit) switches the choice compositions on or off.
 
     >>> @given(terms(failures=False))                     # doctest: +SKIP
     ... async def test_par_of_one(anyio_backend, t):
     ...     await assert_equivalent(Par(t), t, transform=...)
     """
-    base = leaves if leaves is not None else leaf_terms(failures=failures, delays=delays)
+    if choice is None:
+        choice = leaves is None or isinstance(leaves, st.SearchStrategy)
+    if leaves is None:
+        base = leaf_terms(failures=failures, delays=delays)
+    elif isinstance(leaves, st.SearchStrategy):
+        base = leaves
+    else:
+        chosen = list(leaves)
+        if not chosen or not all(isinstance(t, Term) for t in chosen):
+            raise TypeError(
+                f"terms: leaves must be a strategy or a non-empty list of terms "
+                f"(your processes as leaf(process, model=...)), got {leaves!r}"
+            )
+        base = st.sampled_from(chosen)
     policy = st.sampled_from(tuple(policies))
 
     def extend(children: st.SearchStrategy[Term]) -> st.SearchStrategy[Term]:
@@ -161,3 +185,63 @@ def choice_terms(children: st.SearchStrategy[Term], max_children: int = 3) -> li
             lambda cs: st.integers(1, len(cs)).map(lambda k: Quorum(k, *cs))
         ),
     ]
+
+
+def _append_none(o: Outcome) -> Outcome:
+    return Outcome.ok((*o.value, None)) if o.is_ok else o
+
+
+def _one(o: Outcome) -> Outcome:
+    return Outcome.ok((o.value,)) if o.is_ok else o
+
+
+def _swap(o: Outcome) -> Outcome:
+    return Outcome.ok((o.value[1], o.value[0])) if o.is_ok else o
+
+
+def check_laws(
+    leaves: Sequence[Term],
+    *,
+    inputs: st.SearchStrategy[Any] | None = None,
+    max_examples: int = 50,
+    max_leaves: int = 5,
+    backends: Sequence[str] = BACKENDS,
+) -> None:
+    """Check the laws of SEQ and PAR on programs built from *your* processes.
+
+    *leaves* are terms — typically your processes as ``leaf(process,
+    model=...)``; hypothesis builds random compositions of them (:func:`terms`,
+    without :class:`Alt`) and, on each of *backends*, checks that every program
+    does what the models say and that these laws hold: ``SEQ`` is associative,
+    SKIP is the unit of ``SEQ`` and of ``PAR``, ``PAR`` is commutative, and
+    ``PAR(P) = P``. A plain function for a plain test (no fixture, no async); a
+    failure is shrunk and reported with the programs as Python.
+
+    >>> def test_my_processes_obey_the_laws():                      # doctest: +SKIP
+    ...     check_laws([leaf(inc, model=lambda x: x + 1)], inputs=st.integers())
+    """
+    xs = inputs if inputs is not None else st.integers(-3, 9)
+    some = terms(leaves=leaves, max_leaves=max_leaves, alt=False, optional=False, choice=False)
+    policy = st.sampled_from(_POLICIES)
+
+    async def law(case: tuple[Term, Term, Term, Policy, Any]) -> None:
+        a, b, c, p, x = case
+        await equivalent_once(a, a, input_value=x)  # run(P) is one of model(P)
+        await equivalent_once(
+            Seq(Seq(a, b, on_failure=p), c, on_failure=p),
+            Seq(a, Seq(b, c, on_failure=p), on_failure=p),
+            input_value=x,
+        )
+        await equivalent_once(Seq(Skip(), a, on_failure=p), a, input_value=x)
+        await equivalent_once(Seq(a, Skip(), on_failure=p), a, input_value=x)
+        await equivalent_once(
+            Par(a, b, Skip(), on_failure=p), Par(a, b, on_failure=p),
+            transform=_append_none, view=failure_status,
+        )
+        await equivalent_once(
+            Par(a, b, on_failure=p), Par(b, a, on_failure=p),
+            transform=_swap, view=failure_status,
+        )
+        await equivalent_once(Par(a, on_failure=p), a, transform=_one)
+
+    _check_for_all(law, st.tuples(some, some, some, policy, xs), max_examples, backends)

@@ -16,9 +16,9 @@ timing), so a real run must land inside the set on either backend.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, Final, Literal
+from typing import Any, ClassVar, Final, Literal, overload
 
 import anyio
 
@@ -39,6 +39,9 @@ from .._compose._replicator import PAR_FOR, SEQ_FOR
 from .._compose._result import FailurePolicy, ProcessResult
 
 Policy = Literal["halt", "collect"]
+
+#: the backends the synchronous checks run on
+BACKENDS: Final = ("asyncio", "trio")
 
 #: the label of a child cancelled by a sibling's failure under HALT
 CANCELLED_BY_HALT: Final = "cancelled:halt"
@@ -168,6 +171,22 @@ async def _input_of(ctx: ProcessContext) -> Any:
 async def _pause(delay: float) -> None:
     if delay:
         await anyio.sleep(delay)
+
+
+def _terms_only(owner: str, children: tuple[Any, ...]) -> tuple[Any, ...]:
+    """*children*, or a TypeError naming the first that is not a :class:`Term`
+    (a plain Process needs a model: ``leaf(process, model=...)``)."""
+    for i, child in enumerate(children):
+        if not isinstance(child, Term):
+            hint = (
+                f"; wrap it with leaf({child.name}, model=...) to say what it does"
+                if isinstance(child, Process)
+                else ""
+            )
+            raise TypeError(
+                f"{owner}: child {i} must be a term, got {type(child).__name__} {child!r}{hint}"
+            )
+    return children
 
 
 def _kw(**fields: Any) -> str:
@@ -464,7 +483,7 @@ class Seq(_Composite):
 
     def __init__(self, *children: Term, on_failure: Policy = "halt") -> None:
         _policy(on_failure)
-        self.children = children
+        self.children = _terms_only("Seq", children)
         self.on_failure = on_failure
 
     def _key(self) -> tuple[Any, ...]:
@@ -522,7 +541,7 @@ class Par(_Composite):
         self, *children: Term, on_failure: Policy = "halt", deadline: float | None = None
     ) -> None:
         _policy(on_failure)
-        self.children = children
+        self.children = _terms_only("Par", children)
         self.on_failure = on_failure
         self.deadline = deadline
 
@@ -1154,7 +1173,103 @@ def can_fail(term: Term) -> bool:
     return any(isinstance(t, Fail) or (isinstance(t, Idx) and t.fail_on) for t in term.leaves())
 
 
-async def assert_equivalent(
+@overload
+def assert_equivalent(
+    lhs: Term | Process,
+    rhs: Term | Process,
+    *,
+    input_value: Any = None,
+    transform: Callable[[Outcome], Outcome] | None = None,
+    view: Callable[[Outcome], Outcome] | None = None,
+    inputs: None = None,
+) -> Coroutine[Any, Any, tuple[Outcome, Outcome]]: ...
+@overload
+def assert_equivalent(
+    lhs: Term | Process,
+    rhs: Term | Process,
+    *,
+    input_value: Any = None,
+    transform: Callable[[Outcome], Outcome] | None = None,
+    view: Callable[[Outcome], Outcome] | None = None,
+    inputs: Any,
+    max_examples: int = 100,
+    backends: Sequence[str] = BACKENDS,
+) -> None: ...
+
+
+def assert_equivalent(
+    lhs: Term | Process,
+    rhs: Term | Process,
+    *,
+    input_value: Any = None,
+    transform: Callable[[Outcome], Outcome] | None = None,
+    view: Callable[[Outcome], Outcome] | None = None,
+    inputs: Any = None,
+    max_examples: int = 100,
+    backends: Sequence[str] = BACKENDS,
+) -> Coroutine[Any, Any, tuple[Outcome, Outcome]] | None:
+    """Assert that two processes (or terms) are equivalent.
+
+    **With** ``inputs`` (a hypothesis strategy) this is a plain function for a
+    plain test — no fixture, no ``async``: for every input hypothesis draws it
+    runs both sides on each of *backends* (``anyio.run``, asyncio and trio) and
+    compares them as below; a failure is shrunk to a minimal input and reported
+    with it and the backend.
+
+    >>> from hypothesis import strategies as st
+    >>> def test_normalise():                                          # doctest: +SKIP
+    ...     assert_equivalent(normalise, SEQ(strip, lower), inputs=st.text())
+
+    **Without** ``inputs`` it returns a coroutine to await inside an anyio
+    test: one run of each side on the current backend with *input_value*
+    (see :func:`equivalent_once`).
+    """
+    if inputs is None:
+        return equivalent_once(lhs, rhs, input_value=input_value, transform=transform, view=view)
+    _check_for_all(
+        lambda x: equivalent_once(lhs, rhs, input_value=x, transform=transform, view=view),
+        inputs,
+        max_examples,
+        backends,
+    )
+    return None
+
+
+def _check_for_all(
+    run_one: Callable[[Any], Awaitable[Any]],
+    inputs: Any,
+    max_examples: int,
+    backends: Sequence[str],
+) -> None:
+    """For every input hypothesis draws from *inputs*: ``anyio.run(run_one(x))``
+    on each backend; a failure is re-raised naming the backend and the input."""
+    from hypothesis import HealthCheck, given, settings
+
+    for backend in backends:
+        if backend not in BACKENDS:
+            raise ValueError(f"unknown backend {backend!r}; use 'asyncio' or 'trio'")
+
+    @settings(
+        max_examples=max_examples,
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow],
+        database=None,
+    )
+    @given(inputs)
+    def for_all(x: Any) -> None:
+        for backend in backends:
+            async def once() -> None:
+                await run_one(x)
+
+            try:
+                anyio.run(once, backend=backend)
+            except AssertionError as exc:
+                raise AssertionError(f"on {backend}, input {x!r}: {exc}") from None
+
+    for_all()
+
+
+async def equivalent_once(
     lhs: Term | Process,
     rhs: Term | Process,
     *,
@@ -1252,3 +1367,94 @@ def with_policy(term: Term, on_failure: Policy) -> Term:
     if isinstance(term, Hedge):
         return Hedge(*(with_policy(c, on_failure) for c in term.children), after=term.after)
     return term
+
+
+# ------------------------------------------------------------ your processes
+
+
+class UserLeaf(Term):
+    """A leaf that runs one of *your* processes, with a model of what it does:
+    made by :func:`leaf`. Its ``repr`` is ``leaf(<process name>)``.
+
+    >>> from stbass import Process
+    >>> @Process
+    ... async def echo(ctx):
+    ...     return await ctx.recv("input")
+    >>> leaf(echo, model=lambda x: x)
+    leaf(echo)
+    """
+
+    __slots__ = ("process", "model")
+
+    def __init__(self, process: Process, model: Callable[[Any], Any]) -> None:
+        if not isinstance(process, Process):
+            raise TypeError(
+                f"leaf: expected a stbass Process, got {type(process).__name__} {process!r}"
+            )
+        if not callable(model):
+            raise TypeError(
+                f"leaf({process.name}): model must be a callable (input -> expected value), "
+                f"got {type(model).__name__}"
+            )
+        self.process = process
+        self.model = model
+
+    def _key(self) -> tuple[Any, ...]:
+        return (id(self.process), id(self.model))
+
+    def __repr__(self) -> str:
+        return f"leaf({self.process.name})"
+
+    def build(self) -> Process:
+        return _UserLeafProcess(self.process)
+
+    def outcomes(self, input_value: Any = None) -> frozenset[Outcome]:
+        try:
+            expected = self.model(input_value)
+        except Exception as exc:  # the model says the process fails this way
+            return frozenset({Outcome.failed(error_label(exc))})
+        if isinstance(expected, Outcome):
+            return frozenset({expected})
+        if isinstance(expected, (set, frozenset)) and all(
+            isinstance(o, Outcome) for o in expected
+        ):
+            return frozenset(expected)
+        return frozenset({Outcome.ok(expected)})
+
+
+class _UserLeafProcess(Process):
+    """Runs the user's process as a one-stage SEQ fed this process's input, so it
+    always has an ``"input"`` channel (``None`` inside a PAR, as the model sees)."""
+
+    def __init__(self, process: Process) -> None:
+        super().__init__(name=process.name)
+        self.inner = process
+
+    def __repr__(self) -> str:
+        return f"leaf({self.inner.name}).build()"
+
+    async def run(self, ctx: ProcessContext) -> Any:
+        x = freeze(await _input_of(ctx))  # the value the model sees
+        return (await SEQ(self.inner).run(x)).as_process_result()
+
+
+def leaf(process: Process, *, model: Callable[[Any], Any]) -> UserLeaf:
+    """Use your own *process* in generated terms, with a *model* of it.
+
+    ``model(x)`` says what the process gives for input ``x`` (``None`` when it
+    runs inside a ``Par``, which feeds no input): a value (success with that
+    value), an :class:`Outcome`, a set of outcomes (any of them may happen), or
+    it raises — the process is expected to fail with the same error (compared by
+    :func:`error_label`). The process reads its input from ``ctx.recv("input")``
+    and returns its value, like any ``SEQ`` stage; the input is :func:`freeze`-d
+    (lists become tuples), so the process and its model see the same value.
+
+    >>> from stbass import Process
+    >>> @Process
+    ... async def inc(ctx):
+    ...     return await ctx.recv("input") + 1
+    >>> t = Seq(Leaf(1), leaf(inc, model=lambda x: x + 1))
+    >>> t, model(t)
+    (Seq(Leaf(1), leaf(inc)), frozenset({Outcome.ok(2)}))
+    """
+    return UserLeaf(process, model)

@@ -10,6 +10,8 @@ from typing import Any, final
 import anyio
 
 from .. import observe
+from .._compose._deadlock import Waiting as Waiting
+from .._compose._deadlock import blocked as blocked
 
 
 @final

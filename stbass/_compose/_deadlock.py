@@ -1,0 +1,355 @@
+"""Deadlock detection: a composition whose processes all wait on each other fails.
+
+A :class:`Watcher` belongs to the outermost PAR (or replicator) that runs with
+``detect_deadlock=True`` (the default); nested compositions share it. It knows
+the leaf processes that are running and, through the park path of channels and
+ALT, which of them wait on what: a parking task whose running process
+(``stbass._core._hook.CURRENT``) has a ``watch`` calls :meth:`Watcher.parking`
+before it parks and :meth:`Watcher.unparked` after.
+the park path only.
+
+When the last running process parks, the watcher checks synchronously that
+every process is parked (no committed party about to wake, no timer of its own
+pending) and that every channel it waits on has its other end held by another
+running process — held means the channel is in that process's
+``ctx.channels`` or bound to it by ``ctx.send``/``ctx.recv``. Then nothing can
+ever move again, so the composition is cancelled and raises
+:class:`DeadlockError`, which names each process, what it waits on, and a cycle.
+Channels with an end held outside the composition (or by nobody) never count.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final
+
+import anyio
+
+from .._core._park import WAITING, Party
+
+if TYPE_CHECKING:
+    from .._core._chan import Chan
+    from ._process import ProcessContext
+
+EVENT_DEADLOCK: Final = "deadlock"
+
+
+class DeadlockError(RuntimeError):
+    """Every process of a composition waits on a channel whose other end is held
+    by another process of the composition that waits too: nothing can move.
+
+    ``waits`` lists each blocked process and what it waits on; ``cycle`` is one
+    cycle of processes waiting on each other (the first process repeated at the
+    end). Turn detection off with ``PAR(..., detect_deadlock=False)``.
+
+    >>> try:                                                   # doctest: +SKIP
+    ...     await PAR(left, right).run()
+    ... except DeadlockError as err:
+    ...     err.cycle
+    ('left', 'right', 'left')
+    """
+
+    def __init__(self, message: str, *, waits: tuple[Waiting, ...] = (),
+                 cycle: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.waits = waits
+        self.cycle = cycle
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """One task parked on a channel operation or an ALT: which process, which
+    operation (``"send"``, ``"recv"`` or ``"alt"``) and the channels it waits on.
+
+    >>> print(Waiting("worker", "recv", ("jobs",)))
+    worker waits to recv on jobs
+    """
+
+    process: str
+    operation: str
+    channels: tuple[str, ...]
+
+    def __str__(self) -> str:
+        on = ", ".join(self.channels)
+        if self.operation == "alt":
+            return f"{self.process} waits in an ALT on {on}"
+        return f"{self.process} waits to {self.operation} on {on}"
+
+
+def _waiting(party: Party) -> bool:
+    return party.state is WAITING and party.live()
+
+
+def _ends_of(party: Party) -> list[tuple[Chan[Any], bool]]:
+    """The (channel, is_send) pairs a waiting party waits on."""
+    chan = getattr(party, "chan", None)
+    if chan is not None:  # a plain send or recv
+        return [(chan, bool(getattr(party, "is_send")))]
+    return [(offer.chan, offer.is_send) for offer in party.offers]
+
+
+def _describe(party: Party, name: str) -> Waiting:
+    ends = _ends_of(party)
+    if getattr(party, "chan", None) is not None:
+        op = "send" if ends[0][1] else "recv"
+    else:
+        op = "alt"
+    return Waiting(name, op, tuple(ch.name for ch, _ in ends))
+
+
+_WATCHERS: weakref.WeakSet[Watcher] = weakref.WeakSet()
+
+
+class Watcher:
+    """The deadlock detector of one composition tree (see the module docstring).
+
+    The park path costs a few dict operations. Whether a parked task has a
+    timeout of its own (a cancel scope with a deadline inside the composition)
+    is asked only when every process waits in a closed graph: tasks that parked
+    before that moment are poked to look again (a plain send or recv retries,
+    an ALT re-scans), and record their deadline when they park again.
+    """
+
+    __slots__ = ("running", "delegating", "parked", "timed", "verifying", "outer_deadline",
+                 "scope", "found", "recorder", "order", "_count", "__weakref__")
+
+    def __init__(self, outer_deadline: float) -> None:
+        self.running: dict[ProcessContext, None] = {}
+        #: processes whose body runs a nested composition sharing this watcher
+        self.delegating: dict[ProcessContext, int] = {}
+        self.parked: dict[ProcessContext, list[Party]] = {}
+        #: parked parties whose timeout is known: True when it has one
+        self.timed: dict[Party, bool] = {}
+        #: parked tasks record their timeout (a closed graph is being verified)
+        self.verifying = False
+        self.outer_deadline = outer_deadline
+        self.scope: anyio.CancelScope | None = None
+        self.found: DeadlockError | None = None
+        self.recorder: Any = None
+        #: declaration order of the processes, so reports read in program order
+        self.order: dict[ProcessContext, int] = {}
+        self._count = 0
+        _WATCHERS.add(self)
+
+    # ----------------------------------------------------- bookkeeping
+
+    def declare(self, ctx: ProcessContext) -> None:
+        """*ctx* is a process of a composition under this watcher, in program order."""
+        ctx.watch = self
+        self.order[ctx] = self._count
+        self._count += 1
+
+    def enter(self, ctx: ProcessContext) -> None:
+        """*ctx* is a leaf process that runs (or is about to) under this watcher."""
+        ctx.watch = self
+        self.running[ctx] = None
+
+    def leave(self, ctx: ProcessContext) -> None:
+        """*ctx* finished; the others may now be deadlocked without it."""
+        self.running.pop(ctx, None)
+        self.order.pop(ctx, None)
+        self.parked.pop(ctx, None)
+        self.delegating.pop(ctx, None)
+        if self.running and len(self.parked) + len(self.delegating) >= len(self.running):
+            self.check()
+
+    def delegate(self, ctx: ProcessContext | None, delta: int) -> None:
+        """*ctx* starts (+1) or ends (-1) running a nested composition."""
+        if ctx is None or ctx not in self.running:
+            return
+        n = self.delegating.get(ctx, 0) + delta
+        if n > 0:
+            self.delegating[ctx] = n
+        else:
+            self.delegating.pop(ctx, None)
+
+    def parking(self, proc: Any, party: Party, timed: bool = False) -> None:
+        """The running process *proc* is about to park *party* (*timed*: it has
+        a timer guard); called by the park path of channels and ALT."""
+        ctx: ProcessContext = proc
+        running = self.running
+        if ctx not in running:
+            return
+        parked = self.parked
+        entries = parked.get(ctx)
+        if entries is None:
+            parked[ctx] = [party]
+        else:
+            entries.append(party)
+        if timed:
+            self.timed[party] = True
+        elif self.verifying:
+            self.timed[party] = anyio.current_effective_deadline() < self.outer_deadline
+        if len(parked) + len(self.delegating) >= len(running):
+            self.check(party)
+
+    def unparked(self, proc: Any, party: Party) -> None:
+        """*party* of *proc* stopped waiting (committed, poked or cancelled)."""
+        ctx: ProcessContext = proc
+        entries = self.parked.get(ctx)
+        if entries is not None:
+            try:
+                entries.remove(party)
+            except ValueError:
+                pass
+            if not entries:
+                del self.parked[ctx]
+        if self.timed:
+            self.timed.pop(party, None)
+
+    # ----------------------------------------------------- the check
+
+    def check(self, me: Party | None = None) -> None:
+        """Fail the composition if every running process waits in a closed cycle
+        (*me*: the party of the task calling, about to park)."""
+        if self.found is not None or self.scope is None:
+            return
+        parked = self.parked
+        delegating = self.delegating
+        for ctx in self.running:  # the quick look first: anyone awake?
+            if ctx in delegating:
+                continue
+            entries = parked.get(ctx)
+            if not entries:
+                return
+            for party in entries:
+                if not _waiting(party):
+                    return
+        order = self.order
+        waits = [
+            (ctx, party)
+            for ctx in sorted(self.running, key=lambda c: order.get(c, -1))
+            if ctx not in delegating
+            for party in parked[ctx]
+        ]
+        if not waits:
+            return
+        names = _names(self.running)
+        holders = self._holders()
+        edges: dict[ProcessContext, list[tuple[ProcessContext, Chan[Any], bool]]] = {}
+        for ctx, party in waits:
+            for ch, is_send in _ends_of(party):
+                others = _other_end(ch, is_send, ctx, holders)
+                if not others:
+                    self.verifying = False
+                    return  # held outside the composition, or by nobody
+                edges.setdefault(ctx, []).extend((o, ch, is_send) for o in others)
+        # A closed graph: nothing can move unless a task has a timeout of its own.
+        timed = self.timed
+        if me is not None and me not in timed:
+            timed[me] = anyio.current_effective_deadline() < self.outer_deadline
+        unknown = [party for _, party in waits if party not in timed]
+        if unknown:
+            self.verifying = True
+            for party in unknown:
+                party.poke()  # it parks again and records its timeout
+            return
+        self.verifying = False
+        if any(timed[party] for _, party in waits):
+            return
+        cycle = _cycle(edges, names)
+        described = tuple(_describe(party, names[ctx]) for ctx, party in waits)
+        lines = "\n".join(f"  {w}" for w in described)
+        error = DeadlockError(
+            f"deadlock: every process is blocked waiting on another\n{lines}\n"
+            f"  cycle: {_cycle_text(cycle)}",
+            waits=described,
+            cycle=tuple(p for p, _, _ in cycle) + ((cycle[0][0],) if cycle else ()),
+        )
+        self.found = error
+        if self.recorder is not None:
+            self.recorder.event(
+                EVENT_DEADLOCK,
+                {"deadlock.cycle": _cycle_text(cycle),
+                 "deadlock.processes": [w.process for w in described]},
+            )
+        for ctx in self.running:
+            ctx._cancel_reason = "deadlock"
+        self.scope.cancel()
+
+    def _holders(self) -> dict[Chan[Any], list[ProcessContext]]:
+        holders: dict[Chan[Any], list[ProcessContext]] = {}
+        for ctx in self.running:
+            seen: set[int] = set()
+            for ch in ctx.channels.values():
+                if id(ch) not in seen:
+                    seen.add(id(ch))
+                    holders.setdefault(ch, []).append(ctx)
+            for ch, _ in ctx._bound:
+                if id(ch) not in seen:
+                    seen.add(id(ch))
+                    holders.setdefault(ch, []).append(ctx)
+        return holders
+
+    def blocked(self) -> Iterator[Waiting]:
+        names = _names(self.running)
+        for ctx, entries in list(self.parked.items()):
+            for party in entries:
+                if _waiting(party):
+                    yield _describe(party, names.get(ctx, ctx.process_name))
+
+
+def _names(running: dict[ProcessContext, None]) -> dict[ProcessContext, str]:
+    counts: dict[str, int] = {}
+    for ctx in running:
+        counts[ctx.process_name] = counts.get(ctx.process_name, 0) + 1
+    return {ctx: ctx.process_name if counts[ctx.process_name] == 1 else ctx.label
+            for ctx in running}
+
+
+def _other_end(
+    ch: Chan[Any], is_send: bool, ctx: ProcessContext,
+    holders: dict[Chan[Any], list[ProcessContext]],
+) -> list[ProcessContext]:
+    """The running processes that hold the other end of *ch* (not *ctx*)."""
+    bound = ch._reader if is_send else ch._writer
+    near = ch._writer if is_send else ch._reader
+    found = []
+    for h in holders.get(ch, ()):
+        if h is ctx and bound != ctx.label:
+            continue
+        if bound is not None:
+            if h.label == bound:
+                found.append(h)
+        elif near is None or h.label != near:
+            found.append(h)
+    return found
+
+
+def _cycle(
+    edges: dict[ProcessContext, list[tuple[ProcessContext, Chan[Any], bool]]],
+    names: dict[ProcessContext, str],
+) -> list[tuple[str, str, str]]:
+    """Follow the first edge from the first process until a process repeats:
+    ``(process, operation, channel)`` steps of the cycle."""
+    start = next(iter(edges))
+    path: list[ProcessContext] = []
+    steps: list[tuple[str, str, str]] = []
+    at = start
+    while at not in path:
+        path.append(at)
+        nxt, ch, is_send = edges[at][0]
+        steps.append((names[at], "send" if is_send else "recv", ch.name))
+        at = nxt
+    first = path.index(at)
+    return steps[first:]
+
+
+def _cycle_text(cycle: list[tuple[str, str, str]]) -> str:
+    if not cycle:
+        return ""
+    parts = [f"{p} waits to {op} on {ch}" for p, op, ch in cycle]
+    return " -> ".join(parts) + f" -> {cycle[0][0]}"
+
+
+def blocked() -> list[Waiting]:
+    """Which process waits on which channel right now, in every composition
+    running with deadlock detection (the default); for debugging a hang that is
+    not a deadlock cycle (a process waiting on a channel nobody else holds).
+
+    >>> blocked()
+    []
+    """
+    return [w for watcher in list(_WATCHERS) for w in watcher.blocked()]
