@@ -264,3 +264,28 @@ def test_the_benchmarks_run() -> None:
         assert done.returncode == 0, done.stderr
         for backend in ("asyncio", "trio"):
             assert backend in done.stdout
+
+
+async def test_detect_deadlock_false_holds_for_a_par_used_as_a_seq_stage() -> None:
+    from stbass import SEQ
+
+    a, b = Chan(int, name="sa"), Chan(int, name="sb")
+
+    @Process
+    async def left(ctx: ProcessContext) -> None:
+        await ctx.send("out", 1)
+        await ctx.recv("in")
+
+    @Process
+    async def right(ctx: ProcessContext) -> None:
+        await ctx.send("out", 2)
+        await ctx.recv("in")
+
+    par = PAR(
+        left.with_channels(out=a, **{"in": b}),
+        right.with_channels(out=b, **{"in": a}),
+        detect_deadlock=False,
+    )
+    with anyio.move_on_after(0.5) as scope:  # a deadlock nobody reports: it just waits
+        await SEQ(par).run()
+    assert scope.cancelled_caught

@@ -626,18 +626,12 @@ class PAR(Composition):
         return await self._run_in(ctx, None)
 
     async def _run_in(self, ctx: ProcessContext | None, input_value: Any) -> PARResult:
-        return await run_par(
-            self.span_name,
-            self.procs,
-            self.on_failure,
-            self.deadline,
-            ctx,
-            {},
-            reduce=self.reduce,
-            detect_deadlock=self.detect_deadlock,
-        )
+        return await self._run(ctx, None)
 
     async def _run_as_stage(self, ctx: ProcessContext, input_value: Any) -> PARResult:
+        return await self._run(ctx, (input_value,))
+
+    async def _run(self, ctx: ProcessContext | None, stage_input: tuple[Any] | None) -> PARResult:
         return await run_par(
             self.span_name,
             self.procs,
@@ -646,7 +640,8 @@ class PAR(Composition):
             ctx,
             {},
             reduce=self.reduce,
-            stage_input=(input_value,),
+            stage_input=stage_input,
+            detect_deadlock=self.detect_deadlock,
         )
 
 
