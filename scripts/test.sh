@@ -14,7 +14,13 @@ if [ -f docs/conf.py ]; then
     .venv/bin/python -m sphinx -W --keep-going -q -b html docs build/docs
 fi
 echo "== pytest (asyncio and trio)"
-.venv/bin/python -m pytest --durations=15 "$@"
+if [ "$#" -eq 0 ]; then
+    # the whole suite: one worker per core, each test file on one worker (its
+    # servers and session fixtures stay together)
+    .venv/bin/python -m pytest -n 2 --dist loadfile --durations=15
+else
+    .venv/bin/python -m pytest "$@"
+fi
 # The cancellation races again on the newest Python the machine has (asyncio's
 # cancellation bookkeeping changed in 3.12 and 3.13), on a full run only.
 if [ "$#" -eq 0 ]; then
