@@ -302,8 +302,8 @@ class Solo(Party):
     def enabled(self) -> bool:
         return True
 
-    def available(self) -> bool:
-        return self.live()
+    #: a plain operation is available while it waits (no precondition)
+    available = Party.live
 
     def withdraw(self) -> None:
         if self.state is WAITING:
@@ -313,7 +313,7 @@ class Solo(Party):
     def commit(self, offer: OfferLike) -> None:
         self.state = COMMITTED
         self.chosen = self
-        self.remove()
+        (self.chan._senders if self.is_send else self.chan._receivers).pop(self, None)
         self._wake()
 
 
@@ -701,10 +701,14 @@ class Chan(Generic[T]):
                 return done
             receiver = first_available(self._receivers)
             if receiver is not None:
-                value = self._admit(value)
+                if self._proto is None:
+                    self._seq = seq = self._seq + 1
+                else:
+                    value = self._admit(value)
+                    seq = self._delivered()
                 party = receiver.party
                 party.value = value
-                party.seq = seq = self._delivered()
+                party.seq = seq
                 party.link = link
                 party.commit(receiver)
                 return Done(value, seq, link)
@@ -725,13 +729,18 @@ class Chan(Generic[T]):
             if sender is None:
                 break
             party = sender.party
-            try:
-                value = self._admit(sender.value)
-            except ChannelProtocolError as exc:
-                party.error = exc  # the sender raises it; nothing is delivered
-                party.commit(sender)
-                continue
-            party.seq = seq = self._delivered()
+            if self._proto is None:
+                value = sender.value
+                self._seq = seq = self._seq + 1
+            else:
+                try:
+                    value = self._admit(sender.value)
+                except ChannelProtocolError as exc:
+                    party.error = exc  # the sender raises it; nothing is delivered
+                    party.commit(sender)
+                    continue
+                seq = self._delivered()
+            party.seq = seq
             party.commit(sender)
             return Done(value, seq, sender.link)
         if self._closed:
@@ -767,7 +776,9 @@ class Chan(Generic[T]):
         ops = _park.ops()
         buf = self._buffer
         if buf is None:
-            ready = self._ready(is_send)
+            # Any waiting counterpart offer means "try": one that turns out to
+            # be withdrawn or disabled only costs the checkpoint before parking.
+            ready = self._closed or bool(self._receivers if is_send else self._senders)
         else:  # (a waiting counterpart is found by ``_complete`` after the turn below)
             ready = self._closed or (len(buf) < self._capacity if is_send else bool(buf))
         if ready:
@@ -794,17 +805,19 @@ class Chan(Generic[T]):
         (self._senders if is_send else self._receivers)[party] = None
         proc = _hook.CURRENT.get()
         watch = proc.watch if proc is not None else None
-        if watch is None:
-            await ops.park(party)  # rule 3
-        else:  # deadlock detection: the watcher sees who waits on what
+        if watch is not None:  # deadlock detection: the watcher sees who waits on what
             watch.parking(proc, party)
-            try:
-                await ops.park(party)
-            finally:
+        try:
+            await ops.wait(party)  # rule 3
+        except BaseException as exc:
+            if not ops.interrupted(party, exc):
+                raise
+        finally:
+            if watch is not None:
                 watch.unparked(proc, party)
-            if party.state is POKED:  # the watcher asked it to look again
-                party.remove()
-                return await self._operate(is_send, value, link)
+        if party.state is POKED:  # the deadlock watcher asked it to look again
+            party.remove()
+            return await self._operate(is_send, value, link)
         if party.error is not None:
             raise party.error
         return party
