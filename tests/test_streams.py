@@ -603,9 +603,13 @@ async def test_stream_enrich_example_bounds_lookups_keeps_user_order_and_skips_b
     main = runpy.run_path(str(EXAMPLES / "stream_enrich.py"), run_name="stream_enrich")["main"]
     with anyio.fail_after(30):
         result, world = await main(60)
-    written = [s for b in world.batches for s in b]
+    written = [s for b in world.batches + world.uk_batches for s in b]
     assert result.is_ok
     assert len(written) == 45  # 60 events - 3 invalid - 12 of the unknown user
+    uk = [s for b in world.uk_batches for s in b]
+    assert {s.user for s in uk} == {"ada"} and len(uk) == len([s for s in written if s.user == "ada"])
+    assert all(len(b) <= 5 for b in world.uk_batches)
+    assert all(s.country == "us" for b in world.batches for s in b)
     assert {e.item.user for e in result.errors} == {"tony"}
     assert all(e.stage == "enrich" for e in result.errors)
     assert 1 <= world.peak_lookups <= 8
