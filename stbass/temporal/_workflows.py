@@ -293,6 +293,8 @@ class DurableWorkflow:
                     values[names[i]] = outcome.get("value")
                     self._done[f"{path}.{i}"] = outcome
                     for j in dependents[i]:
+                        if j in resumed:  # pragma: no cover - it needed i, so i is resumed too
+                            continue
                         waiting[j] -= 1
                         if waiting[j] == 0 and not halted:
                             start(j)
