@@ -456,7 +456,10 @@
     octx.fillStyle = "#98a2b3";
     for (var x = 0; x < ovW; x++) if (histogram[x]) octx.fillRect(x, H - 2 - histogram[x], 1, histogram[x]);
     octx.fillStyle = COLORS.error;
-    for (var f = 0; f < failures.length; f++) octx.fillRect(Math.floor(ovX(end[failures[f]])) - 1, 2, 2, H - 4);
+    for (var f = 0; f < failures.length; f++) {
+      var fi = failures[f], dl = deadlockOf[fi];  // a deadlock: when it was found
+      octx.fillRect(Math.floor(ovX(dl === undefined ? end[fi] : deadlocks[dl][1])) - 1, 2, 2, H - 4);
+    }
     if (cursorT !== null) { octx.fillStyle = COLORS.cursor; octx.fillRect(Math.floor(ovX(cursorT)), 0, 2, H); }
     var a = Math.max(0, ovX(view.start)), z = Math.min(ovW, ovX(view.end));
     octx.fillStyle = "rgba(29,35,48,0.12)";
