@@ -446,3 +446,14 @@ def test_a_deadlock_is_marked_found_by_next_failure_and_highlights_its_cycle(
     page.mouse("released", x, box["top"] + 26 + 11)
     assert page.eval("document.body.dataset.pinned") == par.span_id
     assert page.eval("document.body.dataset.deadlock") == par.span_id
+    # Replay has a step for it, saying the cycle
+    page.key("Escape")
+    kinds = []
+    for _ in range(20):
+        page.key(".")
+        kinds.append(page.eval("document.body.dataset.replayKind"))
+        if kinds[-1] == "deadlock":
+            break
+    assert kinds[-1] == "deadlock"
+    assert page.eval("document.getElementById('replay-status').textContent").endswith(cycle)
+    assert page.eval("document.body.dataset.deadlock") == par.span_id

@@ -739,6 +739,7 @@
     var what = st[2] + ": " + nameOf(i) + " in " + rowLabel[rowOf[i]];
     if (partner[i] >= 0) what += (cat[i] === C_SEND ? " → " : " ← ") + rowLabel[rowOf[partner[i]]];
     if (cat[i] === C_ALT && extraOf[i] && extraOf[i][1]) what += " → " + extraOf[i][1];
+    if (st[2] === "deadlock") what += ": " + String(V[deadlocks[deadlockOf[i]][2]]);
     var status_ = document.getElementById("replay-status");
     status_.textContent = (replayPos + 1) + "/" + n + " · +" + fmtDur(cursorT) + " · " + what;
     body.setAttribute("data-replay-pos", String(replayPos));
