@@ -94,7 +94,8 @@ class ProcessContext:
         #: absolute time on anyio's clock (``anyio.current_time()``) or ``None``
         self.deadline = deadline
         self.last_checkpoint: Any = None
-        self._bound: list[tuple[Chan[Any], bool]] = []
+        #: the channels this process attached to (a list once it has any)
+        self._bound: list[tuple[Chan[Any], bool]] | tuple[()] = ()
         self._cancel_reason: str | None = None
         self._label: str | None = None
         #: the deadlock watcher of the composition running this process (or None)
@@ -161,7 +162,9 @@ class ProcessContext:
             if ch._reader == self.label:
                 return
             ch.bind_reader(self.label)
-        self._bound.append((ch, as_writer))
+        if not self._bound:
+            self._bound = []
+        self._bound.append((ch, as_writer))  # type: ignore[union-attr]
 
     def _release(self) -> None:
         for ch, as_writer in self._bound:
@@ -169,7 +172,7 @@ class ProcessContext:
                 ch.unbind_writer()
             elif not as_writer and ch._reader == self.label:
                 ch.unbind_reader()
-        self._bound.clear()
+        self._bound = ()
 
     def child(self, process: Process, **overrides: Any) -> ProcessContext:
         """A context for *process* running under this one."""
@@ -268,6 +271,15 @@ class Process:
             )
         return await self._fn(ctx)
 
+    def _body(self, ctx: ProcessContext) -> Awaitable[Any]:
+        """The awaitable of one run of the body: the decorated function's
+        coroutine itself (no ``run`` frame in between), or ``run(ctx)`` when a
+        subclass overrides :meth:`run`."""
+        fn = self._fn
+        if fn is not None and type(self).run is Process.run:
+            return fn(ctx)
+        return self.run(ctx)
+
     # ------------------------------------------------------------- copies
 
     def _copy(self) -> Process:
@@ -330,7 +342,7 @@ class Process:
         try:
             if _hook.active() is None:
                 try:
-                    outcome = await self.run(ctx)
+                    outcome = await self._body(ctx)
                 except Exception as exc:
                     return ProcessResult.fail(self._failure(exc, ctx, started))
                 return self._outcome(outcome, ctx, started, None)
@@ -352,7 +364,7 @@ class Process:
             attrs[N.PLACEMENT_ENDPOINT] = placement.endpoint
         with _hook.span(N.SPAN_PROCESS_PREFIX + self.name, attrs) as rec:
             try:
-                outcome = await self.run(ctx)
+                outcome = await self._body(ctx)
             except Exception as exc:
                 failure = self._failure(exc, ctx, started)
                 rec.failed(exc, failure.summary)
