@@ -449,6 +449,8 @@ class TestTimed:
             result = await QUORUM(2, const(1), forever("b"), forever("c"), deadline=0.05).run()
         assert result.is_fail and result.winners == [0]
         assert result.results[0].value == 1
+        # no quorum, no value; but what arrived in time is kept
+        assert result.value is None and result.winner_values == [1]
 
 
 # ------------------------------------------------------------------- QUORUM
@@ -472,6 +474,7 @@ async def test_quorum_succeeds_with_the_first_k_in_completion_order() -> None:
     with anyio.fail_after(5):
         result = await quorum.run()
     assert result.is_ok and result.winners == [1, 0] and result.value == ["early", "late"]
+    assert result.winner_values == result.value
     assert result.cancelled == [2, 3] and exited == ["d"]
 
 

@@ -328,6 +328,11 @@ class QUORUMResult(ChoiceResult):
     same order), ``results`` in declaration order, ``cancelled`` and ``failures``
     as in :class:`RACEResult`.
 
+    A QUORUM that fails (too many failures, or its ``deadline``) has no
+    ``value``: fewer than ``k`` answers are not a quorum. What did arrive is
+    kept: ``winners`` lists the children that succeeded, in completion order,
+    and :attr:`winner_values` their values.
+
     >>> import anyio
     >>> @Process
     ... async def yes(ctx: ProcessContext) -> str:
@@ -351,6 +356,25 @@ class QUORUMResult(ChoiceResult):
         super().__init__(results, value, failure, failures, unfinished)
         self.winners = winners
         self.cancelled = cancelled
+
+    @property
+    def winner_values(self) -> list[Any]:
+        """The values of :attr:`winners`, in completion order: the ``k`` values
+        of a QUORUM that succeeded (its ``value``), or the fewer that arrived
+        before it failed.
+
+        >>> import anyio
+        >>> @Process
+        ... async def yes(ctx: ProcessContext) -> str:
+        ...     return "yes"
+        >>> @Process
+        ... async def down(ctx: ProcessContext) -> str:
+        ...     raise ConnectionError("down")
+        >>> result = anyio.run(QUORUM(2, yes, down, down).run)
+        >>> result.is_ok, result.value, result.winner_values
+        (False, None, ['yes'])
+        """
+        return [self._results[i]._value for i in self.winners]
 
     def __repr__(self) -> str:
         return (
