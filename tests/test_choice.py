@@ -249,6 +249,26 @@ async def test_race_first_success_wins_and_the_rest_are_cancelled() -> None:
         assert "const_fast" in str(error)
 
 
+async def test_race_results_read_later_describe_that_run() -> None:
+    # The losers' results are made when ``results`` is first read: reading them
+    # after the RACE ran again (with another winner) still describes the first run.
+    race = RACE(const("a", "first"), forever("second"), forever("third"))
+    with anyio.fail_after(5):
+        first = await race.run()
+        second = await RACE(forever("x"), const("y", "only")).run()
+    assert first.winner == 0 and second.winner == 1
+    assert first.results[0].value == "a"
+    for loser in first.results[1:]:
+        error = loser.failure.error
+        assert isinstance(error, ProcessCancelledError) and error.reason == "lost"
+        assert "'first' won the RACE" in str(error)
+    assert [r.failure.process_name for r in first.results[1:]] == ["second", "third"]
+    assert first.results is first.results  # made once
+    assert first.successes == [first.results[0]] and first.failures == []
+    # every loser was cancelled at the same instant: when the winner was decided
+    assert first.results[1].failure.failed_at == first.results[2].failure.failed_at
+
+
 async def test_race_failures_do_not_stop_the_others() -> None:
     go = anyio.Event()
 
