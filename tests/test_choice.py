@@ -269,6 +269,26 @@ async def test_race_results_read_later_describe_that_run() -> None:
     assert first.results[1].failure.failed_at == first.results[2].failure.failed_at
 
 
+async def test_race_child_raising_a_stray_cancelled_error_fails_alone() -> None:
+    # Nobody cancelled this child: it raised the cancellation exception itself
+    # (on asyncio, awaiting a cancelled future does that). As in PAR, that is
+    # its own failure; the RACE goes on and the other child wins. (On trio the
+    # exception has no public constructor: the attempt fails with TypeError.)
+    @Process
+    async def stray(ctx: ProcessContext) -> None:
+        raise anyio.get_cancelled_exc_class()()
+
+    @Process
+    async def answers(ctx: ProcessContext) -> str:
+        await anyio.wait_all_tasks_blocked()
+        return "answer"
+
+    with anyio.fail_after(5):
+        result = await RACE(stray, answers).run()
+    assert result.is_ok and result.value == "answer" and result.winner == 1
+    assert result.results[0].is_fail and result.cancelled == []
+
+
 async def test_race_failures_do_not_stop_the_others() -> None:
     go = anyio.Event()
 

@@ -34,6 +34,7 @@ from ._seqpar import (
     check_deadline,
     check_processes,
     execute_with_input,
+    own_cancellation,
 )
 
 
@@ -697,6 +698,7 @@ class _FirstSuccesses(_Choice):
         with _hook.span(span_name, attrs) as rec:
             slots = [_Slot(p, _child_ctx(p, parent, abs_deadline)) for p in procs]
             state = _Decision()
+            cancelled = anyio.get_cancelled_exc_class()
             async with anyio.create_task_group() as tg:
                 if self.deadline is not None:
                     tg.cancel_scope.deadline = anyio.current_time() + self.deadline
@@ -717,7 +719,12 @@ class _FirstSuccesses(_Choice):
                     if state.decided:
                         return  # lost before it began
                     slot.entered = True
-                    result = await _run_child(slot.process, slot.ctx, input_value)
+                    try:
+                        result = await _run_child(slot.process, slot.ctx, input_value)
+                    except cancelled as exc:
+                        # A CancelledError the body raised itself (asyncio: it
+                        # awaited a cancelled future) is its failure, as in PAR.
+                        result = own_cancellation(slot.process, slot.ctx, exc)
                     # From here to the end: no await, so the decision is atomic.
                     slot.result = result
                     state.running -= 1
@@ -846,8 +853,10 @@ class _Unfinished:
             why = f"{', '.join(names)} won the {self.owner}"
         elif reason == "halt":
             why = f"the {self.owner} can no longer succeed"
-        else:
+        elif self.deadline is not None:
             why = f"by the deadline of {self.deadline}s"
+        else:
+            why = "by the deadline of its context"
         for i in self.indices:
             slot = self.slots[i]
             result = slot.result = _cancelled(slot, why, reason, self.failed_at)
