@@ -211,6 +211,11 @@ class Process:
     that value.
     """
 
+    # Slots for what every process has (a PAR_FOR makes one process per
+    # replica); ``__dict__`` stays for subclasses' own attributes and the
+    # decorated function's ``__doc__``/``__wrapped__``.
+    __slots__ = ("_fn", "name", "placement", "is_optional", "channels", "__dict__", "__weakref__")
+
     _fn: ProcessFn | None
     name: str
     placement: Placement | None

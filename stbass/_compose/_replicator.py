@@ -107,8 +107,14 @@ def _factory_name(factory: Factory, name: str | None) -> str:
     return str(found)
 
 
+#: the channels of every replica: none (shared, never mutated)
+_NO_CHANNELS: dict[str, Any] = {}
+
+
 class _Replica(Process):
     """Replica *index* of a replicator body: runs ``factory(index, ctx)``."""
+
+    __slots__ = ("_factory", "index")
 
     def __init__(self, factory: Factory, index: int, base: str) -> None:
         # One per replica per run, so skip Process.__init__'s argument checks:
@@ -117,7 +123,7 @@ class _Replica(Process):
         self.name = f"{base}[{index}]"
         self.placement = None
         self.is_optional = False
-        self.channels = {}
+        self.channels = _NO_CHANNELS  # (``with_channels`` copies before adding)
         self._factory = factory
         self.index = index
 

@@ -715,6 +715,7 @@ async def run_par(
         ]
         results: list[ProcessResult[Any] | None] = [None] * len(procs)
         halt_cause: list[int] = []  # the index of the child whose failure halted
+        traced = rec is not _hook.NO_RECORDER
         halt = on_failure is FailurePolicy.HALT
         cancelled = anyio.get_cancelled_exc_class()
         watch: Watcher | None = None
@@ -741,7 +742,8 @@ async def run_par(
                 watch.delegate(running, 1)  # type: ignore[arg-type]
 
             async def run_child(index: int) -> None:
-                _hook.CHILD_INDEX.set(index)
+                if traced:  # the index goes on the child's process span
+                    _hook.CHILD_INDEX.set(index)
                 process = procs[index]
                 child_ctx = ctxs[index]
                 leaf = watch is not None and not isinstance(process, Composition)
