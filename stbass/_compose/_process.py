@@ -164,7 +164,7 @@ class ProcessContext:
             ch.bind_reader(self.label)
         if not self._bound:
             self._bound = []
-        self._bound.append((ch, as_writer))  # type: ignore[union-attr]
+        self._bound.append((ch, as_writer))
 
     def _release(self) -> None:
         for ch, as_writer in self._bound:

@@ -241,8 +241,8 @@ class ProcessResult(Generic[T]):
         return f"ProcessResult.fail({self._failure.error!r})"
 
 
-_set_value = ProcessResult._value.__set__  # type: ignore[attr-defined]
-_set_failure = ProcessResult._failure.__set__  # type: ignore[attr-defined]
+_set_value: Any = ProcessResult.__dict__["_value"].__set__
+_set_failure: Any = ProcessResult.__dict__["_failure"].__set__
 
 
 @final
