@@ -21,9 +21,10 @@ Channels with an end held outside the composition (or by nobody) never count.
 from __future__ import annotations
 
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final
+from types import CodeType
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import anyio
 
@@ -34,6 +35,19 @@ if TYPE_CHECKING:
     from ._process import ProcessContext
 
 EVENT_DEADLOCK: Final = "deadlock"
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+#: the code of stbass's own helper tasks that only move when the process they
+#: serve moves (a stage's input feeder and output drain): never "may move"
+_HELPERS: set[CodeType] = set()
+
+
+def helper_task(fn: _F) -> _F:
+    """Mark *fn* (run as a task next to a process, on that process's channels
+    only) as a helper the deadlock check may take for blocked."""
+    _HELPERS.add(fn.__code__)
+    return fn
 
 
 class DeadlockError(RuntimeError):
@@ -112,8 +126,9 @@ class Watcher:
     an ALT re-scans), and record their deadline when they park again.
     """
 
-    __slots__ = ("running", "delegating", "parked", "timed", "verifying", "outer_deadline",
-                 "scope", "found", "recorder", "order", "_count", "__weakref__")
+    __slots__ = ("running", "delegating", "parked", "timed", "tasks", "verifying",
+                 "outer_deadline", "scope", "found", "recorder", "order", "_count",
+                 "__weakref__")
 
     def __init__(self, outer_deadline: float) -> None:
         self.running: dict[ProcessContext, None] = {}
@@ -122,6 +137,8 @@ class Watcher:
         self.parked: dict[ProcessContext, list[Party]] = {}
         #: parked parties whose timeout is known: True when it has one
         self.timed: dict[Party, bool] = {}
+        #: the task of each parked party, recorded with its timeout
+        self.tasks: dict[Party, int] = {}
         #: parked tasks record their timeout (a closed graph is being verified)
         self.verifying = False
         self.outer_deadline = outer_deadline
@@ -181,7 +198,7 @@ class Watcher:
         if timed:
             self.timed[party] = True
         elif self.verifying:
-            self.timed[party] = anyio.current_effective_deadline() < self.outer_deadline
+            self._record(party)
         if len(parked) + len(self.delegating) >= len(running):
             self.check(party)
 
@@ -198,6 +215,7 @@ class Watcher:
                 del self.parked[ctx]
         if self.timed:
             self.timed.pop(party, None)
+            self.tasks.pop(party, None)
 
     # ----------------------------------------------------- the check
 
@@ -236,18 +254,22 @@ class Watcher:
                     self.verifying = False
                     return  # held outside the composition, or by nobody
                 edges.setdefault(ctx, []).extend((o, ch, is_send) for o in others)
-        # A closed graph: nothing can move unless a task has a timeout of its own.
+        # A closed graph: nothing can move unless a task has a timeout of its own,
+        # or a task of the composition is not parked on a channel or an ALT.
         timed = self.timed
-        if me is not None and me not in timed:
-            timed[me] = anyio.current_effective_deadline() < self.outer_deadline
-        unknown = [party for _, party in waits if party not in timed]
+        if me is not None and me not in self.tasks:
+            self._record(me)
+        if any(timed.get(party) for _, party in waits):
+            self.verifying = False
+            return
+        unknown = [party for _, party in waits if party not in self.tasks]
         if unknown:
             self.verifying = True
             for party in unknown:
-                party.poke()  # it parks again and records its timeout
+                party.poke()  # it parks again and records its timeout and task
             return
         self.verifying = False
-        if any(timed[party] for _, party in waits):
+        if not self._all_tasks_blocked({self.tasks[party] for _, party in waits}):
             return
         cycle = _cycle(edges, names)
         described = tuple(_describe(party, names[ctx]) for ctx, party in waits)
@@ -269,6 +291,46 @@ class Watcher:
             ctx._cancel_reason = "deadlock"
         self.scope.cancel()
 
+    def _record(self, party: Party) -> None:
+        """Record whether the calling task, about to park *party*, has a timeout
+        of its own (a cancel scope with a deadline inside the composition), and
+        which task it is."""
+        self.timed[party] = anyio.current_effective_deadline() < self.outer_deadline
+        self.tasks[party] = anyio.get_current_task().id
+
+    def _all_tasks_blocked(self, parked: set[int]) -> bool:
+        """Is every task of the composition parked on a channel or an ALT (the
+        tasks in *parked*) or waiting for a task group of its own whose tasks
+        are all still running? A task doing anything else — a helper task a
+        process started that sleeps or waits on something stbass does not
+        see — may still move, and then nothing is a deadlock. Tasks of the
+        composition: the tasks started under the task group of the composition
+        that owns this watcher, found through anyio's task tree."""
+        tasks = anyio.get_running_tasks()
+        exit_code = _group_exit_code()
+        groups: dict[int, Any] = {}
+        helpers: set[int] = set()
+        for task in tasks:
+            groups[task.id], helper = _awaited(task.coro, exit_code)
+            if helper:
+                helpers.add(task.id)
+        root = next((t.id for t in tasks
+                     if getattr(groups[t.id], "cancel_scope", None) is self.scope), None)
+        if root is None:
+            return False  # the composition's own task is not where it should be: unsure
+        children: dict[int | None, list[anyio.TaskInfo]] = {}
+        for task in tasks:
+            children.setdefault(task.parent_id, []).append(task)
+        todo = list(children.get(root, ()))
+        while todo:
+            task = todo.pop()
+            if task.has_pending_cancellation():
+                return False  # it will wake with a cancellation
+            if task.id not in parked and task.id not in helpers and not _busy(groups[task.id]):
+                return False
+            todo.extend(children.get(task.id, ()))
+        return True
+
     def _holders(self) -> dict[Chan[Any], list[ProcessContext]]:
         holders: dict[Chan[Any], list[ProcessContext]] = {}
         for ctx in self.running:
@@ -289,6 +351,42 @@ class Watcher:
             for party in entries:
                 if _waiting(party):
                     yield _describe(party, names.get(ctx, ctx.process_name))
+
+
+def _group_exit_code() -> Any:
+    """The code of ``__aexit__`` of the running backend's anyio task group."""
+    return type(anyio.create_task_group()).__aexit__.__code__
+
+
+def _awaited(coro: Any, exit_code: Any) -> tuple[Any, bool]:
+    """Following the awaits of a task from its coroutine *coro*: the innermost
+    anyio task group whose exit it waits in (``None``: it waits on something
+    else), and whether it runs a :func:`helper_task`."""
+    group = None
+    helper = False
+    depth = 0
+    while coro is not None and depth < 500:
+        code = getattr(coro, "cr_code", None)
+        if code is exit_code:
+            frame = coro.cr_frame
+            group = frame.f_locals.get("self") if frame is not None else None
+        elif code in _HELPERS:
+            helper = True
+        coro = getattr(coro, "cr_await", None) or getattr(coro, "gi_yieldfrom", None)
+        depth += 1
+    return group, helper
+
+
+def _busy(group: Any) -> bool:
+    """Has the task group *group* (anyio's, on asyncio or trio) a task still
+    running? ``False`` when unsure: its host may be about to move on."""
+    if group is None:
+        return False
+    tasks = getattr(group, "_tasks", None)  # anyio's asyncio task group
+    if tasks is not None:
+        return any(not task.done() for task in tasks)
+    nursery = getattr(group, "_nursery", None)  # anyio's trio task group
+    return bool(getattr(nursery, "child_tasks", ()))
 
 
 def _names(running: dict[ProcessContext, None]) -> dict[ProcessContext, str]:

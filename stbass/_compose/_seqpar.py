@@ -19,7 +19,7 @@ from .._core import _hook
 from .._core import _alt_random
 from .._core._chan import Chan, ChannelClosedError
 from .._core._hook import CURRENT
-from ._deadlock import Watcher
+from ._deadlock import Watcher, helper_task
 from ._process import Process, ProcessContext, current_context
 from ._result import Failure, FailurePolicy, ProcessResult, check_policy
 
@@ -539,6 +539,7 @@ async def execute_with_input(process: Process, ctx: ProcessContext, value: Any) 
     return result
 
 
+@helper_task
 async def _feed(ch: Chan[Any], value: Any) -> None:
     try:
         await ch.send(value)
@@ -546,6 +547,7 @@ async def _feed(ch: Chan[Any], value: Any) -> None:
         pass
 
 
+@helper_task
 async def _drain(ch: Chan[Any], outputs: list[Any]) -> None:
     try:
         while True:
