@@ -9,8 +9,10 @@ same process with the variants interleaved:
 * PAR spawn of trivial processes: detection on vs off;
 * the time from the start of a two-process deadlock to ``DeadlockError``.
 
-Prints the best of the repeats (the machine is shared: the minimum is the
-least noisy figure), the on/off ratio and the median detection latency.
+Each repeat runs detection on and off back to back, alternating which goes
+first. Prints the best of the repeats (the machine is shared: the minimum is
+the least noisy figure) and their ratio, the median and range of the paired
+on/off ratios (each repeat's on over its off), and the detection latency.
 """
 
 from __future__ import annotations
@@ -79,28 +81,44 @@ async def latency() -> float:
     raise AssertionError("no deadlock reported")
 
 
+def _spread(ratios: list[float]) -> str:
+    ratios = sorted(ratios)
+    return f"{statistics.median(ratios):.3f} (runs {ratios[0]:.3f}-{ratios[-1]:.3f})"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="tiny sizes (smoke test)")
+    parser.add_argument("--repeats", type=int, default=11, help="pairs of on/off runs")
     args = parser.parse_args()
-    rounds, n, repeats = (200, 200, 2) if args.quick else (10_000, 5_000, 11)
+    rounds, n = (200, 200) if args.quick else (10_000, 5_000)
+    repeats = 2 if args.quick else args.repeats
     for backend in ("asyncio", "trio"):
         on: dict[str, list[float]] = {"pingpong": [], "spawn": []}
         off: dict[str, list[float]] = {"pingpong": [], "spawn": []}
         lat: list[float] = []
-        for _ in range(repeats):
-            for detect, into in ((True, on), (False, off)):
-                into["pingpong"].append(anyio.run(pingpong, rounds, detect, backend=backend))
-                into["spawn"].append(anyio.run(spawn, n, detect, backend=backend))
+        for i in range(repeats):
+            # on/off alternate which goes first, so a drift in the machine's load
+            # does not favour one side
+            order = ((True, on), (False, off)) if i % 2 == 0 else ((False, off), (True, on))
+            for case in ("pingpong", "spawn"):
+                for detect, into in order:
+                    if case == "pingpong":
+                        into[case].append(anyio.run(pingpong, rounds, detect, backend=backend))
+                    else:
+                        into[case].append(anyio.run(spawn, n, detect, backend=backend))
             lat.append(anyio.run(latency, backend=backend))
         for case, size, unit in (("pingpong", rounds, "round trip"), ("spawn", n, "process")):
             a = min(on[case])
             b = min(off[case])
+            paired = [x / y for x, y in zip(on[case], off[case])]
             print(
                 f"{backend:8} {case:9} detection on {a / size * 1e6:7.2f} us/{unit}, "
-                f"off {b / size * 1e6:7.2f} us/{unit}, on/off {a / b:.3f}"
+                f"off {b / size * 1e6:7.2f} us/{unit}; on/off best {a / b:.3f}, "
+                f"paired median {_spread(paired)}"
             )
-        print(f"{backend:8} deadlock reported after {statistics.median(lat) * 1e3:.2f} ms")
+        print(f"{backend:8} deadlock reported after {statistics.median(lat) * 1e3:.2f} ms "
+              f"(median of {len(lat)}; max {max(lat) * 1e3:.2f} ms)")
 
 
 if __name__ == "__main__":

@@ -119,14 +119,19 @@ _WATCHERS: weakref.WeakSet[Watcher] = weakref.WeakSet()
 class Watcher:
     """The deadlock detector of one composition tree (see the module docstring).
 
-    The park path costs a few dict operations. Whether a parked task has a
+    The park path costs one dict store and one dict removal (the parked
+    parties, keyed by party), and the check below starts only once there are
+    as many parked parties as running processes; its first look stops at the
+    first party already committed to. Whether a parked task has a
     timeout of its own (a cancel scope with a deadline inside the composition)
     is asked only when every process waits in a closed graph: tasks that parked
     before that moment are poked to look again (a plain send or recv retries,
-    an ALT re-scans), and record their deadline when they park again.
+    an ALT re-scans), and record their deadline (and which task they are) when
+    they park again. Only then are the composition's tasks counted
+    (:meth:`_all_tasks_blocked`).
     """
 
-    __slots__ = ("running", "delegating", "parked", "timed", "tasks", "verifying",
+    __slots__ = ("running", "delegating", "parked", "need", "timed", "tasks", "verifying",
                  "outer_deadline", "scope", "found", "recorder", "order", "_count",
                  "__weakref__")
 
@@ -134,7 +139,10 @@ class Watcher:
         self.running: dict[ProcessContext, None] = {}
         #: processes whose body runs a nested composition sharing this watcher
         self.delegating: dict[ProcessContext, int] = {}
-        self.parked: dict[ProcessContext, list[Party]] = {}
+        #: each parked party and the process it parks for
+        self.parked: dict[Party, ProcessContext] = {}
+        #: running processes not delegating: fewer parked parties, no deadlock
+        self.need = 0
         #: parked parties whose timeout is known: True when it has one
         self.timed: dict[Party, bool] = {}
         #: the task of each parked party, recorded with its timeout
@@ -162,14 +170,16 @@ class Watcher:
         """*ctx* is a leaf process that runs (or is about to) under this watcher."""
         ctx.watch = self
         self.running[ctx] = None
+        self.need = len(self.running) - len(self.delegating)
 
     def leave(self, ctx: ProcessContext) -> None:
-        """*ctx* finished; the others may now be deadlocked without it."""
+        """*ctx* finished (its tasks parked nothing any more); the others may
+        now be deadlocked without it."""
         self.running.pop(ctx, None)
         self.order.pop(ctx, None)
-        self.parked.pop(ctx, None)
         self.delegating.pop(ctx, None)
-        if self.running and len(self.parked) + len(self.delegating) >= len(self.running):
+        self.need = len(self.running) - len(self.delegating)
+        if self.running and len(self.parked) >= self.need:
             self.check()
 
     def delegate(self, ctx: ProcessContext | None, delta: int) -> None:
@@ -181,38 +191,26 @@ class Watcher:
             self.delegating[ctx] = n
         else:
             self.delegating.pop(ctx, None)
+        self.need = len(self.running) - len(self.delegating)
 
     def parking(self, proc: Any, party: Party, timed: bool = False) -> None:
-        """The running process *proc* is about to park *party* (*timed*: it has
-        a timer guard); called by the park path of channels and ALT."""
-        ctx: ProcessContext = proc
-        running = self.running
-        if ctx not in running:
-            return
+        """The process *proc* is about to park *party* (*timed*: it has a timer
+        guard); called by the park path of channels and ALT."""
         parked = self.parked
-        entries = parked.get(ctx)
-        if entries is None:
-            parked[ctx] = [party]
-        else:
-            entries.append(party)
+        parked[party] = proc
         if timed:
             self.timed[party] = True
         elif self.verifying:
             self._record(party)
-        if len(parked) + len(self.delegating) >= len(running):
+        if len(parked) >= self.need:
+            for other in parked:  # the quick look, inline: anyone awake?
+                if other.state is not WAITING:
+                    return
             self.check(party)
 
     def unparked(self, proc: Any, party: Party) -> None:
         """*party* of *proc* stopped waiting (committed, poked or cancelled)."""
-        ctx: ProcessContext = proc
-        entries = self.parked.get(ctx)
-        if entries is not None:
-            try:
-                entries.remove(party)
-            except ValueError:
-                pass
-            if not entries:
-                del self.parked[ctx]
+        self.parked.pop(party, None)
         if self.timed:
             self.timed.pop(party, None)
             self.tasks.pop(party, None)
@@ -225,23 +223,24 @@ class Watcher:
         if self.found is not None or self.scope is None:
             return
         parked = self.parked
-        delegating = self.delegating
-        for ctx in self.running:  # the quick look first: anyone awake?
-            if ctx in delegating:
-                continue
-            entries = parked.get(ctx)
-            if not entries:
+        for party in parked:  # the quick look first: anyone awake?
+            if party.state is not WAITING:
                 return
-            for party in entries:
-                if not _waiting(party):
-                    return
+        running = self.running
+        delegating = self.delegating
+        waiting = set(parked.values())
+        for ctx in running:
+            if ctx not in delegating and ctx not in waiting:
+                return  # a process that is not parked
+        for party in parked:
+            if not party.live():
+                return
         order = self.order
-        waits = [
-            (ctx, party)
-            for ctx in sorted(self.running, key=lambda c: order.get(c, -1))
-            if ctx not in delegating
-            for party in parked[ctx]
-        ]
+        waits = sorted(
+            ((ctx, party) for party, ctx in parked.items()
+             if ctx in running and ctx not in delegating),
+            key=lambda wait: order.get(wait[0], -1),
+        )
         if not waits:
             return
         names = _names(self.running)
@@ -347,10 +346,9 @@ class Watcher:
 
     def blocked(self) -> Iterator[Waiting]:
         names = _names(self.running)
-        for ctx, entries in list(self.parked.items()):
-            for party in entries:
-                if _waiting(party):
-                    yield _describe(party, names.get(ctx, ctx.process_name))
+        for party, ctx in list(self.parked.items()):
+            if _waiting(party):
+                yield _describe(party, names.get(ctx, ctx.process_name))
 
 
 def _group_exit_code() -> Any:
