@@ -312,7 +312,8 @@ def asker_and_answerer(helper_first: bool, go: anyio.Event | None) -> tuple[Proc
     async def asker(ctx: ProcessContext) -> int:
         async with anyio.create_task_group() as tg:
             tg.start_soon(helper, ctx)
-            return int(await ctx.recv("a"))
+            answer = int(await ctx.recv("a"))
+        return answer
 
     @Process
     async def answerer(ctx: ProcessContext) -> None:

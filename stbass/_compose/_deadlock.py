@@ -5,17 +5,22 @@ A :class:`Watcher` belongs to the outermost PAR (or replicator) that runs with
 the leaf processes that are running and, through the park path of channels and
 ALT, which of them wait on what: a parking task whose running process
 (``stbass._core._hook.CURRENT``) has a ``watch`` calls :meth:`Watcher.parking`
-before it parks and :meth:`Watcher.unparked` after.
-the park path only.
+before it parks and :meth:`Watcher.unparked` after. Nothing else on the hot
+path: an operation that completes at once never calls the watcher.
 
 When the last running process parks, the watcher checks synchronously that
 every process is parked (no committed party about to wake, no timer of its own
 pending) and that every channel it waits on has its other end held by another
 running process — held means the channel is in that process's
-``ctx.channels`` or bound to it by ``ctx.send``/``ctx.recv``. Then nothing can
-ever move again, so the composition is cancelled and raises
-:class:`DeadlockError`, which names each process, what it waits on, and a cycle.
-Channels with an end held outside the composition (or by nobody) never count.
+``ctx.channels`` or bound to it by ``ctx.send``/``ctx.recv``. Last, it counts
+the composition's tasks (anyio's task tree under the owner's task group): each
+must be parked, or wait at the end of a task group whose tasks still run (a
+composition waiting for its children, a body waiting for its helpers), or be
+one of stbass's own :func:`helper_task` s. A task doing anything else — a
+helper that sleeps, then sends — may still move. Then nothing can ever move
+again, so the composition is cancelled and raises :class:`DeadlockError`,
+which names each process, what it waits on, and a cycle. Channels with an end
+held outside the composition (or by nobody) never count.
 """
 
 from __future__ import annotations

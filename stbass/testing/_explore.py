@@ -4,10 +4,16 @@ nondeterministic decision stbass makes, and report a minimal failing schedule.
 The decisions: ALT's choice among ready guards (and among timers expired at
 the same time), which of several ready counterparts on a channel commits first,
 and the start order of a PAR's children; on trio, also the seed of trio's
-scheduler, which runs each batch of ready tasks forwards or backwards. Each is a number ``0 <= d < n``; 0 is
-what stbass does when not exploring for a counterpart (the oldest) and a start
-order (declaration order), so hypothesis shrinks a failing schedule towards the
-ordinary one and what is left are the few decisions that matter.
+scheduler, which runs each batch of ready tasks forwards or backwards. Each is
+a number ``0 <= d < n``; 0 is what stbass does when not exploring for a
+counterpart (the oldest) and a start order (declaration order), so hypothesis
+shrinks a failing schedule towards the ordinary one and what is left are the
+few decisions that matter.
+
+Hypothesis draws three values per schedule, however many decisions the program
+makes: a prefix of bytes for the first decisions (one byte each, two where
+there are more than 256 choices, as for the trio seed), whether the decisions
+past the prefix are random, and their seed.
 """
 
 from __future__ import annotations
@@ -106,7 +112,10 @@ class _Loops:
         timeout: float,
     ) -> BaseException | None:
         """One run; the exception it ended with (``None``: it passed)."""
-        return portal.call(self._one, backend, program, decisions, timeout)
+        error: BaseException | None = portal.call(
+            self._one, backend, program, decisions, timeout
+        )
+        return error
 
     async def _one(
         self,
@@ -168,6 +177,12 @@ def explore(
     *backends*. ``replay=decisions`` runs exactly that schedule once per backend
     (decisions past its end are 0) — what the failure message tells you to do.
     A plain function for a plain test; not reentrant.
+
+    Each backend's event loop runs in a thread of its own for the whole call,
+    and every run (a replay too) is one task in it, started with the caller's
+    context variables: starting an event loop per run would cost more than
+    many a program. The program must leave no task behind (stbass's
+    compositions never do).
 
     >>> def test_my_program_under_every_schedule():           # doctest: +SKIP
     ...     explore(my_program, max_examples=500)
