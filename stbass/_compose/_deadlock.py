@@ -171,32 +171,50 @@ class Watcher:
         self.order[ctx] = self._count
         self._count += 1
 
+    def declare_all(self, ctxs: list[ProcessContext]) -> None:
+        """:meth:`declare` each of *ctxs*, in this order (one call for a PAR)."""
+        order = self.order
+        count = self._count
+        for ctx in ctxs:
+            ctx.watch = self
+            order[ctx] = count
+            count += 1
+        self._count = count
+
     def enter(self, ctx: ProcessContext) -> None:
-        """*ctx* is a leaf process that runs (or is about to) under this watcher."""
-        ctx.watch = self
+        """*ctx*, declared, is a leaf process that runs (or is about to)."""
         self.running[ctx] = None
-        self.need = len(self.running) - len(self.delegating)
+        self.need += 1
 
     def leave(self, ctx: ProcessContext) -> None:
         """*ctx* finished (its tasks parked nothing any more); the others may
         now be deadlocked without it."""
-        self.running.pop(ctx, None)
+        running = self.running
+        if ctx in running:
+            del running[ctx]
+            if ctx in self.delegating:
+                del self.delegating[ctx]
+            else:
+                self.need -= 1
         self.order.pop(ctx, None)
-        self.delegating.pop(ctx, None)
-        self.need = len(self.running) - len(self.delegating)
-        if self.running and len(self.parked) >= self.need:
+        parked = self.parked
+        if parked and running and len(parked) >= self.need:
             self.check()
 
     def delegate(self, ctx: ProcessContext | None, delta: int) -> None:
         """*ctx* starts (+1) or ends (-1) running a nested composition."""
         if ctx is None or ctx not in self.running:
             return
-        n = self.delegating.get(ctx, 0) + delta
+        delegating = self.delegating
+        before = delegating.get(ctx, 0)
+        n = before + delta
         if n > 0:
-            self.delegating[ctx] = n
-        else:
-            self.delegating.pop(ctx, None)
-        self.need = len(self.running) - len(self.delegating)
+            delegating[ctx] = n
+            if not before:
+                self.need -= 1
+        elif before:
+            del delegating[ctx]
+            self.need += 1
 
     def parking(self, proc: Any, party: Party, timed: bool = False) -> None:
         """The process *proc* is about to park *party* (*timed*: it has a timer

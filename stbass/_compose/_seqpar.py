@@ -717,8 +717,7 @@ async def run_par(
             if watch is None:
                 watch = Watcher(0.0)
                 owner = True
-            for slot in slots:
-                watch.declare(slot.ctx)
+            watch.declare_all([slot.ctx for slot in slots])
 
         async with anyio.create_task_group() as tg:
             if abs_deadline is not None:
