@@ -17,7 +17,11 @@ first, so a drift in the machine's load does not favour one side. Prints the
 median and range of the paired on/off ratios (each repeat's on over its off),
 the ratio of the best runs, and the detection latency. ``--clock cpu`` (the
 default) times the process's CPU time, which other jobs on a shared machine
-disturb less than the wall clock.
+disturb less than the wall clock. ``--one CASE BACKEND N on|off`` runs one case
+once, for counting its instructions under valgrind, which no load disturbs::
+
+    PYTHONHASHSEED=0 setarch -R valgrind --tool=callgrind --callgrind-out-file=/dev/null \
+        python -m benchmarks.deadlock --one pingpong asyncio 1200 on
 """
 
 from __future__ import annotations
@@ -136,7 +140,21 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="tiny sizes (smoke test)")
     parser.add_argument("--repeats", type=int, default=15, help="pairs of on/off runs")
     parser.add_argument("--clock", choices=("cpu", "wall"), default="cpu")
+    parser.add_argument(
+        "--one", nargs=4, metavar=("CASE", "BACKEND", "N", "DETECT"),
+        help="run one case once and print nothing, e.g. `pingpong trio 1200 on`: for "
+        "counting instructions under valgrind (see docs/performance.md)",
+    )
     args = parser.parse_args()
+    if args.one:
+        case, backend, size, detect = args.one
+        if backend == "trio":  # trio's scheduler draws from its own generator: fix it
+            import trio._core._run
+
+            trio._core._run._r.seed(0)
+        run = pingpong if case == "pingpong" else spawn
+        anyio.run(run, int(size), detect == "on", backend=backend)
+        return
     CLOCK = time.process_time if args.clock == "cpu" else time.perf_counter
     rounds, n = (200, 200) if args.quick else (4_000, 2_000)
     repeats = 2 if args.quick else args.repeats

@@ -141,7 +141,8 @@ class Watcher:
                  "__weakref__")
 
     def __init__(self, outer_deadline: float) -> None:
-        self.running: dict[ProcessContext, None] = {}
+        #: the leaf processes running (the values: True)
+        self.running: dict[ProcessContext, bool] = {}
         #: processes whose body runs a nested composition sharing this watcher
         self.delegating: dict[ProcessContext, int] = {}
         #: each parked party and the process it parks for
@@ -183,18 +184,16 @@ class Watcher:
 
     def enter(self, ctx: ProcessContext) -> None:
         """*ctx*, declared, is a leaf process that runs (or is about to)."""
-        self.running[ctx] = None
+        self.running[ctx] = True
         self.need += 1
 
     def leave(self, ctx: ProcessContext) -> None:
         """*ctx* finished (its tasks parked nothing any more); the others may
         now be deadlocked without it."""
         running = self.running
-        if ctx in running:
-            del running[ctx]
-            if ctx in self.delegating:
-                del self.delegating[ctx]
-            else:
+        if running.pop(ctx, False):
+            delegating = self.delegating
+            if not (delegating and delegating.pop(ctx, 0)):
                 self.need -= 1
         self.order.pop(ctx, None)
         parked = self.parked
@@ -410,7 +409,7 @@ def _busy(group: Any) -> bool:
     return bool(getattr(nursery, "child_tasks", ()))
 
 
-def _names(running: dict[ProcessContext, None]) -> dict[ProcessContext, str]:
+def _names(running: dict[ProcessContext, bool]) -> dict[ProcessContext, str]:
     counts: dict[str, int] = {}
     for ctx in running:
         counts[ctx.process_name] = counts.get(ctx.process_name, 0) + 1
