@@ -220,10 +220,11 @@ class Watcher:
         guard); called by the park path of channels and ALT."""
         parked = self.parked
         parked[party] = proc
-        if timed:
-            self.timed[party] = True
-        elif self.verifying:
-            self._record(party)
+        if timed or self.verifying:
+            if timed:
+                self.timed[party] = True
+            else:
+                self._record(party)
         if len(parked) >= self.need:
             for other in parked:  # the quick look, inline: anyone awake?
                 if other.state is not WAITING:
@@ -232,7 +233,10 @@ class Watcher:
 
     def unparked(self, proc: Any, party: Party) -> None:
         """*party* of *proc* stopped waiting (committed, poked or cancelled)."""
-        self.parked.pop(party, None)
+        try:
+            del self.parked[party]
+        except KeyError:
+            pass
         if self.timed:
             self.timed.pop(party, None)
             self.tasks.pop(party, None)
