@@ -343,23 +343,64 @@ def spawn_variants(backend: str) -> dict[str, Callable[[int], Awaitable[float]]]
 # ---------------------------------------------------------- RACE / QUORUM
 
 
-async def choice_case(kind: str, n: int, runs: int) -> float:
-    """*runs* runs of a composition of *n* trivial children: ``PAR``, ``RACE`` or
-    ``QUORUM`` (majority: ``k = n // 2 + 1``). Seconds for all the runs."""
-    procs = [trivial] * n
-    composition: Any
+@Process
+async def one_checkpoint(ctx: Any) -> None:
+    """A process that yields to the scheduler once: every child of a RACE of
+    these has begun when the first one finishes, so the RACE cancels the rest."""
+    await anyio.lowlevel.checkpoint()
+
+
+#: the children of the choice benchmark: name -> process
+CHOICE_CHILDREN: dict[str, Process] = {"trivial": trivial, "one checkpoint": one_checkpoint}
+
+
+def choice_composition(kind: str, n: int, child: str = "trivial") -> Any:
+    """``PAR``, ``RACE`` or ``QUORUM`` (majority: ``k = n // 2 + 1``) of *n*
+    copies of the child named *child* (see :data:`CHOICE_CHILDREN`)."""
+    procs = [CHOICE_CHILDREN[child]] * n
     if kind == "PAR":
-        composition = PAR(*procs)
-    elif kind == "RACE":
-        composition = RACE(*procs)
-    else:
-        composition = QUORUM(n // 2 + 1, *procs)
+        return PAR(*procs)
+    if kind == "RACE":
+        return RACE(*procs)
+    return QUORUM(n // 2 + 1, *procs)
+
+
+async def choice_case(kind: str, n: int, runs: int, child: str = "trivial") -> float:
+    """*runs* runs of a composition of *n* children (:func:`choice_composition`).
+    Seconds for all the runs."""
+    composition = choice_composition(kind, n, child)
     t0 = perf()
     for _ in range(runs):
         result = await composition.run()
     elapsed = perf() - t0
     assert result.is_ok and len(result.results) == n
     return elapsed
+
+
+async def choice_interleaved(
+    n: int, runs: int, chunks: int, child: str = "trivial", rotate: int = 0
+) -> dict[str, float]:
+    """*runs* runs of each of :data:`CHOICE_KINDS` over *n* children, in one
+    event loop and interleaved: the runs are cut into *chunks* slices, and each
+    slice runs every kind once, in an order that rotates from slice to slice
+    (starting at *rotate*). A burst of load from other processes lands on every
+    kind alike, so the ratio of the totals is steadier than the ratio of
+    separate runs. Seconds per kind for all its runs."""
+    compositions = {kind: choice_composition(kind, n, child) for kind in CHOICE_KINDS}
+    totals = dict.fromkeys(CHOICE_KINDS, 0.0)
+    kinds = list(CHOICE_KINDS)
+    per_chunk, extra = divmod(runs, chunks)
+    for c in range(chunks):
+        k = (rotate + c) % len(kinds)
+        count = per_chunk + (c < extra)
+        for kind in kinds[k:] + kinds[:k]:
+            run = compositions[kind].run
+            t0 = perf()
+            for _ in range(count):
+                result = await run()
+            totals[kind] += perf() - t0
+            assert result.is_ok and len(result.results) == n
+    return totals
 
 
 #: the variants of :func:`choice_case`, PAR first (the ratios are against it)

@@ -214,3 +214,64 @@ def _install_span_file(path: str) -> None:
 
 if os.environ.get("STBASS_TEST_SPANS"):
     _install_span_file(os.environ["STBASS_TEST_SPANS"])
+
+
+# ------------------------------------------------- DAG tasks (durable DAGs)
+# A task's input is the DAG's input (``{"dir": ...}``) or its dependencies' values
+# by name; every value carries ``dir`` along so the bodies can count their runs.
+
+
+def dag_fetch(state: dict[str, Any]) -> dict[str, Any]:
+    """A sync function task."""
+    _record(state["dir"], "dag_fetch")
+    return {"dir": state["dir"], "rows": [3, 1, 2]}
+
+
+async def dag_stats(deps: dict[str, Any]) -> dict[str, Any]:
+    """An async function task after ``fetch``."""
+    fetched = deps["fetch"]
+    _record(fetched["dir"], "dag_stats")
+    await anyio.lowlevel.checkpoint()
+    return {"dir": fetched["dir"], "total": sum(fetched["rows"])}
+
+
+def dag_flaky(deps: dict[str, Any]) -> dict[str, Any]:
+    """Fails until ``<dir>/dag_flaky.ok`` exists (the test creates it, or the
+    second attempt does when ``<dir>/dag_flaky.heal`` exists)."""
+    directory = Path(deps["fetch"]["dir"])
+    n = _record(str(directory), "dag_flaky")
+    if (directory / "dag_flaky.heal").exists() and n >= 2:
+        (directory / "dag_flaky.ok").touch()
+    if not (directory / "dag_flaky.ok").exists():
+        raise RuntimeError(f"dag_flaky: attempt {n} fails")
+    return {"dir": str(directory), "sorted": sorted(deps["fetch"]["rows"])}
+
+
+def dag_report(deps: dict[str, Any]) -> str:
+    """Needs ``stats`` and ``sort``."""
+    _record(deps["stats"]["dir"], "dag_report")
+    return f"total {deps['stats']['total']}, sorted {deps['sort']['sorted']}"
+
+
+@Process
+async def dag_wait(ctx: ProcessContext) -> str:
+    """A Process task (input on ``"input"``): waits for ``<dir>/release``, marks
+    ``dag_wait.cancelled`` when cancelled (by HALT)."""
+    state: dict[str, Any] = await ctx.recv("input")
+    directory = state["dir"]
+    _record(directory, "dag_wait.started")
+    try:
+        while not (Path(directory) / "release").exists():  # made by the test process
+            await anyio.sleep(0.05)
+    except anyio.get_cancelled_exc_class():
+        _record(directory, "dag_wait.cancelled")
+        raise
+    return "released"
+
+
+async def dag_boom(state: dict[str, Any]) -> None:
+    """Fails once ``dag_wait`` has started (so HALT finds it running)."""
+    directory = Path(state["dir"])
+    while not (directory / "dag_wait.started.runs").exists():  # another activity
+        await anyio.sleep(0.05)
+    raise ValueError("dag boom")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+import sys
 import threading
 from typing import Literal
 
@@ -12,6 +14,7 @@ import pytest
 from pydantic import BaseModel
 
 from stbass import (
+    Guard,
     Chan,
     ChannelClosedError,
     ChannelProtocolError,
@@ -323,3 +326,27 @@ def test_channel_can_be_created_in_another_thread_without_a_loop() -> None:
     t.start()
     t.join()
     assert made[0].name == "t"
+
+
+async def test_send_and_recv_are_awaitables_with_the_0_1_results() -> None:
+    """send/recv return their coroutine directly (one frame per operation);
+    what ``await`` gives, and when a bad value raises, are unchanged."""
+    ch = Chan(int, name="numbers")
+    pending = ch.send("seven")  # nothing runs until awaited: no error yet
+    with pytest.raises(ChannelTypeError, match="channel 'numbers' expects int"):
+        await pending
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(ch.send, 7)  # a coroutine-returning callable works with start_soon
+        assert await ch.recv() == 7
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(ch.recv)
+        assert await ch.send(8) is None
+
+
+def test_channel_methods_still_count_as_coroutine_functions() -> None:
+    ch = Chan(int, name="out")
+    with pytest.raises(TypeError, match="handler 'send' is a coroutine function"):
+        Guard(Chan(int, name="in"), handler=ch.send)
+    if sys.version_info >= (3, 12):
+        assert inspect.iscoroutinefunction(ch.send)
+        assert inspect.iscoroutinefunction(ch.recv)

@@ -249,6 +249,46 @@ async def test_race_first_success_wins_and_the_rest_are_cancelled() -> None:
         assert "const_fast" in str(error)
 
 
+async def test_race_results_read_later_describe_that_run() -> None:
+    # The losers' results are made when ``results`` is first read: reading them
+    # after the RACE ran again (with another winner) still describes the first run.
+    race = RACE(const("a", "first"), forever("second"), forever("third"))
+    with anyio.fail_after(5):
+        first = await race.run()
+        second = await RACE(forever("x"), const("y", "only")).run()
+    assert first.winner == 0 and second.winner == 1
+    assert first.results[0].value == "a"
+    for loser in first.results[1:]:
+        error = loser.failure.error
+        assert isinstance(error, ProcessCancelledError) and error.reason == "lost"
+        assert "'first' won the RACE" in str(error)
+    assert [r.failure.process_name for r in first.results[1:]] == ["second", "third"]
+    assert first.results is first.results  # made once
+    assert first.successes == [first.results[0]] and first.failures == []
+    # every loser was cancelled at the same instant: when the winner was decided
+    assert first.results[1].failure.failed_at == first.results[2].failure.failed_at
+
+
+async def test_race_child_raising_a_stray_cancelled_error_fails_alone() -> None:
+    # Nobody cancelled this child: it raised the cancellation exception itself
+    # (on asyncio, awaiting a cancelled future does that). As in PAR, that is
+    # its own failure; the RACE goes on and the other child wins. (On trio the
+    # exception has no public constructor: the attempt fails with TypeError.)
+    @Process
+    async def stray(ctx: ProcessContext) -> None:
+        raise anyio.get_cancelled_exc_class()()
+
+    @Process
+    async def answers(ctx: ProcessContext) -> str:
+        await anyio.wait_all_tasks_blocked()
+        return "answer"
+
+    with anyio.fail_after(5):
+        result = await RACE(stray, answers).run()
+    assert result.is_ok and result.value == "answer" and result.winner == 1
+    assert result.results[0].is_fail and result.cancelled == []
+
+
 async def test_race_failures_do_not_stop_the_others() -> None:
     go = anyio.Event()
 
@@ -449,6 +489,8 @@ class TestTimed:
             result = await QUORUM(2, const(1), forever("b"), forever("c"), deadline=0.05).run()
         assert result.is_fail and result.winners == [0]
         assert result.results[0].value == 1
+        # no quorum, no value; but what arrived in time is kept
+        assert result.value is None and result.winner_values == [1]
 
 
 # ------------------------------------------------------------------- QUORUM
@@ -472,6 +514,7 @@ async def test_quorum_succeeds_with_the_first_k_in_completion_order() -> None:
     with anyio.fail_after(5):
         result = await quorum.run()
     assert result.is_ok and result.winners == [1, 0] and result.value == ["early", "late"]
+    assert result.winner_values == result.value
     assert result.cancelled == [2, 3] and exited == ["d"]
 
 

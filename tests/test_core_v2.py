@@ -192,3 +192,27 @@ def test_public_values_pickle() -> None:
     err = ChannelClosedError("send on closed channel 'x'", channel="x")
     back = pickle.loads(pickle.dumps(err))
     assert str(back) == str(err)
+
+
+def test_results_pickle() -> None:
+    """A process's or composition's result can cross a process boundary."""
+    from stbass import FailurePolicy, PAR, Process, ProcessResult
+
+    ok = ProcessResult.ok({"n": 1})
+    assert pickle.loads(pickle.dumps(ok)) == ok
+    failed = ProcessResult.fail(ValueError("bad input"), process_name="parse")
+    back = pickle.loads(pickle.dumps(failed))
+    assert back.is_fail and back.failure.process_name == "parse"
+    assert back.failure.error.args == ("bad input",)
+
+    @Process
+    async def one(ctx: object) -> int:
+        return 1
+
+    @Process
+    async def bad(ctx: object) -> None:
+        raise ValueError("boom")
+
+    result = anyio.run(PAR(one, bad, on_failure=FailurePolicy.COLLECT).run)
+    again = pickle.loads(pickle.dumps(result))
+    assert again.value == [1, None] and again.failures[0].summary == result.failures[0].summary

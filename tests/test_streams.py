@@ -20,6 +20,7 @@ from stbass.streams import (
     ItemError,
     PipelineResult,
     batch,
+    branch,
     filter,
     flat_map,
     map,
@@ -353,6 +354,151 @@ async def test_partition_lane_errors_follow_the_lane_operator_policy() -> None:
     assert isinstance(halted.failure.error, ZeroDivisionError)
 
 
+# ------------------------------------------------------------------ partition branches
+
+
+async def test_partition_branches_go_to_separate_sinks_each_closed_at_the_end() -> None:
+    evens = Chan(object, name="evens")
+    odd: list[int] = []
+    got: list[Any] = []
+
+    async def read_evens() -> None:
+        got.extend([x async for x in evens])  # ends only when the branch closes evens
+
+    async def keep_odd(x: int) -> None:
+        await anyio.lowlevel.checkpoint()
+        odd.append(x)
+
+    routed = partition(
+        lambda x: "big" if x >= 6 else ("odd" if x % 2 else "even"),
+        branches={
+            "even": branch(map(lambda x: x * 10), sink=evens),
+            "odd": branch(filter(lambda x: x != 3), sink=keep_odd),
+            "big": branch(map(str)),  # no sink: joins the partition's output
+        },
+    )
+    results: list[PipelineResult] = []
+
+    async def go() -> None:
+        results.append(await pipeline(range(9), routed, map(lambda x: f"<{x}>")).run())
+
+    with anyio.fail_after(10):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(read_evens)
+            tg.start_soon(go)
+    assert got == [0, 20, 40]
+    assert odd == [1, 5]
+    assert results[0].is_ok and results[0].value == ["<6>", "<7>", "<8>"]
+    assert evens.closed
+
+
+@pytest.mark.parametrize("buffer", [0, 3])
+async def test_a_slow_branch_holds_the_dispatcher_once_its_buffer_is_full(buffer: int) -> None:
+    slow = Chan(object, name="slow")
+    read: list[str] = []
+
+    def source() -> Any:
+        for item in ["s"] * 6 + ["f"]:
+            read.append(item)
+            yield item
+
+    routed = partition(
+        lambda x: 0 if x == "s" else 1, branches=[branch(sink=slow, buffer=buffer), branch()]
+    )
+    results: list[PipelineResult] = []
+
+    async def go() -> None:
+        results.append(await pipeline(source(), routed).run())
+
+    with anyio.fail_after(10):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(go)
+            await anyio.wait_all_tasks_blocked()
+            # one item held by the branch, `buffer` waiting for it, one in the
+            # dispatcher's hand: nothing more is read, and "f" waits too
+            assert len(read) == buffer + 2
+            assert not results
+            drained = [await slow.recv() for _ in range(6)]
+    assert drained == ["s"] * 6
+    assert results[0].value == ["f"]
+
+
+async def test_a_branch_reader_that_stops_stops_the_partition_without_failure() -> None:
+    import itertools
+
+    head = Chan(object, name="head")
+    taken: list[Any] = []
+
+    async def take_two() -> None:
+        taken.append(await head.recv())
+        taken.append(await head.recv())
+        head.close()  # wants no more
+
+    results: list[PipelineResult] = []
+
+    async def go() -> None:
+        routed = partition(lambda x: x % 2, branches=[head, branch()])
+        results.append(await pipeline(itertools.count(), routed).run())  # endless source
+
+    with anyio.fail_after(10):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(take_two)
+            tg.start_soon(go)
+    assert taken == [0, 2]
+    merged = results[0].value
+    assert results[0].is_ok and merged == list(range(1, 2 * len(merged), 2))  # none lost
+
+
+async def test_cancelling_a_partition_closes_its_branch_sinks_and_leaves_no_task() -> None:
+    stuck = Chan(object, name="stuck")
+    seen: list[int] = []
+    with anyio.fail_after(10):
+        async with anyio.create_task_group() as tg:
+            routed = partition(lambda x: 0, branches=[branch(map(seen.append), sink=stuck)])
+            tg.start_soon(pipeline(range(10), routed).run)
+            await anyio.wait_all_tasks_blocked()
+            tg.cancel_scope.cancel()
+    assert stuck.closed  # its reader is not left waiting
+    assert seen == [0]  # the branch held one item when it was cancelled
+
+
+async def test_a_failing_branch_sink_or_unknown_key_stops_the_pipeline() -> None:
+    other = Chan(object, name="other", capacity=10)
+
+    def full(x: int) -> None:
+        raise RuntimeError(f"sink full at {x}")
+
+    result = await run(pipeline(range(4), partition(lambda x: x % 2, branches=[branch(sink=full), other])))
+    assert result.failure is not None and isinstance(result.failure.error, RuntimeError)
+    assert str(result.failure.error) == "sink full at 0"
+    assert other.closed
+    unknown = await run(pipeline(["a", "b"], partition(str, branches={"a": branch()})))
+    assert unknown.failure is not None
+    assert "key 'b' matches no branch (branches: 'a')" in str(unknown.failure.error)
+
+
+def test_bad_partition_branches_are_refused_at_construction() -> None:
+    chan = Chan(object, name="c")
+    cases: list[tuple[Any, type[Exception], str]] = [
+        (lambda: partition(str), TypeError, "give n .* or branches="),
+        (lambda: partition(str, 2, branches=[branch()]), TypeError, "not both"),
+        (lambda: partition(str, branches=[]), ValueError, "branches must not be empty"),
+        (lambda: partition(str, branches="ab"), TypeError, "branches must be a list or a dict"),  # type: ignore[arg-type]
+        (lambda: partition(str, branches=[branch(), 3]), TypeError, "branch 1 must be a branch"),  # type: ignore[list-item]
+        (lambda: partition(str, branches={"x": 3}), TypeError, "branch 'x' must be a branch"),  # type: ignore[dict-item]
+        (lambda: partition(str, branches=[chan, branch(sink=chan)]), ValueError, "the same Chan sink"),
+        (lambda: branch(str), TypeError, "branch: stage 0 must be a stream operator"),  # type: ignore[arg-type]
+        (lambda: branch(sink=3), TypeError, "branch: sink must be a Chan or a function"),  # type: ignore[arg-type]
+        (lambda: branch(buffer=-1), ValueError, "buffer must be 0 or more"),
+    ]
+    for make, exc, message in cases:
+        with pytest.raises(exc, match=message):
+            make()
+    assert repr(partition(str, branches=[chan, branch(map(str), buffer=2)])) == (
+        "partition(str, branches=[branch(sink=Chan(object, name='c')), branch(map(str), buffer=2)])"
+    )
+
+
 async def test_merge_fans_in_as_a_source_and_as_a_stage() -> None:
     async def letters() -> AsyncIterator[str]:
         for c in "xy":
@@ -457,9 +603,13 @@ async def test_stream_enrich_example_bounds_lookups_keeps_user_order_and_skips_b
     main = runpy.run_path(str(EXAMPLES / "stream_enrich.py"), run_name="stream_enrich")["main"]
     with anyio.fail_after(30):
         result, world = await main(60)
-    written = [s for b in world.batches for s in b]
+    written = [s for b in world.batches + world.uk_batches for s in b]
     assert result.is_ok
     assert len(written) == 45  # 60 events - 3 invalid - 12 of the unknown user
+    uk = [s for b in world.uk_batches for s in b]
+    assert {s.user for s in uk} == {"ada"} and len(uk) == len([s for s in written if s.user == "ada"])
+    assert all(len(b) <= 5 for b in world.uk_batches)
+    assert all(s.country == "us" for b in world.batches for s in b)
     assert {e.item.user for e in result.errors} == {"tony"}
     assert all(e.stage == "enrich" for e in result.errors)
     assert 1 <= world.peak_lookups <= 8

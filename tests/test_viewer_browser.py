@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import html.parser
 import json
+import runpy
 import os
 import shutil
 import subprocess
@@ -349,3 +350,110 @@ def test_spans_from_other_services_are_plain_lanes(browser: Browser, tmp_path: P
     assert page.eval("document.getElementById('sum-failures').dataset.value") == "1"
     page.key("n")
     assert page.eval("document.body.dataset.pinned") == format(4, "016x")
+
+
+# ------------------------------------------------- DAG dependency edges, deadlock markers
+
+_EXAMPLE = ROOT / "examples" / "trace_dag_and_deadlock.py"
+
+
+@pytest.fixture(scope="module")
+def example_pages(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """examples/trace_dag_and_deadlock.py's pages, on both backends."""
+    sys.path.insert(0, str(_EXAMPLE.parent))
+    try:
+        mod = runpy.run_path(str(_EXAMPLE), run_name="trace_dag_and_deadlock")
+    finally:
+        sys.path.remove(str(_EXAMPLE.parent))
+    out = tmp_path_factory.mktemp("dag-deadlock")
+    return {backend: mod["run_on"](backend, out) for backend in ("asyncio", "trio")}
+
+
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+def test_a_dag_page_draws_its_dependency_edges(browser: Browser, example_pages: dict[str, Any],
+                                              backend: str) -> None:
+    pages = example_pages[backend]
+    page = browser.open(pages.dag_html.as_uri())
+    trace = load_trace(pages.dag_html.with_suffix(".jsonl"))
+    span = {s.name.removeprefix("process "): s.span_id for s in trace.processes}
+    (dag,) = trace.named("DAG")
+    edges = page.eval("[...document.querySelectorAll('[data-edge]')].map(e => [e.dataset.dag, e.dataset.from, e.dataset.to])")
+    assert sorted(map(tuple, edges)) == sorted(
+        (dag.span_id, span[a], span[b]) for a, b in [("checkout", "build"), ("checkout", "lint"),
+                                                     ("build", "test"), ("test", "package"), ("lint", "package")])
+    assert page.eval("document.body.dataset.edges") == "5"
+    page.frame()
+    assert page.eval("document.body.dataset.edgesDrawn") == "5"  # all in view, all drawn
+    # a task's details say what it ran after, with links to those tasks
+    page.goto(pages.dag_html.as_uri() + "#span=" + span["package"])
+    after = page.eval("document.querySelector('#details [data-after]').dataset.after").split(",")
+    assert sorted(after) == sorted([span["test"], span["lint"]])
+    assert page.eval("document.querySelector('#details [data-after]').textContent") in (
+        "after: test, lint", "after: lint, test")
+    page.goto(pages.dag_html.as_uri() + "#span=" + span["checkout"])
+    before = page.eval("document.querySelector('#details [data-before]').dataset.before").split(",")
+    assert sorted(before) == sorted([span["build"], span["lint"]])
+    # folding the DAG's lane hides its task lanes and with them the edges
+    page.key("Escape")
+    page.click("#collapse-all")
+    page.frame()
+    assert page.eval("document.body.dataset.edgesDrawn") == "0"
+    page.click("#expand-all")
+    page.key("0")  # the whole run again (the deep links zoomed in on one task)
+    page.frame()
+    assert page.eval("document.body.dataset.edgesDrawn") == "5"
+    if backend == "trio":
+        page.screenshot(STATIC / "viewer-dag-edges.png")
+
+
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+def test_a_deadlock_is_marked_found_by_next_failure_and_highlights_its_cycle(
+        browser: Browser, example_pages: dict[str, Any], backend: str) -> None:
+    pages = example_pages[backend]
+    page = browser.open(pages.deadlock_html.as_uri())
+    trace = load_trace(pages.deadlock_html.with_suffix(".jsonl"))
+    (par,) = trace.named("PAR")
+    span = {s.name.removeprefix("process "): s.span_id for s in trace.processes}
+    cycle = "ledger waits to send on totals -> auditor waits to send on checks -> ledger"
+    (marker,) = page.eval("[...document.querySelectorAll('[data-marker=deadlock]')]"
+                          ".map(e => [e.dataset.span, e.dataset.lane, e.dataset.cycleLanes, e.textContent])")
+    assert marker[0] == par.span_id and marker[1] == par.span_id  # on the PAR's own lane
+    assert sorted(marker[2].split(",")) == sorted([span["ledger"], span["auditor"]])
+    assert marker[3] == cycle
+    # the failure count includes the deadlock; "next failure" goes to it
+    assert page.eval("document.getElementById('sum-failures').dataset.value") == "1"
+    assert page.eval("document.body.dataset.deadlock") in (None, "")
+    page.key("n")
+    assert page.eval("document.body.dataset.pinned") == par.span_id
+    assert page.eval("document.querySelector('#details [data-deadlock]').textContent").endswith(cycle)
+    lanes = page.eval("document.body.dataset.deadlockLanes").split(",")
+    assert sorted(lanes) == sorted([span["ledger"], span["auditor"]])  # not reporter: blocked, not in the cycle
+    if backend == "trio":
+        page.screenshot(STATIC / "viewer-deadlock.png")
+    # the cycle's processes are links to their spans
+    page.click("#details .cycle-processes [data-goto]")
+    assert page.eval("document.body.dataset.pinned") in (span["ledger"], span["auditor"])
+    assert page.eval("document.body.dataset.deadlockLanes") == ""
+    # clicking the marker itself (on the PAR's lane, at the event's time) selects it again
+    page.key("Escape")
+    page.key("0")
+    page.frame()
+    box = page.rect("#canvas")
+    plot_w = box["width"] - 270 - 10
+    t = [e.time_ns for e in par.events if e.name == "deadlock"][0] - trace.start_ns
+    x = box["left"] + 270 + (t / trace.wall_time_ns + 0.01) / 1.02 * plot_w
+    page.mouse("pressed", x, box["top"] + 26 + 11)
+    page.mouse("released", x, box["top"] + 26 + 11)
+    assert page.eval("document.body.dataset.pinned") == par.span_id
+    assert page.eval("document.body.dataset.deadlock") == par.span_id
+    # Replay has a step for it, saying the cycle
+    page.key("Escape")
+    kinds = []
+    for _ in range(20):
+        page.key(".")
+        kinds.append(page.eval("document.body.dataset.replayKind"))
+        if kinds[-1] == "deadlock":
+            break
+    assert kinds[-1] == "deadlock"
+    assert page.eval("document.getElementById('replay-status').textContent").endswith(cycle)
+    assert page.eval("document.body.dataset.deadlock") == par.span_id

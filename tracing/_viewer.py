@@ -5,12 +5,15 @@
 ``assets/viewer.js``) into one page. The page draws on a ``<canvas>``, painting
 only the spans in view (found by binary search), so 100,000 spans stay smooth; it
 has an overview strip, search and deep links (``#q=...``, ``#span=<id>``),
-next/previous failure, send/recv pairing, hidden SEQ plumbing and a replay of
-the run event by event. It keeps a hidden DOM index that tools and tests can query:
+next/previous failure, send/recv pairing, hidden SEQ plumbing, a DAG's
+dependency edges, deadlock markers naming the cycle and a replay of the run
+event by event. It keeps a hidden DOM index that tools and tests can query:
 ``#lane-index [data-lane]`` (one per lane, with ``data-kind``,
 ``data-depth``, ``data-status``, ``data-cancelled``), ``#arrow-index
 [data-arrow]`` (one per message, ``data-from``/``data-to`` span ids) and
-``#marker-index [data-marker]`` (ALT decisions, timer expiries, exceptions).
+``#marker-index [data-marker]`` (ALT decisions, timer expiries, exceptions,
+deadlocks) and ``#edge-index [data-edge]`` (one per DAG dependency edge,
+``data-from``/``data-to`` span ids).
 ``<body data-ready="true" data-render-ms="...">`` once the first frame is drawn
 and the index built. With ``live=`` (``stbass-trace serve``) the page polls its
 server and redraws as the trace grows.
@@ -29,7 +32,7 @@ from typing import Any
 from stbass import _names as N
 
 from ._layout import Layout, layout_trace
-from ._model import SpanRecord, Trace, trace_from_spans
+from ._model import EventRecord, SpanRecord, Trace, trace_from_spans
 
 __all__ = ("page_data", "render_html", "write_html")
 
@@ -74,6 +77,12 @@ _KIND_CODE = {k: i for i, k in enumerate(_KINDS)}
 FLAG_CANCELLED = 4
 FLAG_PLUMBING = 8
 
+# what deadlock detection records (stbass._compose._deadlock): an event on the
+# composition's span naming the blocked processes and the cycle
+EVENT_DEADLOCK = "deadlock"
+DEADLOCK_CYCLE = "deadlock.cycle"
+DEADLOCK_PROCESSES = "deadlock.processes"
+
 
 class _Table:
     """Distinct values (strings, numbers, ...) once each; spans refer to them by index."""
@@ -99,6 +108,103 @@ class _Table:
             found = self._index[key] = len(self.values)
             self.values.append(value)
         return found
+
+
+def _task_of(span: SpanRecord) -> str | None:
+    """The DAG task a child span of a ``DAG`` span runs: its ``stbass.dag.task``
+    attribute, else its process name."""
+    a = span.attributes
+    task = a.get(N.DAG_TASK)
+    if task is None and span.category == "process":
+        task = a.get(N.PROCESS_NAME, span.name[len(N.SPAN_PROCESS_PREFIX):])
+    return task if isinstance(task, str) else None
+
+
+def dag_edges(trace: Trace, dag: SpanRecord) -> list[tuple[SpanRecord, SpanRecord]]:
+    """The dependency edges of the ``DAG`` span *dag* as (dependency's span,
+    dependent's span) pairs, from its ``stbass.dag.edges`` attribute
+    (``["dependency -> task", ...]``) and the task spans under it. A task tried
+    more than once (a retry policy) has a span per attempt: an edge leaves the
+    attempt that ended last and enters the one that started first. A task with
+    no span (resumed from a state file, skipped) has no edge.
+
+    >>> from stbass_tracing._model import SpanRecord, Trace
+    >>> t = Trace([SpanRecord("DAG", "a" * 32, "d" * 16, None, 0, 10,
+    ...                       attributes={"stbass.composition": "DAG", "stbass.dag.edges": ["x -> y"]}),
+    ...            SpanRecord("process x", "a" * 32, "1" * 16, "d" * 16, 1, 4),
+    ...            SpanRecord("process y", "a" * 32, "2" * 16, "d" * 16, 5, 9)])
+    >>> [(a.name, b.name) for a, b in dag_edges(t, t.spans[0])]
+    [('process x', 'process y')]
+    """
+    edges = dag.attributes.get(N.DAG_EDGES)
+    if not isinstance(edges, list):
+        return []
+    first: dict[str, SpanRecord] = {}
+    last: dict[str, SpanRecord] = {}
+    for c in trace.children.get(dag.span_id, []):
+        task = _task_of(c)
+        if task is None:
+            continue
+        first.setdefault(task, c)  # children come in start order
+        if task not in last or c.end_time_ns >= last[task].end_time_ns:
+            last[task] = c
+    out = []
+    for edge in edges:
+        dep, sep, task = str(edge).partition(" -> ")
+        if sep and dep in last and task in first:
+            out.append((last[dep], first[task]))
+    return out
+
+
+def deadlock_processes(
+    trace: Trace, composition: SpanRecord, event: EventRecord
+) -> tuple[list[SpanRecord], list[SpanRecord]]:
+    """The process spans a ``deadlock`` event of *composition* names: (the ones
+    in the cycle, every blocked one).
+
+    The event names the blocked processes (``deadlock.processes``, a name or,
+    for two processes of one name, ``name#<first 8 digits of the process
+    id>``) and the cycle (``deadlock.cycle``, ``"left waits to send on a ->
+    right waits to send on b -> left"``). They are looked up among the process
+    spans below *composition*, preferring the ones the deadlock cancelled.
+
+    >>> from stbass_tracing._model import EventRecord, SpanRecord, Trace
+    >>> ev = EventRecord("deadlock", 5, {"deadlock.cycle": "l waits to send on a -> r waits to send on b -> l",
+    ...                                  "deadlock.processes": ["l", "r"]})
+    >>> t = Trace([SpanRecord("PAR", "a" * 32, "d" * 16, None, 0, 10, events=(ev,)),
+    ...            SpanRecord("process l", "a" * 32, "1" * 16, "d" * 16, 1, 9),
+    ...            SpanRecord("process r", "a" * 32, "2" * 16, "d" * 16, 1, 9)])
+    >>> [[s.name for s in group] for group in deadlock_processes(t, t.spans[0], ev)]
+    [['process l', 'process r'], ['process l', 'process r']]
+    """
+    cycle = str(event.attributes.get(DEADLOCK_CYCLE) or "")
+    steps = cycle.split(" -> ")
+    names = event.attributes.get(DEADLOCK_PROCESSES)
+    if not isinstance(names, list):
+        names = [step.split(" waits ", 1)[0] for step in steps[:-1]]
+    by_name: dict[str, list[SpanRecord]] = {}
+    stack = list(trace.children.get(composition.span_id, []))
+    while stack:
+        s = stack.pop()
+        stack.extend(trace.children.get(s.span_id, []))
+        if s.category != "process":
+            continue
+        name = str(s.attributes.get(N.PROCESS_NAME, s.name[len(N.SPAN_PROCESS_PREFIX):]))
+        by_name.setdefault(name, []).append(s)
+        pid = s.attributes.get(N.PROCESS_ID)
+        if isinstance(pid, str):
+            by_name.setdefault(f"{name}#{pid[:8]}", []).append(s)
+    in_cycle: list[SpanRecord] = []
+    blocked: list[SpanRecord] = []
+    for name in map(str, names):
+        found = by_name.get(name, [])
+        found = [s for s in found if s.attributes.get(N.CANCELLED_BY) == EVENT_DEADLOCK] or found
+        found = [s for s in found if s.start_time_ns <= event.time_ns <= s.end_time_ns] or found
+        found = sorted(found, key=lambda s: s.start_time_ns)
+        blocked.extend(found)
+        if any(step.startswith(name + " waits ") for step in steps):
+            in_cycle.extend(found)
+    return in_cycle, blocked
 
 
 def page_data(layout: Layout, title: str) -> dict[str, Any]:
@@ -129,6 +235,8 @@ def page_data(layout: Layout, title: str) -> dict[str, Any]:
     links: list[list[int]] = []
     extra: list[list[Any]] = []  # [span, what, value index]: status text, ALT choice, parent id not in the trace
     failures: list[int] = []
+    dags: list[SpanRecord] = []
+    deadlocks: list[list[Any]] = []  # [span, time, cycle text, [spans in the cycle], [blocked spans]]
     previous = 0
     n_processes = n_cancelled = 0
     for i, s in enumerate(trace.spans):
@@ -161,7 +269,11 @@ def page_data(layout: Layout, title: str) -> dict[str, Any]:
             pairs.append(table(k))
             pairs.append(table(v))
         cols["attrs"].append(pairs)
+        if N.DAG_EDGES in s.attributes:
+            dags.append(s)
         for e in s.events:
+            if e.name == EVENT_DEADLOCK:
+                deadlocks.append([i, e.time_ns - t0, table(str(e.attributes.get(DEADLOCK_CYCLE) or "")), e])
             ev = [i, table(e.name), e.time_ns - t0]
             for k, v in e.attributes.items():
                 ev.append(table(k))
@@ -187,6 +299,14 @@ def page_data(layout: Layout, title: str) -> dict[str, Any]:
         rows["label"].append(table(r.label))
         rows["span"].append(index[r.span.span_id] if r.span is not None else -1)
     arrows = [[index[a], index[b]] for a, b in layout.arrows]
+    # [DAG span, dependency's span, dependent's span]
+    edges = [[index[d.span_id], index[a.span_id], index[b.span_id]] for d in dags for a, b in dag_edges(trace, d)]
+    for d in deadlocks:
+        in_cycle, blocked = deadlock_processes(trace, trace.spans[d[0]], d.pop())
+        d.append([index[s.span_id] for s in in_cycle])
+        d.append([index[s.span_id] for s in blocked])
+    if deadlocks:  # next/previous failure goes to the deadlocked composition too
+        failures = sorted(set(failures) | {d[0] for d in deadlocks})
     spans: dict[str, Any] = {"ids": "".join(ids), **cols}
     if len(trace_ids) > 1:
         spans["trace"] = traces
@@ -200,6 +320,8 @@ def page_data(layout: Layout, title: str) -> dict[str, Any]:
             "messages": sum(1 for a, _ in arrows if not cols["st"][a] & FLAG_PLUMBING),  # the user's
             "plumbing": sum(1 for a, _ in arrows if cols["st"][a] & FLAG_PLUMBING),  # SEQ's own
             "failures": len(failures),
+            "edges": len(edges),
+            "deadlocks": len(deadlocks),
             "cancelled": n_cancelled,
             "wall_ns": trace.wall_time_ns,
             "t0_ns": t0,
@@ -214,6 +336,8 @@ def page_data(layout: Layout, title: str) -> dict[str, Any]:
         "links": links,
         "extra": extra,
         "failures": failures,
+        "edges": edges,
+        "deadlocks": deadlocks,
     }
 
 
@@ -275,6 +399,8 @@ _TEMPLATE = """<!DOCTYPE html>
 <span class="key"><span class="sw arrow"></span>message (send &rarr; recv)</span>
 <span class="key"><span class="sw alt"></span>ALT decision</span>
 <span class="key"><span class="sw timer"></span>timer expired</span>
+<span class="key"><span class="sw edge"></span>DAG dependency</span>
+<span class="key"><span class="sw deadlock"></span>deadlock</span>
 <span class="key"><span class="sw error"></span>failed</span>
 <span class="key"><span class="sw cancelled"></span>cancelled</span>
 <span class="key"><span class="sw match"></span>search match</span>
@@ -288,6 +414,7 @@ _TEMPLATE = """<!DOCTYPE html>
 <div id="lane-index" class="index" aria-hidden="true"></div>
 <div id="arrow-index" class="index" aria-hidden="true"></div>
 <div id="marker-index" class="index" aria-hidden="true"></div>
+<div id="edge-index" class="index" aria-hidden="true"></div>
 <script type="application/json" id="trace-data">{data}</script>{live}
 <script>
 {js}

@@ -16,6 +16,7 @@ even when several children finish in the same scheduler turn.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Any, Final, TypeVar, Union, final
 
 import anyio
@@ -24,7 +25,7 @@ from .. import _names as N
 from .._core import _hook
 from .._core._util import is_coroutine_function
 from ._process import Process, ProcessContext
-from ._result import Failure, ProcessResult
+from ._result import Failure, ProcessResult, _now
 from ._seqpar import (
     Composition,
     CompositionResult,
@@ -33,6 +34,7 @@ from ._seqpar import (
     check_deadline,
     check_processes,
     execute_with_input,
+    own_cancellation,
 )
 
 
@@ -152,22 +154,48 @@ class ChoiceResult(CompositionResult):
     True
     """
 
-    __slots__ = ("_value", "_failure")
+    __slots__ = ("_value", "_failure", "_results", "_unfinished")
+
+    #: ``None`` entries are filled in by ``_unfinished`` on first read
+    _results: list[Any]
 
     def __init__(
         self,
-        results: Sequence[ProcessResult[Any]],
+        results: Sequence[ProcessResult[Any] | None],
         value: Any,
         failure: Failure | None,
         failures: list[Failure] | None = None,
+        unfinished: _Unfinished | None = None,
     ) -> None:
-        super().__init__(results, [False] * len(results), failure)
+        self._unfinished = unfinished
+        if failures is None:
+            super().__init__(results, [False] * len(results), failure)
+        else:
+            # RACE, HEDGE and QUORUM: *unfinished* fills the ``None`` entries
+            # of *results* (the losers) when ``results`` is first read.
+            self._results = results if isinstance(results, list) else list(results)
+            self._optional = [False] * len(results)
+            self.cause = failure
+            self.failures = failures
         self._value = value
         self._failure = failure
-        if failures is not None:
-            self.failures = failures
         if failure is not None and failure not in self.failures:
             self.failures.insert(0, failure)
+
+    @property
+    def results(self) -> list[ProcessResult[Any]]:
+        """One result per child, in declaration order."""
+        unfinished = self._unfinished
+        if unfinished is not None:
+            # Built on first read, not when the outcome is decided: a RACE of
+            # n children whose results nobody reads costs no n - 1 failures.
+            self._unfinished = None
+            unfinished.fill(self._results)
+        return self._results
+
+    @results.setter
+    def results(self, results: list[ProcessResult[Any]]) -> None:  # by CompositionResult
+        self._results = results
 
     @property
     def is_ok(self) -> bool:
@@ -276,15 +304,16 @@ class RACEResult(ChoiceResult):
 
     def __init__(
         self,
-        results: Sequence[ProcessResult[Any]],
+        results: Sequence[ProcessResult[Any] | None],
         value: Any,
         failure: Failure | None,
         failures: list[Failure],
         winner: int | None,
         cancelled: list[int],
         started: int,
+        unfinished: _Unfinished | None = None,
     ) -> None:
-        super().__init__(results, value, failure, failures)
+        super().__init__(results, value, failure, failures, unfinished)
         self.winner = winner
         self.cancelled = cancelled
         self.started = started
@@ -300,6 +329,11 @@ class QUORUMResult(ChoiceResult):
     same order), ``results`` in declaration order, ``cancelled`` and ``failures``
     as in :class:`RACEResult`.
 
+    A QUORUM that fails (too many failures, or its ``deadline``) has no
+    ``value``: fewer than ``k`` answers are not a quorum. What did arrive is
+    kept: ``winners`` lists the children that succeeded, in completion order,
+    and :attr:`winner_values` their values.
+
     >>> import anyio
     >>> @Process
     ... async def yes(ctx: ProcessContext) -> str:
@@ -312,16 +346,36 @@ class QUORUMResult(ChoiceResult):
 
     def __init__(
         self,
-        results: Sequence[ProcessResult[Any]],
+        results: Sequence[ProcessResult[Any] | None],
         value: Any,
         failure: Failure | None,
         failures: list[Failure],
         winners: list[int],
         cancelled: list[int],
+        unfinished: _Unfinished | None = None,
     ) -> None:
-        super().__init__(results, value, failure, failures)
+        super().__init__(results, value, failure, failures, unfinished)
         self.winners = winners
         self.cancelled = cancelled
+
+    @property
+    def winner_values(self) -> list[Any]:
+        """The values of :attr:`winners`, in completion order: the ``k`` values
+        of a QUORUM that succeeded (its ``value``), or the fewer that arrived
+        before it failed.
+
+        >>> import anyio
+        >>> @Process
+        ... async def yes(ctx: ProcessContext) -> str:
+        ...     return "yes"
+        >>> @Process
+        ... async def down(ctx: ProcessContext) -> str:
+        ...     raise ConnectionError("down")
+        >>> result = anyio.run(QUORUM(2, yes, down, down).run)
+        >>> result.is_ok, result.value, result.winner_values
+        (False, None, ['yes'])
+        """
+        return [self._results[i]._value for i in self.winners]
 
     def __repr__(self) -> str:
         return (
@@ -609,6 +663,8 @@ class _FirstSuccesses(_Choice):
 
     procs: list[Process]
     deadline: float | None
+    #: HEDGE: seconds between starts (``None``: start every child at once)
+    after: float | None = None
 
     def _attrs(self) -> dict[str, Any]:
         return {}
@@ -642,6 +698,7 @@ class _FirstSuccesses(_Choice):
         with _hook.span(span_name, attrs) as rec:
             slots = [_Slot(p, _child_ctx(p, parent, abs_deadline)) for p in procs]
             state = _Decision()
+            cancelled = anyio.get_cancelled_exc_class()
             async with anyio.create_task_group() as tg:
                 if self.deadline is not None:
                     tg.cancel_scope.deadline = anyio.current_time() + self.deadline
@@ -662,7 +719,12 @@ class _FirstSuccesses(_Choice):
                     if state.decided:
                         return  # lost before it began
                     slot.entered = True
-                    result = await _run_child(slot.process, slot.ctx, input_value)
+                    try:
+                        result = await _run_child(slot.process, slot.ctx, input_value)
+                    except cancelled as exc:
+                        # A CancelledError the body raised itself (asyncio: it
+                        # awaited a cancelled future) is its failure, as in PAR.
+                        result = own_cancellation(slot.process, slot.ctx, exc)
                     # From here to the end: no await, so the decision is atomic.
                     slot.result = result
                     state.running -= 1
@@ -703,61 +765,105 @@ class _FirstSuccesses(_Choice):
 
     def _finish(
         self, slots: list[_Slot], state: _Decision, rec: Any
-    ) -> tuple[list[ProcessResult[Any]], list[Failure], Failure | None, list[int]]:
-        """Fill in the results of the children that did not finish; returns the
-        results, the real failures, the cause (when no decision by success) and
-        the indices of the cancelled losers."""
-        won = state.decided and not state.impossible
-        if won:
-            winners = [repr(slots[i].process.name) for i in state.winners[:3]]
-            if len(state.winners) > 3:
-                winners.append(f"{len(state.winners) - 3} more")
-            why = f"{', '.join(winners)} won the {self.name}"
-            reason = "lost"
-        elif state.impossible:
-            why, reason = f"the {self.name} can no longer succeed", "halt"
+    ) -> tuple[list[ProcessResult[Any] | None], list[Failure], Failure | None, list[int],
+               _Unfinished | None]:
+        """The results of the children (``None`` for those that did not finish),
+        the real failures, the cause (when no decision by success), the indices
+        of the cancelled losers, and what fills in their results."""
+        results: list[ProcessResult[Any] | None] = [slot.result for slot in slots]
+        unfinished = [i for i, result in enumerate(results) if result is None]
+        if state.decided and not state.impossible:  # won
+            own = [r._failure for r in results if r is not None and r._failure is not None]
+            if not unfinished:
+                return results, own, None, [], None
+            rec.set(N.CANCELLED_LOSERS, unfinished)
+            fill = _Unfinished(slots, unfinished, self.name, state.winners, "lost", _now())
+            return results, own, None, unfinished, fill
+        if state.impossible:
+            reason = "halt"
         else:
-            why, reason = f"by the deadline of {self.deadline}s", "deadline"
-        cancelled: list[int] = []  # by this composition
-        results: list[ProcessResult[Any]] = []
-        for i, slot in enumerate(slots):
-            result = slot.result
-            if result is None:
-                result = slot.result = _cancelled(slot, why, reason)
-                cancelled.append(i)
-            results.append(result)
-        mine = set(cancelled)
-        own = [r.failure for i, r in enumerate(results) if r.is_fail and i not in mine]
-        if won:
-            failures, cause = own, None
-        else:
-            failures = [r.failure for r in results if r.is_fail]
-            cause = own[0] if own else (failures[0] if failures else None)
-        if won and cancelled:
-            rec.set(N.CANCELLED_LOSERS, cancelled)
+            reason = "deadline"
+        _Unfinished(slots, unfinished, self.name, state.winners, reason, _now(), self.deadline).fill(
+            results
+        )
+        mine = set(unfinished)
+        done: list[ProcessResult[Any]] = results  # type: ignore[assignment]  # all filled
+        own = [r.failure for i, r in enumerate(done) if r.is_fail and i not in mine]
+        failures = [r.failure for r in done if r.is_fail]
+        cause = own[0] if own else (failures[0] if failures else None)
         if cause is not None:
             rec.failed(cause.error, cause.summary)
-        return results, failures, cause, (cancelled if won else [])
+        return results, failures, cause, [], None
 
     async def _race(self, ctx: ProcessContext | None, input_value: Any, after: float | None) -> RACEResult:
         return await self._decide(ctx, input_value, 1, after, self._race_result)
 
     def _race_result(self, slots: list[_Slot], state: _Decision, rec: Any) -> RACEResult:
-        results, failures, cause, cancelled = self._finish(slots, state, rec)
-        started = sum(s.started for s in slots)
-        if isinstance(self, HEDGE):
+        results, failures, cause, cancelled, fill = self._finish(slots, state, rec)
+        if self.after is not None:  # HEDGE
+            started = sum(s.started for s in slots)
             rec.set(N.STARTED, started)
+        else:
+            started = len(slots)
         if cause is None and state.winners:
             winner = state.winners[0]
             rec.set(N.WINNER, winner)
-            value = results[winner]._value
-            return RACEResult(results, value, None, failures, winner, cancelled, started)
+            value = slots[winner].result._value  # type: ignore[union-attr]
+            return RACEResult(results, value, None, failures, winner, cancelled, started, fill)
         if cause is None:  # no child at all cannot happen (n >= 1); keep mypy calm
             raise AssertionError("RACE ended with neither a winner nor a failure")
         return RACEResult(results, None, cause, failures, None, cancelled, started)
 
 
-def _cancelled(slot: _Slot, why: str, reason: str) -> ProcessResult[Any]:
+class _Unfinished:
+    """The children of a RACE/HEDGE/QUORUM that were cancelled or never
+    started: :meth:`fill` makes their results (failed with
+    :class:`ProcessCancelledError`). A decided RACE fills them in only when its
+    ``results`` are first read, so the n - 1 losers of a RACE nobody inspects
+    cost nothing but their task."""
+
+    __slots__ = ("slots", "indices", "owner", "winners", "reason", "failed_at", "deadline")
+
+    def __init__(
+        self,
+        slots: list[_Slot],
+        indices: list[int],
+        owner: str,
+        winners: list[int],
+        reason: str,
+        failed_at: datetime,
+        deadline: float | None = None,
+    ) -> None:
+        self.slots = slots
+        self.indices = indices
+        self.owner = owner
+        self.winners = winners
+        self.reason = reason
+        #: when the outcome was decided (the same instant for every loser)
+        self.failed_at = failed_at
+        self.deadline = deadline
+
+    def fill(self, results: list[ProcessResult[Any] | None]) -> None:
+        """Put the result of every unfinished child into *results*."""
+        reason = self.reason
+        if reason == "lost":
+            names = [repr(self.slots[i].process.name) for i in self.winners[:3]]
+            if len(self.winners) > 3:
+                names.append(f"{len(self.winners) - 3} more")
+            why = f"{', '.join(names)} won the {self.owner}"
+        elif reason == "halt":
+            why = f"the {self.owner} can no longer succeed"
+        elif self.deadline is not None:
+            why = f"by the deadline of {self.deadline}s"
+        else:
+            why = "by the deadline of its context"
+        for i in self.indices:
+            slot = self.slots[i]
+            result = slot.result = _cancelled(slot, why, reason, self.failed_at)
+            results[i] = result
+
+
+def _cancelled(slot: _Slot, why: str, reason: str, failed_at: datetime) -> ProcessResult[Any]:
     """The result of a child its RACE/HEDGE/QUORUM cancelled (or never started)."""
     name = slot.process.name
     verb = "was cancelled" if slot.started else "was not started"
@@ -770,6 +876,7 @@ def _cancelled(slot: _Slot, why: str, reason: str) -> ProcessResult[Any]:
         parent_process=ctx.parent,
         placement=ctx.placement,
         checkpoint=ctx.last_checkpoint,
+        failed_at=failed_at,
     )
 
 
@@ -916,12 +1023,12 @@ class QUORUM(_FirstSuccesses):
         return await self._decide(ctx, input_value, self.k, None, self._quorum_result)
 
     def _quorum_result(self, slots: list[_Slot], state: _Decision, rec: Any) -> QUORUMResult:
-        results, failures, cause, cancelled = self._finish(slots, state, rec)
+        results, failures, cause, cancelled, fill = self._finish(slots, state, rec)
         if cause is None and len(state.winners) >= self.k:
             winners = state.winners[: self.k]
             rec.set(N.WINNERS, winners)
-            value = [results[i]._value for i in winners]
-            return QUORUMResult(results, value, None, failures, winners, cancelled)
+            value = [slots[i].result._value for i in winners]  # type: ignore[union-attr]
+            return QUORUMResult(results, value, None, failures, winners, cancelled, fill)
         if cause is None:
             raise AssertionError("QUORUM ended with neither k successes nor a failure")
         return QUORUMResult(results, None, cause, failures, list(state.winners), cancelled)

@@ -94,7 +94,8 @@ class ProcessContext:
         #: absolute time on anyio's clock (``anyio.current_time()``) or ``None``
         self.deadline = deadline
         self.last_checkpoint: Any = None
-        self._bound: list[tuple[Chan[Any], bool]] = []
+        #: the channels this process attached to (a list once it has any)
+        self._bound: list[tuple[Chan[Any], bool]] | tuple[()] = ()
         self._cancel_reason: str | None = None
         self._label: str | None = None
         #: the deadlock watcher of the composition running this process (or None)
@@ -161,6 +162,8 @@ class ProcessContext:
             if ch._reader == self.label:
                 return
             ch.bind_reader(self.label)
+        if not self._bound:
+            self._bound = []
         self._bound.append((ch, as_writer))
 
     def _release(self) -> None:
@@ -169,7 +172,7 @@ class ProcessContext:
                 ch.unbind_writer()
             elif not as_writer and ch._reader == self.label:
                 ch.unbind_reader()
-        self._bound.clear()
+        self._bound = ()
 
     def child(self, process: Process, **overrides: Any) -> ProcessContext:
         """A context for *process* running under this one."""
@@ -207,6 +210,11 @@ class Process:
     A body that returns something other than a ``ProcessResult`` succeeds with
     that value.
     """
+
+    # Slots for what every process has (a PAR_FOR makes one process per
+    # replica); ``__dict__`` stays for subclasses' own attributes and the
+    # decorated function's ``__doc__``/``__wrapped__``.
+    __slots__ = ("_fn", "name", "placement", "is_optional", "channels", "__dict__", "__weakref__")
 
     _fn: ProcessFn | None
     name: str
@@ -267,6 +275,15 @@ class Process:
                 f"override run()"
             )
         return await self._fn(ctx)
+
+    def _body(self, ctx: ProcessContext) -> Awaitable[Any]:
+        """The awaitable of one run of the body: the decorated function's
+        coroutine itself (no ``run`` frame in between), or ``run(ctx)`` when a
+        subclass overrides :meth:`run`."""
+        fn = self._fn
+        if fn is not None and type(self).run is Process.run:
+            return fn(ctx)
+        return self.run(ctx)
 
     # ------------------------------------------------------------- copies
 
@@ -330,7 +347,7 @@ class Process:
         try:
             if _hook.active() is None:
                 try:
-                    outcome = await self.run(ctx)
+                    outcome = await self._body(ctx)
                 except Exception as exc:
                     return ProcessResult.fail(self._failure(exc, ctx, started))
                 return self._outcome(outcome, ctx, started, None)
@@ -352,7 +369,7 @@ class Process:
             attrs[N.PLACEMENT_ENDPOINT] = placement.endpoint
         with _hook.span(N.SPAN_PROCESS_PREFIX + self.name, attrs) as rec:
             try:
-                outcome = await self.run(ctx)
+                outcome = await self._body(ctx)
             except Exception as exc:
                 failure = self._failure(exc, ctx, started)
                 rec.failed(exc, failure.summary)

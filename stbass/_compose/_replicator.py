@@ -107,8 +107,14 @@ def _factory_name(factory: Factory, name: str | None) -> str:
     return str(found)
 
 
+#: the channels of every replica: none (shared, never mutated)
+_NO_CHANNELS: dict[str, Any] = {}
+
+
 class _Replica(Process):
     """Replica *index* of a replicator body: runs ``factory(index, ctx)``."""
+
+    __slots__ = ("_factory", "index")
 
     def __init__(self, factory: Factory, index: int, base: str) -> None:
         # One per replica per run, so skip Process.__init__'s argument checks:
@@ -117,22 +123,34 @@ class _Replica(Process):
         self.name = f"{base}[{index}]"
         self.placement = None
         self.is_optional = False
-        self.channels = {}
+        self.channels = _NO_CHANNELS  # (``with_channels`` copies before adding)
         self._factory = factory
         self.index = index
 
     async def run(self, ctx: ProcessContext) -> Any:
+        outcome = await self._body(ctx)
+        if isinstance(outcome, CompositionResult):
+            # ``return await PAR_FOR(...).run(ctx)`` inside a body: keep its failure.
+            return outcome.as_process_result()
+        return outcome
+
+    def _body(self, ctx: ProcessContext) -> Awaitable[Any]:
+        # ``execute`` awaits the factory's awaitable itself (no ``run`` frame
+        # per replica) and hands the outcome to ``_outcome`` below.
         awaitable = self._factory(self.index, ctx)
         if not inspect.isawaitable(awaitable):
             raise TypeError(
                 f"factory {_callable_name(self._factory)!r} must return an awaitable "
                 f"(a coroutine), returned {type(awaitable).__name__} {awaitable!r}"
             )
-        outcome = await awaitable
+        return awaitable
+
+    def _outcome(
+        self, outcome: Any, ctx: ProcessContext, started: float, rec: Any
+    ) -> ProcessResult[Any]:
         if isinstance(outcome, CompositionResult):
-            # ``return await PAR_FOR(...).run(ctx)`` inside a body: keep its failure.
-            return outcome.as_process_result()
-        return outcome
+            outcome = outcome.as_process_result()
+        return super()._outcome(outcome, ctx, started, rec)
 
     def __repr__(self) -> str:
         return f"{self.name}"

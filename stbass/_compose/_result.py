@@ -159,10 +159,19 @@ class ProcessResult(Generic[T]):
     def __delattr__(self, name: str) -> None:
         raise AttributeError("ProcessResult is immutable")
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Immutable with __slots__: pickle through the constructors.
+        if self._failure is None:
+            return (ProcessResult.ok, (self._value,))
+        return (ProcessResult.fail, (self._failure,))
+
     @classmethod
     def ok(cls, value: T = None) -> ProcessResult[T]:  # type: ignore[assignment]
         """A successful result carrying *value*."""
-        return cls(value)
+        result = object.__new__(cls)  # one per process run: skip __init__'s checks
+        _set_value(result, value)
+        _set_failure(result, None)
+        return result
 
     @classmethod
     def fail(cls, error: BaseException | Failure, **failure_fields: Any) -> ProcessResult[Any]:
@@ -230,6 +239,10 @@ class ProcessResult(Generic[T]):
         if self._failure is None:
             return f"ProcessResult.ok({self._value!r})"
         return f"ProcessResult.fail({self._failure.error!r})"
+
+
+_set_value: Any = ProcessResult.__dict__["_value"].__set__
+_set_failure: Any = ProcessResult.__dict__["_failure"].__set__
 
 
 @final

@@ -130,11 +130,19 @@ class CompositionResult:
         optional: Sequence[bool],
         cause: Failure | None = None,
     ) -> None:
-        self.results: list[ProcessResult[Any]] = [r for r in results if r is not None]
-        self._optional = [o for r, o in zip(results, optional) if r is not None]
+        kept: list[ProcessResult[Any]] = []
+        kept_optional: list[bool] = []
+        failures: list[Failure] = []
+        for r, o in zip(results, optional):
+            if r is not None:
+                kept.append(r)
+                kept_optional.append(o)
+                if r._failure is not None:
+                    failures.append(r._failure)
+        self.results = kept
+        self._optional = kept_optional
         #: the failure that made HALT cancel the others (``None`` if none did)
         self.cause = cause
-        failures = [r.failure for r in self.results if r.is_fail]
         if cause is not None and cause in failures:
             # The root cause first: ``failures[0]`` is what users print.
             failures.remove(cause)
@@ -144,7 +152,10 @@ class CompositionResult:
     @property
     def is_ok(self) -> bool:
         """True when no non-optional child failed."""
-        return not any(r.is_fail and not o for r, o in zip(self.results, self._optional))
+        for r, o in zip(self.results, self._optional):
+            if r._failure is not None and not o:
+                return False
+        return True
 
     @property
     def is_fail(self) -> bool:
@@ -339,7 +350,16 @@ class PARResult(CompositionResult):
         return f"PARResult(is_ok={self.is_ok}, value={self.value!r}, failures={len(self.failures)})"
 
 
-_NOT_REDUCED: Any = object()
+class _NotReduced:
+    """The marker of a PARResult without ``reduce`` (pickles as itself)."""
+
+    __slots__ = ()
+
+    def __reduce__(self) -> str:
+        return "_NOT_REDUCED"
+
+
+_NOT_REDUCED: Any = _NotReduced()
 
 
 def check_reduce(owner: str, reduce: object) -> Any:
@@ -559,15 +579,6 @@ async def _drain(ch: Chan[Any], outputs: list[Any]) -> None:
 # ----------------------------------------------------------------------- PAR
 
 
-class _Slot:
-    __slots__ = ("process", "ctx", "result")
-
-    def __init__(self, process: Process, ctx: ProcessContext) -> None:
-        self.process = process
-        self.ctx = ctx
-        self.result: ProcessResult[Any] | None = None
-
-
 class PAR(Composition):
     """Run processes at the same time, in one task group.
 
@@ -693,20 +704,20 @@ async def run_par(
         **extra_attrs,
     }
     with _hook.span(span_name, attrs) as rec:
-        slots = [
-            _Slot(
-                p,
-                ProcessContext(
-                    p.name,
-                    channels=p.channels,
-                    parent=parent,
-                    placement=p.placement,
-                    deadline=abs_deadline,
-                ),
+        # Per child: its context and (when it ends) its result, by index.
+        ctxs = [
+            ProcessContext(
+                p.name,
+                channels=p.channels,
+                parent=parent,
+                placement=p.placement,
+                deadline=abs_deadline,
             )
             for p in procs
         ]
-        halt_cause: list[_Slot] = []
+        results: list[ProcessResult[Any] | None] = [None] * len(procs)
+        halt_cause: list[int] = []  # the index of the child whose failure halted
+        traced = rec is not _hook.NO_RECORDER
         halt = on_failure is FailurePolicy.HALT
         cancelled = anyio.get_cancelled_exc_class()
         watch: Watcher | None = None
@@ -717,7 +728,7 @@ async def run_par(
             if watch is None:
                 watch = Watcher(0.0)
                 owner = True
-            watch.declare_all([slot.ctx for slot in slots])
+            watch.declare_all(ctxs)
 
         async with anyio.create_task_group() as tg:
             if abs_deadline is not None:
@@ -731,46 +742,50 @@ async def run_par(
             elif watch is not None and running is not None:
                 watch.delegate(running, 1)  # type: ignore[arg-type]
 
-            async def run_child(index: int, slot: _Slot) -> None:
-                _hook.CHILD_INDEX.set(index)
-                leaf = watch is not None and not isinstance(slot.process, Composition)
+            async def run_child(index: int) -> None:
+                if traced:  # the index goes on the child's process span
+                    _hook.CHILD_INDEX.set(index)
+                process = procs[index]
+                child_ctx = ctxs[index]
+                leaf = watch is not None and not isinstance(process, Composition)
                 if leaf:
-                    watch.enter(slot.ctx)  # type: ignore[union-attr]
+                    watch.enter(child_ctx)  # type: ignore[union-attr]
                 try:
                     if stage_input is not None:
-                        result = await execute_with_input(slot.process, slot.ctx, stage_input[0])
+                        result = await execute_with_input(process, child_ctx, stage_input[0])
                     elif runner is None:
-                        result = await slot.process.execute(slot.ctx)
+                        result = await process.execute(child_ctx)
                     else:
-                        result = await runner(index, slot.process, slot.ctx)
+                        result = await runner(index, process, child_ctx)
                 except cancelled as exc:
-                    result = own_cancellation(slot.process, slot.ctx, exc)
+                    result = own_cancellation(process, child_ctx, exc)
                 finally:
                     if leaf:
-                        watch.leave(slot.ctx)  # type: ignore[union-attr]
-                slot.result = result
-                if halt and result.is_fail and not slot.process.is_optional and not halt_cause:
-                    halt_cause.append(slot)
-                    for other in slots:
-                        if other.result is None:
-                            other.ctx._cancel_reason = "halt"
+                        watch.leave(child_ctx)  # type: ignore[union-attr]
+                results[index] = result
+                if halt and result.is_fail and not process.is_optional and not halt_cause:
+                    halt_cause.append(index)
+                    for i, other in enumerate(results):
+                        if other is None:
+                            ctxs[i]._cancel_reason = "halt"
                     tg.cancel_scope.cancel()
 
-            if max_parallel is None or max_parallel >= len(slots):
+            n = len(procs)
+            if max_parallel is None or max_parallel >= n:
                 if _alt_random.EXPLORER is not None:  # explore decides the start order
-                    for i in _explored_order(len(slots), _alt_random.EXPLORER):
-                        tg.start_soon(run_child, i, slots[i])
+                    for i in _explored_order(n, _alt_random.EXPLORER):
+                        tg.start_soon(run_child, i)
                 else:
-                    for i, slot in enumerate(slots):
-                        tg.start_soon(run_child, i, slot)
+                    for i in range(n):
+                        tg.start_soon(run_child, i)
             else:
-                indices = iter(range(len(slots)))  # shared: each index is taken once
+                indices = iter(range(n))  # shared: each index is taken once
 
                 async def worker() -> None:
                     for i in indices:
                         # After HALT or the deadline, start no further child.
                         await anyio.lowlevel.checkpoint_if_cancelled()
-                        await run_child(i, slots[i])
+                        await run_child(i)
 
                 for _ in range(max_parallel):
                     tg.start_soon(worker)
@@ -779,18 +794,20 @@ async def run_par(
             watch.delegate(running, -1)  # type: ignore[arg-type]
         if owner and watch is not None and watch.found is not None:
             raise watch.found
-        for slot in slots:
-            if slot.result is None:
-                slot.result = _cancelled_result(slot, halt_cause, deadline if own_first else None)
-        cause = halt_cause[0].result.failure if halt_cause and halt_cause[0].result else None
-        outcome = PARResult(
-            [s.result for s in slots], [s.process.is_optional for s in slots], cause
-        )
+        cause_index = halt_cause[0] if halt_cause else None
+        for i, result in enumerate(results):
+            if result is None:
+                results[i] = _cancelled_result(
+                    procs[i], ctxs[i], procs, cause_index, deadline if own_first else None
+                )
+        first = results[cause_index] if cause_index is not None else None
+        cause = first.failure if first is not None else None
+        outcome = PARResult(results, [p.is_optional for p in procs], cause)
         if reduce is not None:
             outcome._apply_reduce(reduce, span_name, ctx)
         if not outcome.is_ok:
-            first = outcome.failures[0]
-            rec.failed(first.error, first.summary)
+            failure = outcome.failures[0]
+            rec.failed(failure.error, failure.summary)
         return outcome
 
 
@@ -802,11 +819,15 @@ def _explored_order(n: int, choose: Callable[[int], int]) -> list[int]:
 
 
 def _cancelled_result(
-    slot: _Slot, halt_cause: list[_Slot], deadline: float | None
+    process: Process,
+    ctx: ProcessContext,
+    procs: Sequence[Process],
+    cause_index: int | None,
+    deadline: float | None,
 ) -> ProcessResult[Any]:
-    name = slot.process.name
-    if halt_cause:
-        cause = halt_cause[0].process.name
+    name = process.name
+    if cause_index is not None:
+        cause = procs[cause_index].name
         error = ProcessCancelledError(
             f"process {name!r} was cancelled by HALT after {cause!r} failed",
             reason="halt",
@@ -824,8 +845,8 @@ def _cancelled_result(
     return ProcessResult.fail(
         error,
         process_name=name,
-        process_id=slot.ctx.process_id,
-        parent_process=slot.ctx.parent,
-        placement=slot.ctx.placement,
-        checkpoint=slot.ctx.last_checkpoint,
+        process_id=ctx.process_id,
+        parent_process=ctx.parent,
+        placement=ctx.placement,
+        checkpoint=ctx.last_checkpoint,
     )

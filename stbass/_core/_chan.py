@@ -17,9 +17,11 @@ from it and pulls the oldest waiting sender's value in behind.
 from __future__ import annotations
 
 import collections
+import inspect
 import itertools
+import sys
 import typing
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, Generic, TypeAlias, TypeVar, final, overload
 
@@ -302,8 +304,8 @@ class Solo(Party):
     def enabled(self) -> bool:
         return True
 
-    def available(self) -> bool:
-        return self.live()
+    #: a plain operation is available while it waits (no precondition)
+    available = Party.live
 
     def withdraw(self) -> None:
         if self.state is WAITING:
@@ -313,7 +315,7 @@ class Solo(Party):
     def commit(self, offer: OfferLike) -> None:
         self.state = COMMITTED
         self.chosen = self
-        self.remove()
+        (self.chan._senders if self.is_send else self.chan._receivers).pop(self, None)
         self._wake()
 
 
@@ -701,10 +703,14 @@ class Chan(Generic[T]):
                 return done
             receiver = first_available(self._receivers)
             if receiver is not None:
-                value = self._admit(value)
+                if self._proto is None:
+                    self._seq = seq = self._seq + 1
+                else:
+                    value = self._admit(value)
+                    seq = self._delivered()
                 party = receiver.party
                 party.value = value
-                party.seq = seq = self._delivered()
+                party.seq = seq
                 party.link = link
                 party.commit(receiver)
                 return Done(value, seq, link)
@@ -725,13 +731,18 @@ class Chan(Generic[T]):
             if sender is None:
                 break
             party = sender.party
-            try:
-                value = self._admit(sender.value)
-            except ChannelProtocolError as exc:
-                party.error = exc  # the sender raises it; nothing is delivered
-                party.commit(sender)
-                continue
-            party.seq = seq = self._delivered()
+            if self._proto is None:
+                value = sender.value
+                self._seq = seq = self._seq + 1
+            else:
+                try:
+                    value = self._admit(sender.value)
+                except ChannelProtocolError as exc:
+                    party.error = exc  # the sender raises it; nothing is delivered
+                    party.commit(sender)
+                    continue
+                seq = self._delivered()
+            party.seq = seq
             party.commit(sender)
             return Done(value, seq, sender.link)
         if self._closed:
@@ -761,22 +772,32 @@ class Chan(Generic[T]):
         """Add a waiting party's offer (it waits for a counterpart)."""
         (self._senders if offer.is_send else self._receivers)[offer] = None
 
-    async def _operate(self, is_send: bool, value: Any, link: object) -> Done | Solo:
+    async def _operate(self, is_send: bool, value: Any, link: object, out: Done | None) -> Any:
         """Send or receive: checkpoint, then commit at once or park until a
-        counterpart commits (see the rules in ``stbass._core._park``)."""
+        counterpart commits (see the rules in ``stbass._core._park``).
+
+        Untraced (*out* is ``None``) this is the whole operation, awaited by
+        the caller of :meth:`send`/:meth:`recv` with no frame in between: a
+        send's value is type-checked here and the result is what the user
+        gets (``None`` for a send, the value for a recv). Traced, the caller
+        checked the value and *out* receives the value, message number and
+        the sender's token (*link*) of the message that moved."""
+        if is_send and out is None:
+            value = self._check(value)
         ops = _park.ops()
         buf = self._buffer
         if buf is None:
-            ready = self._ready(is_send)
+            # Any waiting counterpart offer means "try": one that turns out to
+            # be withdrawn or disabled only costs the checkpoint before parking.
+            ready = self._closed or bool(self._receivers if is_send else self._senders)
         else:  # (a waiting counterpart is found by ``_complete`` after the turn below)
             ready = self._closed or (len(buf) < self._capacity if is_send else bool(buf))
+        done: Done | Solo | None = None
         if ready:
             await ops.before_commit()  # rule 1: a pending cancellation lands here
             done = self._complete(is_send, value, link)
-            if done is not None:
-                if ops.yields_after_commit:
-                    await ops.after_commit()  # rule 2
-                return done
+            if done is not None and ops.yields_after_commit:
+                await ops.after_commit()  # rule 2
         elif buf is not None:
             # A buffered channel that is full (send) or empty (recv): give the
             # other side one turn before parking, as anyio's and trio's memory
@@ -787,46 +808,59 @@ class Chan(Generic[T]):
                 await ops.after_commit()
             await ops.before_commit()  # ... then the cancellation point (asyncio: both)
             done = self._complete(is_send, value, link)
-            if done is not None:
-                return done
-        party = Solo(self, is_send, value, link)
-        ops.arm(party)
-        (self._senders if is_send else self._receivers)[party] = None
-        proc = _hook.CURRENT.get()
-        watch = proc.watch if proc is not None else None
-        if watch is None:
-            await ops.park(party)  # rule 3
-        else:  # deadlock detection: the watcher sees who waits on what
-            watch.parking(proc, party)
+        if done is None:
+            party = Solo(self, is_send, value, link)
+            ops.arm(party)
+            (self._senders if is_send else self._receivers)[party] = None
+            proc = _hook.CURRENT.get()
+            watch = proc.watch if proc is not None else None
+            if watch is not None:  # deadlock detection: the watcher sees who waits on what
+                watch.parking(proc, party)
             try:
-                await ops.park(party)
+                await ops.wait(party)  # rule 3
+            except BaseException as exc:
+                if not ops.interrupted(party, exc):
+                    raise
             finally:
-                watch.unparked(proc, party)
-            if party.state is POKED:  # the watcher asked it to look again
+                if watch is not None:
+                    watch.unparked(proc, party)
+            if party.state is POKED:  # the deadlock watcher asked it to look again
                 party.remove()
-                return await self._operate(is_send, value, link)
-        if party.error is not None:
-            raise party.error
-        return party
+                return await self._operate(is_send, value, link, out)
+            if party.error is not None:
+                raise party.error
+            done = party
+        if out is not None:
+            out.value = done.value
+            out.seq = done.seq
+            out.link = done.link
+        return None if is_send else done.value
 
     # ----------------------------------------------------------- send / recv
+    #
+    # ``send`` and ``recv`` are plain methods that return the coroutine of
+    # ``_operate`` (or of its traced wrapper): one coroutine per operation,
+    # as in trio's and anyio's channels, instead of a wrapper around it.
 
-    async def send(self, value: T) -> None:
+    def send(self, value: T) -> Coroutine[Any, Any, None]:
         """Send *value*; returns once a receiver has taken it (or, on a buffered
-        channel, once it is in the buffer).
+        channel, once it is in the buffer). Await it: ``await ch.send(value)``.
 
         Raises :class:`ChannelTypeError` (before any rendezvous) for a value of
         the wrong type and :class:`ChannelClosedError` when the channel is or
         becomes closed. A send that raises was received by nobody.
         """
-        value = self._check(value)
         ins = _hook.active()
         if ins is None:
-            await self._operate(True, value, None)
-            return
+            return self._operate(True, value, None, None)
+        return self._send_traced(ins, value)
+
+    async def _send_traced(self, ins: _hook.Instrument, value: Any) -> None:
+        value = self._check(value)
         token = ins.send_started(self, value)
+        done = Done(None, 0, None)
         try:
-            done = await self._operate(True, value, token)
+            await self._operate(True, value, token, done)
         except BaseException as exc:
             ins.send_finished(self, token, None, exc)
             raise
@@ -849,23 +883,34 @@ class Chan(Generic[T]):
         if ins is not None:
             ins.send_finished(self, token, done.seq, None)
 
-    async def recv(self) -> T:
-        """Wait for a value and return it.
+    def recv(self) -> Coroutine[Any, Any, T]:
+        """Wait for a value and return it: ``value = await ch.recv()``.
 
         Raises :class:`ChannelClosedError` when the channel is or becomes closed
         (after the buffer is drained). A recv that raises took nothing.
         """
         ins = _hook.active()
         if ins is None:
-            return (await self._operate(False, None, None)).value  # type: ignore[no-any-return]
+            return self._operate(False, None, None, None)
+        return self._recv_traced(ins)
+
+    async def _recv_traced(self, ins: _hook.Instrument) -> T:
         token = ins.recv_started(self)
+        done = Done(None, 0, None)
         try:
-            done = await self._operate(False, None, None)
+            await self._operate(False, None, None, done)
         except BaseException as exc:
             ins.recv_finished(self, token, None, None, None, exc)
             raise
         ins.recv_finished(self, token, done.value, done.seq, done.link, None)
         return done.value  # type: ignore[no-any-return]
+
+    # Still coroutine functions to ``inspect`` (3.12+) and to stbass's own
+    # checks (``Guard(..., handler=ch.send)`` is refused as before).
+    send._stbass_coroutine = recv._stbass_coroutine = True  # type: ignore[attr-defined]
+    if sys.version_info >= (3, 12):
+        send = inspect.markcoroutinefunction(send)
+        recv = inspect.markcoroutinefunction(recv)
 
     def recv_nowait(self) -> T:
         """Take a value from a sender that is already waiting (or from the

@@ -152,9 +152,26 @@ class Ops:
         """Make *party* wakeable on this backend (before it makes any offer)."""
         raise NotImplementedError
 
+    def wait(self, party: Party) -> Awaitable[Any]:
+        """The awaitable that parks *party* until it is committed, poked or
+        cancelled (no wrapper frame: the hot path awaits it directly). Whatever
+        it raises goes to :meth:`interrupted`."""
+        raise NotImplementedError
+
+    def interrupted(self, party: Party, exc: BaseException) -> bool:
+        """*exc* ended :meth:`wait`: withdraw *party* and return ``False`` (the
+        caller re-raises), or return ``True`` when the operation had already
+        succeeded and the exception is absorbed (rule 3 and rule 4)."""
+        party.withdraw()
+        return False
+
     async def park(self, party: Party) -> None:
         """Wait until *party* is committed, poked or cancelled (rule 3)."""
-        raise NotImplementedError
+        try:
+            await self.wait(party)
+        except BaseException as exc:
+            if not self.interrupted(party, exc):
+                raise
 
 
 # ------------------------------------------------------------------ asyncio
@@ -196,20 +213,21 @@ class _AsyncioOps(Ops):
     def arm(self, party: Party) -> None:
         party._fut = asyncio.get_running_loop().create_future()
 
-    async def park(self, party: Party) -> None:
-        try:
-            await party._fut  # type: ignore[misc]
-        except asyncio.CancelledError as exc:
-            if party.state is COMMITTED and party.error is None:
-                # anyio never cancels a task whose awaited future is done, so
-                # this is a native cancel that landed after the commit (rule 4).
-                _absorb(exc)
-                return
-            party.withdraw()
-            raise
-        except BaseException:
-            party.withdraw()
-            raise
+    def wait(self, party: Party) -> Awaitable[Any]:
+        return party._fut  # type: ignore[return-value]
+
+    def interrupted(self, party: Party, exc: BaseException) -> bool:
+        if (
+            isinstance(exc, asyncio.CancelledError)
+            and party.state is COMMITTED
+            and party.error is None
+        ):
+            # anyio never cancels a task whose awaited future is done, so
+            # this is a native cancel that landed after the commit (rule 4).
+            _absorb(exc)
+            return True
+        party.withdraw()
+        return False
 
 
 class _TrioOps(Ops):
@@ -228,8 +246,10 @@ class _TrioOps(Ops):
     def arm(self, party: Party) -> None:
         party._task = _trio_lowlevel.current_task()
 
-    async def park(self, party: Party) -> None:
-        await _trio_lowlevel.wait_task_rescheduled(party._abort)
+    def wait(self, party: Party) -> Awaitable[Any]:
+        # trio withdraws a cancelled party in ``_abort``; a commit reschedules
+        # the task, after which trio no longer aborts it.
+        return _trio_lowlevel.wait_task_rescheduled(party._abort)  # type: ignore[no-any-return]
 
 
 _ASYNCIO_OPS: Final = _AsyncioOps()

@@ -42,8 +42,10 @@ def describe_type(spec: object) -> str:
 
 
 def is_coroutine_function(fn: object) -> bool:
+    """Is *fn* an async function (or a callable whose ``__call__`` is one, or
+    one of stbass's methods that return a coroutine, like ``Chan.send``)?"""
     import inspect
 
-    return inspect.iscoroutinefunction(fn) or (
+    return inspect.iscoroutinefunction(fn) or getattr(fn, "_stbass_coroutine", False) or (
         callable(fn) and inspect.iscoroutinefunction(getattr(fn, "__call__", None))
     )

@@ -111,13 +111,29 @@ class _Call(Process):
         self.fn = fn
 
     async def run(self, ctx: ProcessContext) -> Any:
-        value = self.fn(ctx.input if isinstance(ctx, _TaskContext) else None)
+        if isinstance(ctx, _TaskContext):
+            arg = ctx.input
+        elif "input" in ctx.channels:  # a SEQ stage, or a task on a Temporal worker
+            arg = await ctx.recv("input")
+        else:
+            arg = None
+        value = self.fn(arg)
         if inspect.isawaitable(value):
             value = await value
         return value
 
     def __repr__(self) -> str:
         return getattr(self.fn, "__name__", "task")
+
+
+def task_call(fn: TaskFn, name: str) -> Process:
+    """The process that runs a DAG task given as a function (``fn(input)``)."""
+    return _Call(fn, name)
+
+
+def task_function(process: Process) -> TaskFn | None:
+    """The function of a task given as one, else ``None``."""
+    return process.fn if isinstance(process, _Call) else None
 
 
 @final

@@ -8,6 +8,7 @@ concurrency and back-pressure end to end.
 """
 
 from ._ops import Batch as Batch
+from ._ops import Branch as Branch
 from ._ops import Filter as Filter
 from ._ops import FlatMap as FlatMap
 from ._ops import ItemError as ItemError
@@ -20,6 +21,7 @@ from ._ops import Tap as Tap
 from ._pipeline import Pipeline as Pipeline
 from ._pipeline import PipelineResult as PipelineResult
 from ._pipeline import batch as batch
+from ._pipeline import branch as branch
 from ._pipeline import filter as filter
 from ._pipeline import flat_map as flat_map
 from ._pipeline import map as map
@@ -33,6 +35,8 @@ from .._core._util import fixup_module_metadata as _fixup_module_metadata
 __all__ = (
     "Batch",
     "batch",
+    "Branch",
+    "branch",
     "Filter",
     "filter",
     "FlatMap",

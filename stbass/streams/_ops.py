@@ -606,11 +606,83 @@ async def _forward(inp: Port, out: Port) -> None:
 
 
 @final
+class Branch:
+    """One output of a :func:`partition`: operators, then a sink (a Chan or a
+    function) or none (the branch's items join the partition's output);
+    ``buffer`` items may wait for the branch before the dispatcher does.
+
+    >>> Branch(Map(str), buffer=4)
+    branch(map(str), buffer=4)
+    """
+
+    __slots__ = ("operators", "sink", "buffer")
+
+    def __init__(
+        self,
+        *operators: Operator,
+        sink: Chan[Any] | Callable[[Any], Any] | None = None,
+        buffer: int = 0,
+    ) -> None:
+        self.operators = tuple(check_operators("branch", operators))
+        if sink is not None and not isinstance(sink, Chan) and not callable(sink):
+            raise TypeError(f"branch: sink must be a Chan or a function, got {type(sink).__name__}")
+        self.sink = sink
+        if isinstance(buffer, bool) or not isinstance(buffer, int):
+            raise TypeError(f"branch: buffer must be an int, got {type(buffer).__name__}")
+        if buffer < 0:
+            raise ValueError(f"branch: buffer must be 0 or more, got {buffer}")
+        self.buffer = buffer
+
+    def __repr__(self) -> str:
+        args = [repr(op) for op in self.operators]
+        if self.sink is not None:
+            args.append("sink=" + (repr(self.sink) if isinstance(self.sink, Chan) else _fn_name(self.sink)))
+        if self.buffer:
+            args.append(f"buffer={self.buffer}")
+        return f"branch({', '.join(args)})"
+
+
+def _check_branches(
+    branches: object,
+) -> tuple[tuple[Branch, ...], dict[Any, int] | None]:
+    """The branches of a partition (a Chan stands for ``Branch(sink=chan)``)
+    and, for a dict, the branch index of each key."""
+    if isinstance(branches, dict):
+        keys: list[Any] = list(branches)
+        given = list(branches.values())
+    elif isinstance(branches, (list, tuple)):
+        keys = []
+        given = list(branches)
+    else:
+        raise TypeError(
+            f"partition: branches must be a list or a dict of branches, got {type(branches).__name__}"
+        )
+    if not given:
+        raise ValueError("partition: branches must not be empty")
+    out: list[Branch] = []
+    for i, b in enumerate(given):
+        label = repr(keys[i]) if keys else str(i)
+        if isinstance(b, Chan):
+            b = Branch(sink=b)
+        if not isinstance(b, Branch):
+            raise TypeError(
+                f"partition: branch {label} must be a branch(...) or a Chan, got {type(b).__name__}"
+            )
+        out.append(b)
+    sinks = [id(b.sink) for b in out if isinstance(b.sink, Chan)]
+    if len(set(sinks)) != len(sinks):
+        raise ValueError("partition: two branches have the same Chan sink (each closes its sink)")
+    return tuple(out), ({k: i for i, k in enumerate(keys)} if keys else None)
+
+
+@final
 class Partition(Operator):
     """What :func:`partition` returns (an :class:`Operator`).
 
     >>> Partition(len, 3, [Map(str)])
     partition(len, 3, map(str))
+    >>> Partition(len, branches=[Branch(Map(str)), Branch(sink=print)])
+    partition(len, branches=[branch(map(str)), branch(sink=print)])
     """
 
     kind = "partition"
@@ -618,23 +690,65 @@ class Partition(Operator):
     def __init__(
         self,
         key: Callable[[Any], Any],
-        n: int,
+        n: int | None = None,
         operators: Sequence[Operator] = (),
         *,
+        branches: Sequence[Branch | Chan[Any]] | dict[Any, Branch | Chan[Any]] | None = None,
         name: str | None = None,
     ) -> None:
         super().__init__(name=name)
         self.key = _check_fn("partition", key, "key")
-        self.n = _check_count("partition", "n", n)
-        self.operators = tuple(check_operators("partition", operators))
+        self.routes: dict[Any, int] | None = None
+        self.branches: Sequence[Branch | Chan[Any]] | dict[Any, Branch | Chan[Any]] | None = branches
+        if branches is None:
+            if n is None:
+                raise TypeError("partition: give n (the number of lanes) or branches=")
+            self.n = _check_count("partition", "n", n)
+            self.operators = tuple(check_operators("partition", operators))
+            self.lanes: tuple[Branch, ...] = (Branch(*self.operators),) * self.n
+        else:
+            if n is not None or operators:
+                raise TypeError(
+                    "partition: give n and operators, or branches= (each with its own "
+                    "operators), not both"
+                )
+            self.lanes, self.routes = _check_branches(branches)
+            self.n = len(self.lanes)
+            self.operators = ()
 
     def _args(self) -> list[str]:
-        return [_fn_name(self.key), str(self.n), *(repr(op) for op in self.operators)]
+        if self.branches is None:
+            return [_fn_name(self.key), str(self.n), *(repr(op) for op in self.operators)]
+        shown = [repr(Branch(sink=b)) if isinstance(b, Chan) else repr(b) for b in
+                 (self.branches.values() if isinstance(self.branches, dict) else self.branches)]
+        if isinstance(self.branches, dict):
+            inner = ", ".join(f"{k!r}: {v}" for k, v in zip(self.branches, shown))
+            return [_fn_name(self.key), f"branches={{{inner}}}"]
+        return [_fn_name(self.key), f"branches=[{', '.join(shown)}]"]
+
+    def lane_of(self, k: Any) -> int:
+        """The index of the branch for key *k*."""
+        if self.routes is not None:
+            try:
+                return self.routes[k]
+            except (KeyError, TypeError):  # TypeError: an unhashable key
+                raise ValueError(
+                    f"partition {self.name!r}: key {k!r} matches no branch "
+                    f"(branches: {', '.join(repr(r) for r in self.routes)})"
+                ) from None
+        n = self.n
+        return k % n if isinstance(k, int) and not isinstance(k, bool) else hash(k) % n
 
     async def pump(self, inp: Port, out: Port, errors: list[ItemError]) -> None:
-        n, key = self.n, self.key
-        lanes_in = [Chan(object, name=f"{self.name}.lane{i}.in") for i in range(n)]
-        lanes_out = [Chan(object, name=f"{self.name}.lane{i}.out") for i in range(n)]
+        lanes, key = self.lanes, self.key
+        lanes_in = [
+            Chan(object, name=f"{self.name}.lane{i}.in", capacity=b.buffer)
+            for i, b in enumerate(lanes)
+        ]
+        lanes_out: list[Chan[Any]] = [
+            b.sink if isinstance(b.sink, Chan) else Chan(object, name=f"{self.name}.lane{i}.out")
+            for i, b in enumerate(lanes)
+        ]
         failed: list[Any] = []
         shared = _report_to.get()
         token = _report_to.set(errors if shared is None else shared)
@@ -642,19 +756,17 @@ class Partition(Operator):
         async def dispatch() -> None:
             try:
                 while (item := await recv_or_end(inp)) is not END:
-                    k = await _call(key, item)
-                    lane = k % n if isinstance(k, int) and not isinstance(k, bool) else hash(k) % n
-                    await lanes_in[lane].send(item)
+                    await lanes_in[self.lane_of(await _call(key, item))].send(item)
             except ChannelClosedError:
                 if not any(ch.closed for ch in lanes_in):
                     raise
-                inp.close()
+                inp.close()  # a branch stopped reading: stop reading too
             finally:
                 for ch in lanes_in:
                     ch.close()
 
         async def lane(i: int, tg: anyio.abc.TaskGroup) -> None:
-            results = await run_chain(self.operators, lanes_in[i], lanes_out[i], self.name)
+            results = await run_chain(lanes[i].operators, lanes_in[i], lanes_out[i], self.name)
             failed.extend(r.failure for r in results if r is not None and r.is_fail)
             if failed:
                 tg.cancel_scope.cancel()
@@ -668,13 +780,23 @@ class Partition(Operator):
                     raise
                 ch.close()
 
+        async def consume(ch: Chan[Any], sink: Callable[[Any], Any]) -> None:
+            try:
+                while (item := await recv_or_end(ch)) is not END:
+                    await _call(sink, item)
+            finally:
+                ch.close()
+
         try:
             async with anyio.create_task_group() as tg:
                 tg.start_soon(dispatch)
                 async with anyio.create_task_group() as merging:
-                    for i in range(n):
+                    for i, b in enumerate(lanes):
                         tg.start_soon(lane, i, tg)
-                        merging.start_soon(collect, lanes_out[i])
+                        if b.sink is None:
+                            merging.start_soon(collect, lanes_out[i])
+                        elif not isinstance(b.sink, Chan):
+                            tg.start_soon(consume, lanes_out[i], b.sink)
         finally:
             _report_to.reset(token)
         if failed:

@@ -20,6 +20,7 @@ from ..process import Process, ProcessContext
 from ..result import Failure, ProcessResult
 from ._ops import (
     Batch,
+    Branch,
     Filter,
     FlatMap,
     ItemError,
@@ -373,18 +374,56 @@ def rate_limit(per_second: float, burst: int = 1, *, name: str | None = None) ->
 
 
 def partition(
-    key: Callable[[Any], Any], n: int, *operators: Operator, name: str | None = None
+    key: Callable[[Any], Any],
+    n: int | None = None,
+    *operators: Operator,
+    branches: Sequence[Branch | Chan[Any]] | dict[Any, Branch | Chan[Any]] | None = None,
+    name: str | None = None,
 ) -> Partition:
-    """Fan out by key into *n* lanes, each running its own copy of *operators*,
-    and merge the lanes' outputs (in arrival order). Items with equal keys go to
-    the same lane, so they keep their order; an int key picks lane ``key % n``.
+    """Fan out by key.
+
+    ``partition(key, n, *operators)``: *n* lanes, each running its own copy of
+    *operators*, whose outputs are merged (in arrival order). Items with equal
+    keys go to the same lane, so they keep their order; an int key picks lane
+    ``key % n``.
+
+    ``partition(key, branches=[...])``: one lane per :func:`branch`, each with
+    its own operators and its own sink (a Chan, consumed separately, or a
+    function), or none (its items join the partition's output). With a list,
+    ``key(item)`` picks the branch as above; with a dict, ``key(item)`` is the
+    branch's key (a key that matches no branch fails the partition). A Chan
+    stands for ``branch(sink=chan)``. Every branch's sink is closed at the end.
 
     >>> import anyio
     >>> items = anyio.run(pipeline(range(6), partition(lambda x: x % 2, 2, map(str))).run).value
     >>> sorted(items)
     ['0', '1', '2', '3', '4', '5']
+    >>> odd = []
+    >>> routed = partition(lambda x: "odd" if x % 2 else "even",
+    ...                    branches={"even": branch(map(str)), "odd": branch(sink=odd.append)})
+    >>> anyio.run(pipeline(range(6), routed).run).value, odd
+    (['0', '2', '4'], [1, 3, 5])
     """
-    return Partition(key, n, operators, name=name)
+    return Partition(key, n, operators, branches=branches, name=name)
+
+
+def branch(
+    *operators: Operator,
+    sink: Chan[Any] | Callable[[Any], Any] | None = None,
+    buffer: int = 0,
+) -> Branch:
+    """One branch of :func:`partition`: *operators* run on the items sent to
+    this branch, then *sink* takes them (a Chan, closed at the end, or a
+    function, sync or async); without a sink they join the partition's output.
+
+    Each branch has its own back-pressure: the dispatcher waits while the
+    branch an item needs is busy, after up to *buffer* items wait for it
+    (0: none, so a slow branch holds up the dispatcher at once).
+
+    >>> branch(map(str), sink=print, buffer=8)
+    branch(map(str), sink=print, buffer=8)
+    """
+    return Branch(*operators, sink=sink, buffer=buffer)
 
 
 def merge(*sources: Any, name: str | None = None) -> Merge:

@@ -6,8 +6,9 @@ the Temporal SDK and the ``temporal`` CLI (its dev server).
 * :class:`TemporalBackend` is an :class:`~stbass.ExecutionBackend` whose endpoint
   is a Temporal task queue: register it in a :class:`~stbass.BackendRegistry`
   and ``PLACED_PAR`` runs the processes placed there on remote workers.
-* :func:`durable` runs a SEQ/PAR/PAR_FOR/SEQ_FOR as one workflow that survives
-  worker crashes, resuming from the last completed step.
+* :func:`durable` runs a SEQ/PAR/PAR_FOR/SEQ_FOR, or a :class:`~stbass.dag.DAG`,
+  as one workflow that survives worker crashes, resuming from the last
+  completed step.
 * ``python -m stbass.temporal worker --endpoint QUEUE --import pkg.module``
   starts a worker (:func:`run_worker` from Python).
 
@@ -25,6 +26,7 @@ from .._core._util import fixup_module_metadata as _fixup_module_metadata
 from ._backend import TemporalBackend as TemporalBackend
 from ._codec import RemoteProcessError as RemoteProcessError
 from ._durable import DurableComposition as DurableComposition
+from ._durable import DurableDAG as DurableDAG
 from ._durable import durable as durable
 from ._loop import TemporalUnavailableError as TemporalUnavailableError
 from ._paths import RemotePlacementError as RemotePlacementError
@@ -33,6 +35,7 @@ from ._worker import run_worker as run_worker
 
 __all__ = (
     "DurableComposition",
+    "DurableDAG",
     "RemotePlacementError",
     "RemoteProcessError",
     "TemporalBackend",

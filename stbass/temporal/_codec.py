@@ -199,6 +199,8 @@ class Call(_Model):
     input: Any = None
     #: for PAR_FOR instances: call ``factory(index, ctx)`` found at ``path``
     index: int | None = None
+    #: for DAG tasks given as functions: call ``fn(input)`` found at ``path``
+    function: bool = False
     #: seconds left before the caller's deadline, if it has one
     timeout: float | None = None
     idempotency_key: str = ""

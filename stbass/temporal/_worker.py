@@ -26,6 +26,7 @@ from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from .._core._chan import Chan, ChannelClosedError
+from ..dag._dag import task_call
 from .._compose._placement_value import Placement
 from .._compose._process import Process, ProcessContext
 from .._compose._result import ProcessResult
@@ -71,6 +72,10 @@ def import_target(spec: str) -> str:
 
 def _build(call: Call) -> Process:
     target = load(call.path, _allowed)
+    if call.function:
+        if not callable(target) or isinstance(target, Process):
+            raise TypeError(f"{call.path} is not a function (for DAG task {call.name!r})")
+        return task_call(target, call.name)
     if call.index is not None:
         if not callable(target):
             raise TypeError(f"{call.path} is not a factory function (for {call.name!r})")

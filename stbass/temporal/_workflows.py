@@ -2,7 +2,7 @@
 
 ``stbass.Run`` runs one process as one activity (what
 :meth:`TemporalBackend.execute` starts). ``stbass.Durable`` interprets a
-composition tree (SEQ, PAR, PAR_FOR, SEQ_FOR) whose leaves are activities: the
+composition tree (SEQ, PAR, PAR_FOR, SEQ_FOR, DAG) whose leaves are activities: the
 history Temporal keeps of it is what lets a composition resume after a worker
 crash from its last completed step.
 
@@ -121,6 +121,8 @@ class DurableWorkflow:
             return await self._leaf(node["call"], value, stage, path, None), []
         if kind in ("seq", "seq_for"):
             return await self._seq(self._children(node, path), node, value, path)
+        if kind == "dag":
+            return await self._dag(node, value, path)
         return await self._par(self._children(node, path), node, path)
 
     def _children(self, node: Json, path: str) -> list[Json]:
@@ -233,12 +235,155 @@ class DurableWorkflow:
             )
         return self._combine(results, children, [r.get("value") for r in results]), results
 
+    async def _dag(self, node: Json, value: Any, path: str) -> tuple[Json, list[Json]]:
+        """Run a DAG's tasks, each as soon as the tasks it depends on succeeded.
+
+        Returns the DAG's outcome (its value: the task values by name) and one
+        report per task, in declaration order: ``{"task", "status", "outcome"}``
+        with status ``ok``, ``resumed`` (taken from an earlier, failed run),
+        ``failed`` or ``skipped``.
+        """
+        tasks: list[Json] = list(node["tasks"])
+        names = [str(t["name"]) for t in tasks]
+        index = {name: i for i, name in enumerate(names)}
+        halt = node.get("halt", True)
+        limit = node.get("max_parallel")
+        gate = asyncio.Semaphore(int(limit)) if limit else None
+        values: dict[str, Any] = {}
+        outcomes: dict[int, Json] = {}
+        resumed: set[int] = set()
+        for i in range(len(tasks)):
+            before = self._before.get(f"{path}.{i}")
+            if before is not None and before.get("ok"):
+                self._done[f"{path}.{i}"] = before
+                outcomes[i] = dict(before)
+                values[names[i]] = before.get("value")
+                resumed.add(i)
+        waiting = {
+            i: sum(1 for d in t["after"] if d not in values)
+            for i, t in enumerate(tasks)
+            if i not in resumed
+        }
+        dependents: dict[int, list[int]] = {i: [] for i in range(len(tasks))}
+        for i, t in enumerate(tasks):
+            for d in t["after"]:
+                dependents[index[d]].append(i)
+        started: set[int] = set()
+        running: dict[asyncio.Future[Json], int] = {}
+        failed: list[int] = []  # in failure order: the HALT cause first
+        halted = False
+
+        def start(i: int) -> None:
+            after = tasks[i]["after"]
+            given = {d: values[d] for d in after} if after else value
+            task = asyncio.ensure_future(self._dag_task(tasks[i], given, f"{path}.{i}", gate, i, started))
+            running[task] = i
+
+        for i in range(len(tasks)):
+            if i not in resumed and waiting[i] == 0:
+                start(i)
+        while running and not halted:
+            finished, _ = await asyncio.wait(list(running), return_when=asyncio.FIRST_COMPLETED)
+            # in task order, not set order: a replay must take the same decisions
+            for task in sorted(finished, key=lambda f: running[f]):
+                i = running.pop(task)
+                outcome = task.result()
+                outcomes[i] = outcome
+                if outcome.get("ok"):
+                    values[names[i]] = outcome.get("value")
+                    self._done[f"{path}.{i}"] = outcome
+                    for j in dependents[i]:
+                        if j in resumed:  # pragma: no cover - it needed i, so i is resumed too
+                            continue
+                        waiting[j] -= 1
+                        if waiting[j] == 0 and not halted:
+                            start(j)
+                else:
+                    failed.append(i)
+                    if halt:
+                        halted = True
+        if running:
+            for task in running:
+                task.cancel()
+            await asyncio.gather(*running, return_exceptions=True)
+            cause = names[failed[0]]
+            for task, i in sorted(running.items(), key=lambda item: item[1]):
+                if i in started:  # a task still waiting for a slot is skipped
+                    outcomes[i] = _failed_outcome(
+                        names[i],
+                        "ProcessCancelledError",
+                        f"task {names[i]!r} was cancelled by HALT after {cause!r} failed",
+                        cancelled=True,
+                        cancel_reason="halt",
+                    )
+                    failed.append(i)
+        report: list[Json] = []
+        for i, name in enumerate(names):
+            if i in resumed:
+                status = "resumed"
+            elif i not in outcomes:
+                status = "skipped"
+            else:
+                status = "ok" if outcomes[i].get("ok") else "failed"
+            entry: Json = {"task": name, "status": status, "outcome": outcomes.get(i)}
+            if status == "failed":
+                entry["rank"] = failed.index(i)  # failure order: the HALT cause first
+            report.append(entry)
+        if failed:
+            return dict(outcomes[failed[0]]), report
+        if len(values) < len(tasks):  # pragma: no cover - a skip needs a failure
+            return _failed_outcome(str(node.get("name")), "RuntimeError", "tasks skipped"), report
+        return {"ok": True, "value": {n: values[n] for n in names}, "process_name": node.get("name")}, report
+
+    async def _dag_task(
+        self,
+        task: Json,
+        value: Any,
+        path: str,
+        gate: asyncio.Semaphore | None,
+        i: int,
+        started: set[int],
+    ) -> Json:
+        if gate is None:
+            started.add(i)
+            return await self._attempts(task, value, path)
+        async with gate:
+            started.add(i)
+            return await self._attempts(task, value, path)
+
+    async def _attempts(self, task: Json, value: Any, path: str) -> Json:
+        """Run a DAG task, again after a failure while its retry policy allows
+        (each attempt under its own path, waiting on a workflow timer between)."""
+        retry: Json | None = task.get("retry")
+        attempts = int(retry["max_attempts"]) if retry else 1
+        outcome: Json = {}
+        for attempt in range(attempts):
+            step = path if attempt == 0 else f"{path}~{attempt}"
+            outcome, _ = await self._node(task["node"], value, True, step)
+            if outcome.get("ok") or retry is None or attempt == attempts - 1:
+                break
+            await asyncio.sleep(_retry_delay(retry, attempt))
+        return outcome
+
     @staticmethod
     def _combine(results: list[Json], children: list[Json], value: Any) -> Json:
         for outcome, child in zip(results, children):
             if not outcome["ok"] and not child.get("optional"):
                 return outcome
         return {"ok": True, "value": value, "process_name": "composition"}
+
+
+def _retry_delay(retry: Json, attempt: int) -> float:
+    """``RetryPolicy.delay_for(attempt)`` from the policy's JSON form."""
+    base = float(retry["base_delay"])
+    backoff = retry["backoff"]
+    if backoff == "exponential":
+        raw = base * 2.0**attempt if attempt < 1024 else (float("inf") if base else 0.0)
+    elif backoff == "linear":
+        raw = base * (attempt + 1)
+    else:
+        raw = base
+    return float(min(raw, float(retry["max_delay"])))
 
 
 def _child_name(child: Json) -> str:

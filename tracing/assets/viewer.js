@@ -2,9 +2,9 @@
 // rows and spans in view (spans are kept in typed arrays and found by binary search,
 // so 100,000 spans stay smooth), with an overview strip of the whole run, search
 // and deep links (#q=..., #span=<id>), next/previous failure, send/recv pairing and
-// a replay of the run event by event. It keeps a hidden DOM index of lanes
-// ([data-lane]), message arrows ([data-arrow]) and markers ([data-marker]) for tools
-// and tests. No network access, except polling its own server in `serve`'s live mode.
+// a replay of the run event by event, a DAG's dependency edges and deadlock markers.
+// It keeps a hidden DOM index of lanes ([data-lane]), message arrows ([data-arrow]),
+// markers ([data-marker]) and DAG edges ([data-edge]) for tools and tests. No network access, except polling its own server in `serve`'s live mode.
 (function () {
   "use strict";
   var errors = [];
@@ -24,12 +24,14 @@
     process: "#4f7ec9", composition: "#98a2b3", send: "#1b9e77", recv: "#7570b3",
     alt: "#e6862e", other: "#9aa4b2", error: "#d92d20", cancelled: "#8a8f98",
     timer: "#d4a000", arrow: "rgba(59,74,107,0.7)", text: "#1d2330", muted: "#667085",
-    match: "#f5b400", select: "#e0338a", cursor: "#e6862e"
+    match: "#f5b400", select: "#e0338a", cursor: "#e6862e",
+    edge: "rgba(13,148,136,0.8)", deadlock: "#b42318", deadlockLane: "rgba(217,45,32,0.13)"
   };
 
   // ------------------------------------------------------------------ model
   var meta, V, N, ids, nameI, cat, kindI, rowOf, level, start, end, status, flags, parentI, attrs;
   var traceOf, eventsOf, linksOf, extraOf, failures, arrows, partner, arrowOf;
+  var dags, edgesIn, edgesOut, deadlocks, deadlockOf, hlRows = null, hlDeadlock = -1;
   var R, rowId, rowParent, rowDepth, rowKind, rowLabel, rowLabelIdx, rowSpan, childRows, rowGroups;
   var total = 1, idIndex = null;
 
@@ -56,6 +58,19 @@
     arrows = D.arrows;
     partner = new Int32Array(N).fill(-1); arrowOf = new Int32Array(N).fill(-1);
     arrows.forEach(function (a, k) { partner[a[0]] = a[1]; partner[a[1]] = a[0]; arrowOf[a[0]] = k; arrowOf[a[1]] = k; });
+    // DAG dependency edges [dag span, dependency's span, dependent's span], grouped by DAG span
+    // (drawn only for the DAGs in view); deadlocks [span, time, cycle, [in the cycle], [blocked]]
+    dags = []; edgesIn = {}; edgesOut = {};
+    var dagAt = {};
+    (D.edges || []).forEach(function (e) {
+      if (dagAt[e[0]] === undefined) { dagAt[e[0]] = dags.length; dags.push({ span: e[0], edges: [] }); }
+      dags[dagAt[e[0]]].edges.push(e);
+      (edgesIn[e[2]] = edgesIn[e[2]] || []).push(e[1]);
+      (edgesOut[e[1]] = edgesOut[e[1]] || []).push(e[2]);
+    });
+    deadlocks = D.deadlocks || []; deadlockOf = {};
+    deadlocks.forEach(function (d, k) { if (deadlockOf[d[0]] === undefined) deadlockOf[d[0]] = k; });
+    hlRows = null; hlDeadlock = -1;
     var RR = D.rows;
     R = RR.id.length; rowId = RR.id; rowParent = RR.parent; rowDepth = RR.depth; rowKind = RR.kind;
     rowLabelIdx = RR.label;
@@ -170,6 +185,12 @@
     ctx.beginPath(); ctx.moveTo(x, y - r); ctx.lineTo(x + r, y); ctx.lineTo(x, y + r); ctx.lineTo(x - r, y);
     ctx.closePath(); ctx.fill();
   }
+  // a deadlock: a red disc with a white bar (a "no entry" sign), ringed when selected
+  function noEntry(x, y, r, on) {
+    if (on) { ctx.fillStyle = COLORS.select; ctx.beginPath(); ctx.arc(x, y, r + 3, 0, 2 * Math.PI); ctx.fill(); }
+    ctx.fillStyle = COLORS.deadlock; ctx.beginPath(); ctx.arc(x, y, r, 0, 2 * Math.PI); ctx.fill();
+    ctx.fillStyle = "#ffffff"; ctx.fillRect(x - r + 2.5, y - 1.5, 2 * r - 5, 3);
+  }
   function triangle(x, y, r, color) {
     ctx.fillStyle = color;
     ctx.beginPath(); ctx.moveTo(x, y - r); ctx.lineTo(x + r, y + r); ctx.lineTo(x - r, y + r);
@@ -209,6 +230,7 @@
     for (var v = first; v <= last; v++) {
       var r = visible[v], y = AXIS_H + v * ROW_H - view.scrollY;
       if (v % 2 === 0) { ctx.fillStyle = "#f7f8fa"; ctx.fillRect(0, y, width, ROW_H); }
+      if (hlRows && hlRows[r]) { ctx.fillStyle = COLORS.deadlockLane; ctx.fillRect(LABEL_W, y, width, ROW_H); }
       ctx.save();
       ctx.beginPath(); ctx.rect(LABEL_W, y, pw + 10, ROW_H); ctx.clip();
       var labels = [];
@@ -255,6 +277,7 @@
             ctx.beginPath(); ctx.moveTo(ex - 4, y + 5); ctx.lineTo(ex + 4, y + ROW_H - 5);
             ctx.moveTo(ex + 4, y + 5); ctx.lineTo(ex - 4, y + ROW_H - 5); ctx.stroke(); ctx.lineWidth = 1;
           }
+          else if (en === "deadlock") noEntry(ex, y + ROW_H / 2, 7, i === sel);
         }
         if (lv === 0 && c === C_PROC) labels.push([Math.min(x1, LABEL_W + pw) - 4, fmtDur(end[i] - start[i]), 0, x0]);
       });
@@ -287,6 +310,7 @@
     ctx.strokeStyle = "#d0d5dd"; ctx.beginPath(); ctx.moveTo(LABEL_W - 0.5, AXIS_H); ctx.lineTo(LABEL_W - 0.5, height);
     ctx.stroke();
     drawArrows(sel, pw);
+    var edgesDrawn = dags.length ? drawEdges(sel, pw) : 0;
     drawAxis(pw);
     if (cursorT !== null) {
       var cx = xOf(cursorT);
@@ -297,6 +321,7 @@
     }
     drawOverview();
     body.setAttribute("data-drawn", String(drawn));
+    if (dags.length) body.setAttribute("data-edges-drawn", String(edgesDrawn));
   }
 
   function drawLabel(r, v, y) {
@@ -347,6 +372,47 @@
     ctx.restore();
   }
 
+  // DAG dependency edges: a dashed teal arrow from the end of a dependency's span to the start of
+  // the task that waited for it, for each DAG whose lane is shown and whose time is in view
+  function drawEdges(sel, pw) {
+    var n = 0;
+    ctx.save();
+    ctx.beginPath(); ctx.rect(LABEL_W, AXIS_H, pw + 10, height - AXIS_H); ctx.clip();
+    ctx.setLineDash([5, 3]);
+    for (var g = 0; g < dags.length; g++) {
+      var dag = dags[g].span, dr = shownAs[rowOf[dag]];
+      if (dr < 0 || visibleAt[dr] < 0 || end[dag] < view.start || start[dag] > view.end) continue;
+      var E = dags[g].edges;
+      for (var k = 0; k < E.length; k++) {
+        var a = E[k][1], b = E[k][2];
+        var ra = shownAs[rowOf[a]], rb = shownAs[rowOf[b]];
+        if (ra < 0 || rb < 0 || ra === rb || visibleAt[ra] < 0 || visibleAt[rb] < 0) continue;
+        if (cursorT !== null && start[b] > cursorT) continue;
+        var xa = xOf(end[a]), xb = xOf(start[b]);
+        if ((xa < LABEL_W && xb < LABEL_W) || (xa > width && xb > width)) continue;
+        var ya = yOfRow(ra) + ROW_H / 2, yb = yOfRow(rb) + ROW_H / 2;
+        if ((ya < AXIS_H && yb < AXIS_H) || (ya > height && yb > height)) continue;
+        var on = sel >= 0 && (a === sel || b === sel || dag === sel);
+        ctx.strokeStyle = ctx.fillStyle = on ? COLORS.select : COLORS.edge;
+        ctx.lineWidth = on ? 2 : 1.25;
+        if (match && !(match[a] || match[b]) && !on) ctx.globalAlpha = 0.2;
+        // a short elbow: out of the dependency to the right, into the dependent from the left
+        var mx = xb >= xa + 16 ? (xa + xb) / 2 : xa + 8;
+        ctx.beginPath(); ctx.moveTo(xa, ya); ctx.lineTo(mx, ya); ctx.lineTo(mx, yb); ctx.lineTo(xb, yb); ctx.stroke();
+        var dir = xb >= mx ? 1 : -1, hl = on ? 8 : 6;
+        ctx.setLineDash([]);
+        ctx.beginPath(); ctx.moveTo(xb, yb); ctx.lineTo(xb - dir * hl, yb - hl * 0.55); ctx.lineTo(xb - dir * hl, yb + hl * 0.55);
+        ctx.closePath(); ctx.fill();
+        ctx.setLineDash([5, 3]);
+        ctx.globalAlpha = 1;
+        n++;
+      }
+    }
+    ctx.setLineDash([]); ctx.lineWidth = 1;
+    ctx.restore();
+    return n;
+  }
+
   function drawAxis(pw) {
     var tStart = view.start, tEnd = view.end;
     ctx.fillStyle = "#ffffff"; ctx.fillRect(0, 0, width, AXIS_H);
@@ -390,7 +456,10 @@
     octx.fillStyle = "#98a2b3";
     for (var x = 0; x < ovW; x++) if (histogram[x]) octx.fillRect(x, H - 2 - histogram[x], 1, histogram[x]);
     octx.fillStyle = COLORS.error;
-    for (var f = 0; f < failures.length; f++) octx.fillRect(Math.floor(ovX(end[failures[f]])) - 1, 2, 2, H - 4);
+    for (var f = 0; f < failures.length; f++) {
+      var fi = failures[f], dl = deadlockOf[fi];  // a deadlock: when it was found
+      octx.fillRect(Math.floor(ovX(dl === undefined ? end[fi] : deadlocks[dl][1])) - 1, 2, 2, H - 4);
+    }
     if (cursorT !== null) { octx.fillStyle = COLORS.cursor; octx.fillRect(Math.floor(ovX(cursorT)), 0, 2, H); }
     var a = Math.max(0, ovX(view.start)), z = Math.min(ovW, ovX(view.end));
     octx.fillStyle = "rgba(29,35,48,0.12)";
@@ -457,6 +526,13 @@
     a.addEventListener("click", function () { focusSpan(j); });
     return a;
   }
+  // a link to a process span, named by its lane: "a", "worker[3]"
+  function taskLink(j) {
+    var a = el("a", null, rowLabel[rowOf[j]]);
+    a.setAttribute("data-goto", spanId(j));
+    a.addEventListener("click", function () { focusSpan(j); });
+    return a;
+  }
   function showDetails(i) {
     panel.textContent = "";
     if (i < 0) {
@@ -473,6 +549,22 @@
     if (flags[i] & F_PLUMBING) badges.appendChild(el("span", "badge cancelled", "SEQ plumbing"));
     if (status[i] === 1) badges.appendChild(el("span", "badge ok", "ok"));
     panel.appendChild(badges);
+    var dl = deadlockOf[i];
+    if (dl !== undefined) {
+      var D = deadlocks[dl];
+      badges.appendChild(el("span", "badge error", "deadlock"));
+      var box = el("div", "deadlock");
+      box.setAttribute("data-deadlock", spanId(i));
+      box.appendChild(el("b", null, "Deadlock at +" + fmtDur(D[1]) + ": "));
+      box.appendChild(el("span", "cycle", String(V[D[2]])));
+      panel.appendChild(box);
+      if (D[3].length) {
+        var inCycle = el("p", "cycle-processes");
+        inCycle.appendChild(el("span", "k", "in the cycle: "));
+        D[3].forEach(function (j, k) { if (k) inCycle.appendChild(document.createTextNode(", ")); inCycle.appendChild(taskLink(j)); });
+        panel.appendChild(inCycle);
+      }
+    }
     if (a["stbass.failure.summary"]) panel.appendChild(el("div", "failure", a["stbass.failure.summary"]));
     else if (status[i] === 2 && x[0]) panel.appendChild(el("div", "failure", x[0]));
     if (partner[i] >= 0) {
@@ -480,6 +572,14 @@
       p.appendChild(spanLink(partner[i], cat[i] === C_SEND ? "received by " : "sent by "));
       panel.appendChild(p);
     }
+    [["after", edgesIn[i]], ["before", edgesOut[i]]].forEach(function (w) {
+      if (!w[1]) return;
+      var p2 = el("p", "deps");
+      p2.setAttribute("data-" + w[0], w[1].map(spanId).join(","));
+      p2.appendChild(el("span", "k", w[0] + ": "));
+      w[1].forEach(function (j, k) { if (k) p2.appendChild(document.createTextNode(", ")); p2.appendChild(taskLink(j)); });
+      panel.appendChild(p2);
+    });
     var link = el("a", "deeplink", "link to this span");
     link.setAttribute("href", "#span=" + spanId(i));
     panel.appendChild(link);
@@ -506,8 +606,20 @@
     });
   }
 
+  // the lanes of the processes in a deadlock's cycle, highlighted while its composition is selected
+  function highlightDeadlock(i) {
+    var dl = i >= 0 ? deadlockOf[i] : undefined;
+    hlRows = null; hlDeadlock = -1;
+    if (dl === undefined) { body.setAttribute("data-deadlock", ""); body.setAttribute("data-deadlock-lanes", ""); return; }
+    hlDeadlock = dl; hlRows = new Uint8Array(R);
+    var lanes = [];
+    deadlocks[dl][3].forEach(function (j) { hlRows[rowOf[j]] = 1; lanes.push(rowId[rowOf[j]]); });
+    body.setAttribute("data-deadlock", spanId(i));
+    body.setAttribute("data-deadlock-lanes", lanes.join(","));
+  }
   function select(i) {
     pinned = i;
+    highlightDeadlock(i);
     body.setAttribute("data-pinned", i >= 0 ? spanId(i) : "");
     body.setAttribute("data-partner", i >= 0 && partner[i] >= 0 ? spanId(partner[i]) : "");
     showDetails(i >= 0 ? i : hover);
@@ -608,6 +720,7 @@
       else if (c === C_ALT) steps.push([end[i], i, "ALT decision"]);
       else if (isFailure(i)) steps.push([end[i], i, "failure"]);
     }
+    deadlocks.forEach(function (d) { steps.push([d[1], d[0], "deadlock"]); });
     steps.sort(function (a, b) { return a[0] - b[0] || a[1] - b[1]; });
     return steps;
   }
@@ -626,6 +739,7 @@
     var what = st[2] + ": " + nameOf(i) + " in " + rowLabel[rowOf[i]];
     if (partner[i] >= 0) what += (cat[i] === C_SEND ? " → " : " ← ") + rowLabel[rowOf[partner[i]]];
     if (cat[i] === C_ALT && extraOf[i] && extraOf[i][1]) what += " → " + extraOf[i][1];
+    if (st[2] === "deadlock") what += ": " + String(V[deadlocks[deadlockOf[i]][2]]);
     var status_ = document.getElementById("replay-status");
     status_.textContent = (replayPos + 1) + "/" + n + " · +" + fmtDur(cursorT) + " · " + what;
     body.setAttribute("data-replay-pos", String(replayPos));
@@ -873,7 +987,32 @@
         }
       });
     }
+    deadlocks.forEach(function (dk) {
+      var d3 = document.createElement("div");
+      d3.setAttribute("data-marker", "deadlock"); d3.setAttribute("data-span", spanId(dk[0]));
+      d3.setAttribute("data-lane", rowId[rowOf[dk[0]]]);
+      d3.setAttribute("data-cycle-lanes", dk[3].map(function (j) { return rowId[rowOf[j]]; }).join(","));
+      d3.setAttribute("data-blocked", dk[4].map(spanId).join(","));
+      d3.textContent = String(V[dk[2]]);
+      frag.appendChild(d3);
+    });
     markIndex.appendChild(frag);
+    var edgeIndex = document.getElementById("edge-index");
+    if (edgeIndex) {
+      edgeIndex.textContent = "";
+      frag = document.createDocumentFragment();
+      dags.forEach(function (g) {
+        g.edges.forEach(function (e) {
+          var d4 = document.createElement("div");
+          d4.setAttribute("data-edge", "");
+          d4.setAttribute("data-dag", spanId(e[0]));
+          d4.setAttribute("data-from", spanId(e[1])); d4.setAttribute("data-to", spanId(e[2]));
+          d4.textContent = rowLabel[rowOf[e[1]]] + " -> " + rowLabel[rowOf[e[2]]];
+          frag.appendChild(d4);
+        });
+      });
+      edgeIndex.appendChild(frag);
+    }
   }
   function syncIndex() {
     for (var i = 0; i < laneEls.length; i++) {
@@ -898,6 +1037,7 @@
     collapsed = new Uint8Array(R); visibleAt = new Int32Array(R); shownAs = new Int32Array(R);
     if (keep) for (r = 0; r < R; r++) if (folded[rowId[r]]) collapsed[r] = 1;
     hover = -1; pinned = pinnedId ? indexOfId(pinnedId) : -1; cursorT = null; replayPos = -1; histogram = null;
+    highlightDeadlock(pinned);
     if (wasFit) { view.start = -total * 0.01; view.end = total * 1.01; }
     match = null; matchRows = null;
     if (query) runSearch(); else computeVisible();
@@ -908,6 +1048,8 @@
     document.getElementById("sum-failures").classList.toggle("bad", m.failures > 0);
     body.setAttribute("data-spans", String(N));
     body.setAttribute("data-failures", String(failures.length));
+    body.setAttribute("data-edges", String(meta.edges || 0));
+    body.setAttribute("data-deadlocks", String(deadlocks.length));
   }
 
   load(JSON.parse(document.getElementById("trace-data").textContent), false);
