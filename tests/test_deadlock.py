@@ -289,3 +289,138 @@ async def test_detect_deadlock_false_holds_for_a_par_used_as_a_seq_stage() -> No
     with anyio.move_on_after(0.5) as scope:  # a deadlock nobody reports: it just waits
         await SEQ(par).run()
     assert scope.cancelled_caught
+
+
+# ------------------------------------------- tasks a process starts itself
+
+
+def asker_and_answerer(helper_first: bool, go: anyio.Event | None) -> tuple[Process, Process]:
+    """``asker`` sends on b from a helper task of its own and receives on a;
+    ``answerer`` receives on b and sends back on a. While the helper waits (for
+    *go*, or a short sleep) both processes wait on each other's channels: that
+    is no deadlock, the helper can still move."""
+    a, b = Chan(int, name="a"), Chan(int, name="b")
+
+    async def helper(ctx: ProcessContext) -> None:
+        if go is None:
+            await anyio.sleep(0.05)
+        else:
+            await go.wait()
+        await ctx.send("b", 41)
+
+    @Process
+    async def asker(ctx: ProcessContext) -> int:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(helper, ctx)
+            answer = int(await ctx.recv("a"))
+        return answer
+
+    @Process
+    async def answerer(ctx: ProcessContext) -> None:
+        await ctx.send("a", await ctx.recv("b") + 1)
+
+    return asker.with_channels(a=a, b=b), answerer.with_channels(a=a, b=b)
+
+
+async def test_a_helper_task_that_sleeps_then_sends_is_not_a_deadlock() -> None:
+    with anyio.fail_after(5):
+        result = await PAR(*asker_and_answerer(True, None)).run()
+    assert result.value == [42, None]
+
+
+async def test_a_helper_task_waiting_on_something_else_is_not_a_deadlock() -> None:
+    go = anyio.Event()
+    outcome: list[Any] = []
+
+    async def run() -> None:
+        outcome.append(await PAR(*asker_and_answerer(True, go)).run())
+
+    with anyio.fail_after(5):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(run)
+            await anyio.wait_all_tasks_blocked()
+            # Both processes wait on each other's channels, the helper on go.
+            assert set(blocked()) == {
+                Waiting("asker", "recv", ("a",)), Waiting("answerer", "recv", ("b",))
+            }
+            assert not outcome
+            go.set()
+    assert outcome[0].value == [42, None]
+
+
+async def test_a_body_waiting_while_its_helper_is_blocked_is_not_a_deadlock() -> None:
+    a, b = Chan(int, name="a"), Chan(int, name="b")
+    go = anyio.Event()
+
+    async def helper(ctx: ProcessContext, got: list[int]) -> None:
+        got.append(await ctx.recv("a"))
+
+    @Process
+    async def asker(ctx: ProcessContext) -> int:
+        got: list[int] = []
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(helper, ctx, got)
+            await go.wait()  # the body is not blocked on a channel
+            await ctx.send("b", 1)
+        return got[0]
+
+    @Process
+    async def answerer(ctx: ProcessContext) -> None:
+        await ctx.send("a", await ctx.recv("b") + 1)
+
+    outcome: list[Any] = []
+
+    async def run() -> None:
+        outcome.append(
+            await PAR(asker.with_channels(a=a, b=b), answerer.with_channels(a=a, b=b)).run()
+        )
+
+    with anyio.fail_after(5):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(run)
+            await anyio.wait_all_tasks_blocked()
+            assert not outcome
+            go.set()
+    assert outcome[0].value == [2, None]
+
+
+async def test_a_cycle_through_a_helper_task_is_still_detected() -> None:
+    a, b = Chan(int, name="a"), Chan(int, name="b")
+
+    async def helper(ctx: ProcessContext) -> None:
+        await ctx.send("a", 1)
+
+    @Process
+    async def left(ctx: ProcessContext) -> None:
+        async with anyio.create_task_group() as tg:  # the body waits for its helper
+            tg.start_soon(helper, ctx)
+        await ctx.recv("b")
+
+    @Process
+    async def right(ctx: ProcessContext) -> None:
+        await ctx.send("b", 2)
+        await ctx.recv("a")
+
+    with anyio.fail_after(5):  # a hang guard: detection is prompt
+        with pytest.raises(DeadlockError) as info:
+            await PAR(left.with_channels(a=a, b=b), right.with_channels(a=a, b=b)).run()
+    assert info.value.cycle == ("left", "right", "left")
+    assert "left waits to send on a -> right waits to send on b -> left" in str(info.value)
+
+
+async def test_a_helper_that_finished_leaves_a_real_deadlock_detected() -> None:
+    a, b = Chan(int, name="a"), Chan(int, name="b")
+
+    async def helper() -> None:
+        await anyio.sleep(0)
+
+    @Process
+    async def left(ctx: ProcessContext) -> None:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(helper)
+        await ctx.send("a", 1)
+        await ctx.recv("b")
+
+    with anyio.fail_after(5):
+        with pytest.raises(DeadlockError, match="cycle: "):
+            await PAR(left.with_channels(a=a, b=b), right.with_channels(a=a, b=b)).run()

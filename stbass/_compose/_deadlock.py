@@ -5,25 +5,31 @@ A :class:`Watcher` belongs to the outermost PAR (or replicator) that runs with
 the leaf processes that are running and, through the park path of channels and
 ALT, which of them wait on what: a parking task whose running process
 (``stbass._core._hook.CURRENT``) has a ``watch`` calls :meth:`Watcher.parking`
-before it parks and :meth:`Watcher.unparked` after.
-the park path only.
+before it parks and :meth:`Watcher.unparked` after. Nothing else on the hot
+path: an operation that completes at once never calls the watcher.
 
 When the last running process parks, the watcher checks synchronously that
 every process is parked (no committed party about to wake, no timer of its own
 pending) and that every channel it waits on has its other end held by another
 running process — held means the channel is in that process's
-``ctx.channels`` or bound to it by ``ctx.send``/``ctx.recv``. Then nothing can
-ever move again, so the composition is cancelled and raises
-:class:`DeadlockError`, which names each process, what it waits on, and a cycle.
-Channels with an end held outside the composition (or by nobody) never count.
+``ctx.channels`` or bound to it by ``ctx.send``/``ctx.recv``. Last, it counts
+the composition's tasks (anyio's task tree under the owner's task group): each
+must be parked, or wait at the end of a task group whose tasks still run (a
+composition waiting for its children, a body waiting for its helpers), or be
+one of stbass's own :func:`helper_task` s. A task doing anything else — a
+helper that sleeps, then sends — may still move. Then nothing can ever move
+again, so the composition is cancelled and raises :class:`DeadlockError`,
+which names each process, what it waits on, and a cycle. Channels with an end
+held outside the composition (or by nobody) never count.
 """
 
 from __future__ import annotations
 
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final
+from types import CodeType
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import anyio
 
@@ -34,6 +40,19 @@ if TYPE_CHECKING:
     from ._process import ProcessContext
 
 EVENT_DEADLOCK: Final = "deadlock"
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+#: the code of stbass's own helper tasks that only move when the process they
+#: serve moves (a stage's input feeder and output drain): never "may move"
+_HELPERS: set[CodeType] = set()
+
+
+def helper_task(fn: _F) -> _F:
+    """Mark *fn* (run as a task next to a process, on that process's channels
+    only) as a helper the deadlock check may take for blocked."""
+    _HELPERS.add(fn.__code__)
+    return fn
 
 
 class DeadlockError(RuntimeError):
@@ -105,23 +124,35 @@ _WATCHERS: weakref.WeakSet[Watcher] = weakref.WeakSet()
 class Watcher:
     """The deadlock detector of one composition tree (see the module docstring).
 
-    The park path costs a few dict operations. Whether a parked task has a
+    The park path costs one dict store and one dict removal (the parked
+    parties, keyed by party), and the check below starts only once there are
+    as many parked parties as running processes; its first look stops at the
+    first party already committed to. Whether a parked task has a
     timeout of its own (a cancel scope with a deadline inside the composition)
     is asked only when every process waits in a closed graph: tasks that parked
     before that moment are poked to look again (a plain send or recv retries,
-    an ALT re-scans), and record their deadline when they park again.
+    an ALT re-scans), and record their deadline (and which task they are) when
+    they park again. Only then are the composition's tasks counted
+    (:meth:`_all_tasks_blocked`).
     """
 
-    __slots__ = ("running", "delegating", "parked", "timed", "verifying", "outer_deadline",
-                 "scope", "found", "recorder", "order", "_count", "__weakref__")
+    __slots__ = ("running", "delegating", "parked", "need", "timed", "tasks", "verifying",
+                 "outer_deadline", "scope", "found", "recorder", "order", "_count",
+                 "__weakref__")
 
     def __init__(self, outer_deadline: float) -> None:
-        self.running: dict[ProcessContext, None] = {}
+        #: the leaf processes running (the values: True)
+        self.running: dict[ProcessContext, bool] = {}
         #: processes whose body runs a nested composition sharing this watcher
         self.delegating: dict[ProcessContext, int] = {}
-        self.parked: dict[ProcessContext, list[Party]] = {}
+        #: each parked party and the process it parks for
+        self.parked: dict[Party, ProcessContext] = {}
+        #: running processes not delegating: fewer parked parties, no deadlock
+        self.need = 0
         #: parked parties whose timeout is known: True when it has one
         self.timed: dict[Party, bool] = {}
+        #: the task of each parked party, recorded with its timeout
+        self.tasks: dict[Party, int] = {}
         #: parked tasks record their timeout (a closed graph is being verified)
         self.verifying = False
         self.outer_deadline = outer_deadline
@@ -141,63 +172,74 @@ class Watcher:
         self.order[ctx] = self._count
         self._count += 1
 
+    def declare_all(self, ctxs: list[ProcessContext]) -> None:
+        """:meth:`declare` each of *ctxs*, in this order (one call for a PAR)."""
+        order = self.order
+        count = self._count
+        for ctx in ctxs:
+            ctx.watch = self
+            order[ctx] = count
+            count += 1
+        self._count = count
+
     def enter(self, ctx: ProcessContext) -> None:
-        """*ctx* is a leaf process that runs (or is about to) under this watcher."""
-        ctx.watch = self
-        self.running[ctx] = None
+        """*ctx*, declared, is a leaf process that runs (or is about to)."""
+        self.running[ctx] = True
+        self.need += 1
 
     def leave(self, ctx: ProcessContext) -> None:
-        """*ctx* finished; the others may now be deadlocked without it."""
-        self.running.pop(ctx, None)
+        """*ctx* finished (its tasks parked nothing any more); the others may
+        now be deadlocked without it."""
+        running = self.running
+        if running.pop(ctx, False):
+            delegating = self.delegating
+            if not (delegating and delegating.pop(ctx, 0)):
+                self.need -= 1
         self.order.pop(ctx, None)
-        self.parked.pop(ctx, None)
-        self.delegating.pop(ctx, None)
-        if self.running and len(self.parked) + len(self.delegating) >= len(self.running):
+        parked = self.parked
+        if parked and running and len(parked) >= self.need:
             self.check()
 
     def delegate(self, ctx: ProcessContext | None, delta: int) -> None:
         """*ctx* starts (+1) or ends (-1) running a nested composition."""
         if ctx is None or ctx not in self.running:
             return
-        n = self.delegating.get(ctx, 0) + delta
+        delegating = self.delegating
+        before = delegating.get(ctx, 0)
+        n = before + delta
         if n > 0:
-            self.delegating[ctx] = n
-        else:
-            self.delegating.pop(ctx, None)
+            delegating[ctx] = n
+            if not before:
+                self.need -= 1
+        elif before:
+            del delegating[ctx]
+            self.need += 1
 
     def parking(self, proc: Any, party: Party, timed: bool = False) -> None:
-        """The running process *proc* is about to park *party* (*timed*: it has
-        a timer guard); called by the park path of channels and ALT."""
-        ctx: ProcessContext = proc
-        running = self.running
-        if ctx not in running:
-            return
+        """The process *proc* is about to park *party* (*timed*: it has a timer
+        guard); called by the park path of channels and ALT."""
         parked = self.parked
-        entries = parked.get(ctx)
-        if entries is None:
-            parked[ctx] = [party]
-        else:
-            entries.append(party)
-        if timed:
-            self.timed[party] = True
-        elif self.verifying:
-            self.timed[party] = anyio.current_effective_deadline() < self.outer_deadline
-        if len(parked) + len(self.delegating) >= len(running):
+        parked[party] = proc
+        if timed or self.verifying:
+            if timed:
+                self.timed[party] = True
+            else:
+                self._record(party)
+        if len(parked) >= self.need:
+            for other in parked:  # the quick look, inline: anyone awake?
+                if other.state is not WAITING:
+                    return
             self.check(party)
 
     def unparked(self, proc: Any, party: Party) -> None:
         """*party* of *proc* stopped waiting (committed, poked or cancelled)."""
-        ctx: ProcessContext = proc
-        entries = self.parked.get(ctx)
-        if entries is not None:
-            try:
-                entries.remove(party)
-            except ValueError:
-                pass
-            if not entries:
-                del self.parked[ctx]
+        try:
+            del self.parked[party]
+        except KeyError:
+            pass
         if self.timed:
             self.timed.pop(party, None)
+            self.tasks.pop(party, None)
 
     # ----------------------------------------------------- the check
 
@@ -207,23 +249,24 @@ class Watcher:
         if self.found is not None or self.scope is None:
             return
         parked = self.parked
-        delegating = self.delegating
-        for ctx in self.running:  # the quick look first: anyone awake?
-            if ctx in delegating:
-                continue
-            entries = parked.get(ctx)
-            if not entries:
+        for party in parked:  # the quick look first: anyone awake?
+            if party.state is not WAITING:
                 return
-            for party in entries:
-                if not _waiting(party):
-                    return
+        running = self.running
+        delegating = self.delegating
+        waiting = set(parked.values())
+        for ctx in running:
+            if ctx not in delegating and ctx not in waiting:
+                return  # a process that is not parked
+        for party in parked:
+            if not party.live():
+                return
         order = self.order
-        waits = [
-            (ctx, party)
-            for ctx in sorted(self.running, key=lambda c: order.get(c, -1))
-            if ctx not in delegating
-            for party in parked[ctx]
-        ]
+        waits = sorted(
+            ((ctx, party) for party, ctx in parked.items()
+             if ctx in running and ctx not in delegating),
+            key=lambda wait: order.get(wait[0], -1),
+        )
         if not waits:
             return
         names = _names(self.running)
@@ -236,18 +279,22 @@ class Watcher:
                     self.verifying = False
                     return  # held outside the composition, or by nobody
                 edges.setdefault(ctx, []).extend((o, ch, is_send) for o in others)
-        # A closed graph: nothing can move unless a task has a timeout of its own.
+        # A closed graph: nothing can move unless a task has a timeout of its own,
+        # or a task of the composition is not parked on a channel or an ALT.
         timed = self.timed
-        if me is not None and me not in timed:
-            timed[me] = anyio.current_effective_deadline() < self.outer_deadline
-        unknown = [party for _, party in waits if party not in timed]
+        if me is not None and me not in self.tasks:
+            self._record(me)
+        if any(timed.get(party) for _, party in waits):
+            self.verifying = False
+            return
+        unknown = [party for _, party in waits if party not in self.tasks]
         if unknown:
             self.verifying = True
             for party in unknown:
-                party.poke()  # it parks again and records its timeout
+                party.poke()  # it parks again and records its timeout and task
             return
         self.verifying = False
-        if any(timed[party] for _, party in waits):
+        if not self._all_tasks_blocked({self.tasks[party] for _, party in waits}):
             return
         cycle = _cycle(edges, names)
         described = tuple(_describe(party, names[ctx]) for ctx, party in waits)
@@ -269,6 +316,46 @@ class Watcher:
             ctx._cancel_reason = "deadlock"
         self.scope.cancel()
 
+    def _record(self, party: Party) -> None:
+        """Record whether the calling task, about to park *party*, has a timeout
+        of its own (a cancel scope with a deadline inside the composition), and
+        which task it is."""
+        self.timed[party] = anyio.current_effective_deadline() < self.outer_deadline
+        self.tasks[party] = anyio.get_current_task().id
+
+    def _all_tasks_blocked(self, parked: set[int]) -> bool:
+        """Is every task of the composition parked on a channel or an ALT (the
+        tasks in *parked*) or waiting for a task group of its own whose tasks
+        are all still running? A task doing anything else — a helper task a
+        process started that sleeps or waits on something stbass does not
+        see — may still move, and then nothing is a deadlock. Tasks of the
+        composition: the tasks started under the task group of the composition
+        that owns this watcher, found through anyio's task tree."""
+        tasks = anyio.get_running_tasks()
+        exit_code = _group_exit_code()
+        groups: dict[int, Any] = {}
+        helpers: set[int] = set()
+        for task in tasks:
+            groups[task.id], helper = _awaited(task.coro, exit_code)
+            if helper:
+                helpers.add(task.id)
+        root = next((t.id for t in tasks
+                     if getattr(groups[t.id], "cancel_scope", None) is self.scope), None)
+        if root is None:
+            return False  # the composition's own task is not where it should be: unsure
+        children: dict[int | None, list[anyio.TaskInfo]] = {}
+        for task in tasks:
+            children.setdefault(task.parent_id, []).append(task)
+        todo = list(children.get(root, ()))
+        while todo:
+            task = todo.pop()
+            if task.has_pending_cancellation():
+                return False  # it will wake with a cancellation
+            if task.id not in parked and task.id not in helpers and not _busy(groups[task.id]):
+                return False
+            todo.extend(children.get(task.id, ()))
+        return True
+
     def _holders(self) -> dict[Chan[Any], list[ProcessContext]]:
         holders: dict[Chan[Any], list[ProcessContext]] = {}
         for ctx in self.running:
@@ -285,13 +372,48 @@ class Watcher:
 
     def blocked(self) -> Iterator[Waiting]:
         names = _names(self.running)
-        for ctx, entries in list(self.parked.items()):
-            for party in entries:
-                if _waiting(party):
-                    yield _describe(party, names.get(ctx, ctx.process_name))
+        for party, ctx in list(self.parked.items()):
+            if _waiting(party):
+                yield _describe(party, names.get(ctx, ctx.process_name))
 
 
-def _names(running: dict[ProcessContext, None]) -> dict[ProcessContext, str]:
+def _group_exit_code() -> Any:
+    """The code of ``__aexit__`` of the running backend's anyio task group."""
+    return type(anyio.create_task_group()).__aexit__.__code__
+
+
+def _awaited(coro: Any, exit_code: Any) -> tuple[Any, bool]:
+    """Following the awaits of a task from its coroutine *coro*: the innermost
+    anyio task group whose exit it waits in (``None``: it waits on something
+    else), and whether it runs a :func:`helper_task`."""
+    group = None
+    helper = False
+    depth = 0
+    while coro is not None and depth < 500:
+        code = getattr(coro, "cr_code", None)
+        if code is exit_code:
+            frame = coro.cr_frame
+            group = frame.f_locals.get("self") if frame is not None else None
+        elif code in _HELPERS:
+            helper = True
+        coro = getattr(coro, "cr_await", None) or getattr(coro, "gi_yieldfrom", None)
+        depth += 1
+    return group, helper
+
+
+def _busy(group: Any) -> bool:
+    """Has the task group *group* (anyio's, on asyncio or trio) a task still
+    running? ``False`` when unsure: its host may be about to move on."""
+    if group is None:
+        return False
+    tasks = getattr(group, "_tasks", None)  # anyio's asyncio task group
+    if tasks is not None:
+        return any(not task.done() for task in tasks)
+    nursery = getattr(group, "_nursery", None)  # anyio's trio task group
+    return bool(getattr(nursery, "child_tasks", ()))
+
+
+def _names(running: dict[ProcessContext, bool]) -> dict[ProcessContext, str]:
     counts: dict[str, int] = {}
     for ctx in running:
         counts[ctx.process_name] = counts.get(ctx.process_name, 0) + 1

@@ -19,7 +19,7 @@ from .._core import _hook
 from .._core import _alt_random
 from .._core._chan import Chan, ChannelClosedError
 from .._core._hook import CURRENT
-from ._deadlock import Watcher
+from ._deadlock import Watcher, helper_task
 from ._process import Process, ProcessContext, current_context
 from ._result import Failure, FailurePolicy, ProcessResult, check_policy
 
@@ -559,6 +559,7 @@ async def execute_with_input(process: Process, ctx: ProcessContext, value: Any) 
     return result
 
 
+@helper_task
 async def _feed(ch: Chan[Any], value: Any) -> None:
     try:
         await ch.send(value)
@@ -566,6 +567,7 @@ async def _feed(ch: Chan[Any], value: Any) -> None:
         pass
 
 
+@helper_task
 async def _drain(ch: Chan[Any], outputs: list[Any]) -> None:
     try:
         while True:
@@ -726,8 +728,7 @@ async def run_par(
             if watch is None:
                 watch = Watcher(0.0)
                 owner = True
-            for child_ctx in ctxs:
-                watch.declare(child_ctx)
+            watch.declare_all(ctxs)
 
         async with anyio.create_task_group() as tg:
             if abs_deadline is not None:

@@ -4,20 +4,28 @@ nondeterministic decision stbass makes, and report a minimal failing schedule.
 The decisions: ALT's choice among ready guards (and among timers expired at
 the same time), which of several ready counterparts on a channel commits first,
 and the start order of a PAR's children; on trio, also the seed of trio's
-scheduler, which runs each batch of ready tasks forwards or backwards. Each is a number ``0 <= d < n``; 0 is
-what stbass does when not exploring for a counterpart (the oldest) and a start
-order (declaration order), so hypothesis shrinks a failing schedule towards the
-ordinary one and what is left are the few decisions that matter.
+scheduler, which runs each batch of ready tasks forwards or backwards. Each is
+a number ``0 <= d < n``; 0 is what stbass does when not exploring for a
+counterpart (the oldest) and a start order (declaration order), so hypothesis
+shrinks a failing schedule towards the ordinary one and what is left are the
+few decisions that matter.
+
+Hypothesis draws three values per schedule, however many decisions the program
+makes: a prefix of bytes for the first decisions (one byte each, two where
+there are more than 256 choices, as for the trio seed), whether the decisions
+past the prefix are random, and their seed.
 """
 
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import random
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from typing import Any
 
 import anyio
+from anyio.from_thread import BlockingPortal, start_blocking_portal
 
 from .._core import _alt_random
 from .._core._alt_random import ALT_RANDOM
@@ -77,23 +85,56 @@ def _exploring(decisions: _Decisions) -> Iterator[None]:
         del ALT_RANDOM.randrange
 
 
-def _run(
-    program: Callable[[], Awaitable[Any]], backend: str, decisions: _Decisions, timeout: float
-) -> BaseException | None:
-    """One run; the exception it ended with (``None``: it passed)."""
+class _Loops:
+    """One event loop per backend, each in a thread of its own, kept for a whole
+    :func:`explore` call: a schedule is one task in it, not a fresh ``anyio.run``
+    (starting and closing an event loop costs more than many a program). The
+    program task starts with the caller's context variables, as under
+    ``anyio.run``."""
 
-    async def main() -> None:
-        with anyio.fail_after(timeout):
-            await program()
+    def __init__(self, stack: contextlib.ExitStack, backends: Sequence[str]) -> None:
+        self._context = [
+            (var, value)
+            for var, value in contextvars.copy_context().items()
+            if var.name != "current_async_library_cvar"  # sniffio's: the loop's own
+        ]
+        self.portals = [
+            (backend, stack.enter_context(start_blocking_portal(backend)))
+            for backend in backends
+        ]
 
-    if backend == "trio":
-        _seed_trio(decisions(_TRIO_SEEDS))
-    with _exploring(decisions):
-        try:
-            anyio.run(main, backend=backend)
-        except Exception as exc:
-            return exc
-    return None
+    def run(
+        self,
+        portal: BlockingPortal,
+        backend: str,
+        program: Callable[[], Awaitable[Any]],
+        decisions: _Decisions,
+        timeout: float,
+    ) -> BaseException | None:
+        """One run; the exception it ended with (``None``: it passed)."""
+        error: BaseException | None = portal.call(
+            self._one, backend, program, decisions, timeout
+        )
+        return error
+
+    async def _one(
+        self,
+        backend: str,
+        program: Callable[[], Awaitable[Any]],
+        decisions: _Decisions,
+        timeout: float,
+    ) -> BaseException | None:
+        for var, value in self._context:
+            var.set(value)
+        if backend == "trio":
+            _seed_trio(decisions(_TRIO_SEEDS))
+        with _exploring(decisions):
+            try:
+                with anyio.fail_after(timeout):
+                    await program()
+            except Exception as exc:
+                return exc
+        return None
 
 
 #: how many seeds the first decision of a trio run chooses among
@@ -137,6 +178,12 @@ def explore(
     (decisions past its end are 0) — what the failure message tells you to do.
     A plain function for a plain test; not reentrant.
 
+    Each backend's event loop runs in a thread of its own for the whole call,
+    and every run (a replay too) is one task in it, started with the caller's
+    context variables: starting an event loop per run would cost more than
+    many a program. The program must leave no task behind (stbass's
+    compositions never do).
+
     >>> def test_my_program_under_every_schedule():           # doctest: +SKIP
     ...     explore(my_program, max_examples=500)
     """
@@ -145,17 +192,28 @@ def explore(
             raise ValueError(f"explore: unknown backend {backend!r}; use 'asyncio' or 'trio'")
     if not isinstance(max_examples, int) or max_examples < 1:
         raise ValueError(f"explore: max_examples must be a positive int, got {max_examples!r}")
-    if replay is not None:
+    if _alt_random.EXPLORER is not None:
+        raise RuntimeError("explore: already exploring (explore cannot nest)")
+    with contextlib.ExitStack() as stack:
+        loops = _Loops(stack, backends)
+        if replay is None:
+            _search(program, loops, max_examples, timeout)
+            return
         script = list(replay)
-        for backend in backends:
+        for backend, portal in loops.portals:
             position = iter(script)
             decisions = _Decisions(lambda n: min(next(position, 0), n - 1))
-            error = _run(program, backend, decisions, timeout)
+            error = loops.run(portal, backend, program, decisions, timeout)
             if error is not None:
                 raise _failure(program, backend, decisions.made, error, replayed=True)
-        return
 
-    from hypothesis import HealthCheck, given, settings
+
+def _search(
+    program: Callable[[], Awaitable[Any]], loops: _Loops, max_examples: int, timeout: float
+) -> None:
+    """Let hypothesis choose *max_examples* schedules (each run on every backend)
+    and shrink the first failing one."""
+    from hypothesis import HealthCheck, Phase, given, settings
     from hypothesis import strategies as st
 
     last: list[ScheduleFailure] = []
@@ -166,16 +224,14 @@ def explore(
         database=None,
         suppress_health_check=list(HealthCheck),
         print_blob=False,
+        report_multiple_bugs=False,
+        phases=(Phase.explicit, Phase.generate, Phase.shrink),
     )
-    @given(
-        st.lists(st.integers(0, _TRIO_SEEDS - 1), max_size=_PREFIX),
-        st.booleans(),
-        st.integers(0, 2**32 - 1),
-    )
-    def schedules(prefix: list[int], noise: bool, seed: int) -> None:
-        for backend in backends:
+    @given(st.binary(max_size=_PREFIX), st.booleans(), st.integers(0, 2**32 - 1))
+    def schedules(prefix: bytes, noise: bool, seed: int) -> None:
+        for backend, portal in loops.portals:
             decisions = _Decisions(_source(prefix, noise, seed))
-            error = _run(program, backend, decisions, timeout)
+            error = loops.run(portal, backend, program, decisions, timeout)
             if error is not None:
                 failure = _failure(program, backend, decisions.made, error)
                 last[:] = [failure]
@@ -189,21 +245,30 @@ def explore(
         raise
 
 
-#: how many leading decisions hypothesis draws (and shrinks) one by one
+#: how many leading bytes of decisions hypothesis draws (and shrinks)
 _PREFIX = 64
 
 
-def _source(prefix: list[int], noise: bool, seed: int) -> Callable[[int], int]:
-    """Decision *i* among *n*: ``prefix[i] % n``; past the prefix, random from
-    *seed* if *noise*, else 0 (what stbass does when not exploring). One draw
-    of three values per schedule, whatever the program does, so hypothesis can
-    shrink it: towards a short prefix of small numbers and no noise."""
-    position = iter(prefix)
+def _source(prefix: bytes, noise: bool, seed: int) -> Callable[[int], int]:
+    """Decision *i* among *n*: the next bytes of *prefix* (one byte while
+    ``n <= 256``, two up to 65,536, ...) modulo *n*; past the prefix, random
+    from *seed* if *noise*, else 0 (what stbass does when not exploring). One
+    draw of three values per schedule, whatever the program does, so hypothesis
+    can shrink it: towards a short prefix of small bytes and no noise."""
+    at = 0
+    end = len(prefix)
     rng = random.Random(seed)
 
     def decide(n: int) -> int:
-        d = next(position, None)
-        if d is not None:
+        nonlocal at
+        if at < end:
+            d = prefix[at]
+            at += 1
+            span = 256
+            while span < n and at < end:
+                d = d * 256 + prefix[at]
+                at += 1
+                span *= 256
             return d % n
         return rng.randrange(n) if noise else 0
 
