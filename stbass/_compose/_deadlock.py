@@ -166,21 +166,21 @@ class Watcher:
 
     # ----------------------------------------------------- bookkeeping
 
-    def declare(self, ctx: ProcessContext) -> None:
-        """*ctx* is a process of a composition under this watcher, in program order."""
+    def declare(self, ctx: ProcessContext, position: int | None = None) -> None:
+        """*ctx* is a process of a composition under this watcher; *position*
+        (from :meth:`reserve`), or the next one, is its place in program order."""
         ctx.watch = self
-        self.order[ctx] = self._count
-        self._count += 1
+        if position is None:
+            position = self._count
+            self._count += 1
+        self.order[ctx] = position
 
-    def declare_all(self, ctxs: list[ProcessContext]) -> None:
-        """:meth:`declare` each of *ctxs*, in this order (one call for a PAR)."""
-        order = self.order
-        count = self._count
-        for ctx in ctxs:
-            ctx.watch = self
-            order[ctx] = count
-            count += 1
-        self._count = count
+    def reserve(self, n: int) -> int:
+        """Reserve *n* places in program order (a PAR's children, declared as
+        each starts); returns the first."""
+        first = self._count
+        self._count += n
+        return first
 
     def enter(self, ctx: ProcessContext) -> None:
         """*ctx*, declared, is a leaf process that runs (or is about to)."""

@@ -704,18 +704,23 @@ async def run_par(
         **extra_attrs,
     }
     with _hook.span(span_name, attrs) as rec:
-        # Per child: its context and (when it ends) its result, by index.
-        ctxs = [
-            ProcessContext(
+        # Per child, by index: its context, made when the child starts (a PAR
+        # of 100,000 children does not hold 100,000 contexts before any runs),
+        # and its result when it ends.
+        n = len(procs)
+        ctxs: list[ProcessContext | None] = [None] * n
+        results: list[ProcessResult[Any] | None] = [None] * n
+
+        def context(index: int) -> ProcessContext:
+            p = procs[index]
+            return ProcessContext(
                 p.name,
                 channels=p.channels,
                 parent=parent,
                 placement=p.placement,
                 deadline=abs_deadline,
             )
-            for p in procs
-        ]
-        results: list[ProcessResult[Any] | None] = [None] * len(procs)
+
         halt_cause: list[int] = []  # the index of the child whose failure halted
         traced = rec is not _hook.NO_RECORDER
         halt = on_failure is FailurePolicy.HALT
@@ -728,7 +733,7 @@ async def run_par(
             if watch is None:
                 watch = Watcher(0.0)
                 owner = True
-            watch.declare_all(ctxs)
+            first_position = watch.reserve(n)  # the children's places in reports
 
         async with anyio.create_task_group() as tg:
             if abs_deadline is not None:
@@ -746,10 +751,13 @@ async def run_par(
                 if traced:  # the index goes on the child's process span
                     _hook.CHILD_INDEX.set(index)
                 process = procs[index]
-                child_ctx = ctxs[index]
-                leaf = watch is not None and not isinstance(process, Composition)
-                if leaf:
-                    watch.enter(child_ctx)  # type: ignore[union-attr]
+                ctxs[index] = child_ctx = context(index)
+                leaf = False
+                if watch is not None:
+                    watch.declare(child_ctx, first_position + index)
+                    if not isinstance(process, Composition):
+                        leaf = True
+                        watch.enter(child_ctx)
                 try:
                     if stage_input is not None:
                         result = await execute_with_input(process, child_ctx, stage_input[0])
@@ -766,11 +774,11 @@ async def run_par(
                 if halt and result.is_fail and not process.is_optional and not halt_cause:
                     halt_cause.append(index)
                     for i, other in enumerate(results):
-                        if other is None:
-                            ctxs[i]._cancel_reason = "halt"
+                        started = ctxs[i]
+                        if other is None and started is not None:
+                            started._cancel_reason = "halt"
                     tg.cancel_scope.cancel()
 
-            n = len(procs)
             if max_parallel is None or max_parallel >= n:
                 if _alt_random.EXPLORER is not None:  # explore decides the start order
                     for i in _explored_order(n, _alt_random.EXPLORER):
@@ -798,7 +806,8 @@ async def run_par(
         for i, result in enumerate(results):
             if result is None:
                 results[i] = _cancelled_result(
-                    procs[i], ctxs[i], procs, cause_index, deadline if own_first else None
+                    procs[i], ctxs[i] or context(i), procs, cause_index,
+                    deadline if own_first else None,
                 )
         first = results[cause_index] if cause_index is not None else None
         cause = first.failure if first is not None else None
