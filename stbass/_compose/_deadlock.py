@@ -182,6 +182,15 @@ class Watcher:
         self._count += n
         return first
 
+    def start(self, ctx: ProcessContext, position: int, leaf: bool) -> None:
+        """A PAR child starts: :meth:`declare` it at *position* and, when it is
+        a *leaf* process (not a composition), :meth:`enter` it (one call)."""
+        ctx.watch = self
+        self.order[ctx] = position
+        if leaf:
+            self.running[ctx] = True
+            self.need += 1
+
     def enter(self, ctx: ProcessContext) -> None:
         """*ctx*, declared, is a leaf process that runs (or is about to)."""
         self.running[ctx] = True

@@ -704,27 +704,8 @@ async def run_par(
         **extra_attrs,
     }
     with _hook.span(span_name, attrs) as rec:
-        # Per child, by index: its context, made when the child starts (a PAR
-        # of 100,000 children does not hold 100,000 contexts before any runs),
-        # and its result when it ends.
         n = len(procs)
-        ctxs: list[ProcessContext | None] = [None] * n
-        results: list[ProcessResult[Any] | None] = [None] * n
-
-        def context(index: int) -> ProcessContext:
-            p = procs[index]
-            return ProcessContext(
-                p.name,
-                channels=p.channels,
-                parent=parent,
-                placement=p.placement,
-                deadline=abs_deadline,
-            )
-
-        halt_cause: list[int] = []  # the index of the child whose failure halted
-        traced = rec is not _hook.NO_RECORDER
         halt = on_failure is FailurePolicy.HALT
-        cancelled = anyio.get_cancelled_exc_class()
         watch: Watcher | None = None
         owner = False
         running = CURRENT.get()
@@ -733,9 +714,10 @@ async def run_par(
             if watch is None:
                 watch = Watcher(0.0)
                 owner = True
-            first_position = watch.reserve(n)  # the children's places in reports
+        run = _ParRun(procs, parent, abs_deadline, halt, watch, runner, stage_input, rec)
 
         async with anyio.create_task_group() as tg:
+            run.tg = tg
             if abs_deadline is not None:
                 # Its own deadline, or the deadline of the context it runs in.
                 tg.cancel_scope.deadline = abs_deadline
@@ -747,45 +729,14 @@ async def run_par(
             elif watch is not None and running is not None:
                 watch.delegate(running, 1)  # type: ignore[arg-type]
 
-            async def run_child(index: int) -> None:
-                if traced:  # the index goes on the child's process span
-                    _hook.CHILD_INDEX.set(index)
-                process = procs[index]
-                ctxs[index] = child_ctx = context(index)
-                leaf = False
-                if watch is not None:
-                    watch.declare(child_ctx, first_position + index)
-                    if not isinstance(process, Composition):
-                        leaf = True
-                        watch.enter(child_ctx)
-                try:
-                    if stage_input is not None:
-                        result = await execute_with_input(process, child_ctx, stage_input[0])
-                    elif runner is None:
-                        result = await process.execute(child_ctx)
-                    else:
-                        result = await runner(index, process, child_ctx)
-                except cancelled as exc:
-                    result = own_cancellation(process, child_ctx, exc)
-                finally:
-                    if leaf:
-                        watch.leave(child_ctx)  # type: ignore[union-attr]
-                results[index] = result
-                if halt and result.is_fail and not process.is_optional and not halt_cause:
-                    halt_cause.append(index)
-                    for i, other in enumerate(results):
-                        started = ctxs[i]
-                        if other is None and started is not None:
-                            started._cancel_reason = "halt"
-                    tg.cancel_scope.cancel()
-
+            child = run.child
             if max_parallel is None or max_parallel >= n:
                 if _alt_random.EXPLORER is not None:  # explore decides the start order
                     for i in _explored_order(n, _alt_random.EXPLORER):
-                        tg.start_soon(run_child, i)
+                        tg.start_soon(child, i)
                 else:
                     for i in range(n):
-                        tg.start_soon(run_child, i)
+                        tg.start_soon(child, i)
             else:
                 indices = iter(range(n))  # shared: each index is taken once
 
@@ -793,7 +744,7 @@ async def run_par(
                     for i in indices:
                         # After HALT or the deadline, start no further child.
                         await anyio.lowlevel.checkpoint_if_cancelled()
-                        await run_child(i)
+                        await child(i)
 
                 for _ in range(max_parallel):
                     tg.start_soon(worker)
@@ -802,11 +753,12 @@ async def run_par(
             watch.delegate(running, -1)  # type: ignore[arg-type]
         if owner and watch is not None and watch.found is not None:
             raise watch.found
-        cause_index = halt_cause[0] if halt_cause else None
+        cause_index = run.halted_by
+        results = run.results
         for i, result in enumerate(results):
             if result is None:
                 results[i] = _cancelled_result(
-                    procs[i], ctxs[i] or context(i), procs, cause_index,
+                    procs[i], run.ctxs[i] or run.context(i), procs, cause_index,
                     deadline if own_first else None,
                 )
         first = results[cause_index] if cause_index is not None else None
@@ -818,6 +770,98 @@ async def run_par(
             failure = outcome.failures[0]
             rec.failed(failure.error, failure.summary)
         return outcome
+
+
+class _ParRun:
+    """One run of ``run_par``: what its children share, and ``child(index)``,
+    the task of one child. (A method of a small object rather than a closure:
+    the coroutine of every child waiting to start stays small.)"""
+
+    __slots__ = (
+        "procs", "parent", "deadline", "halt", "watch", "runner", "stage_input",
+        "traced", "cancelled", "ctxs", "results", "halted_by", "first_position", "tg",
+    )
+
+    def __init__(
+        self,
+        procs: Sequence[Process],
+        parent: str | None,
+        deadline: float | None,
+        halt: bool,
+        watch: Watcher | None,
+        runner: Any,
+        stage_input: tuple[Any] | None,
+        rec: _hook.Recorder,
+    ) -> None:
+        n = len(procs)
+        self.procs = procs
+        self.parent = parent
+        self.deadline = deadline
+        self.halt = halt
+        self.watch = watch
+        self.runner = runner
+        self.stage_input = stage_input
+        self.traced = rec is not _hook.NO_RECORDER
+        self.cancelled = anyio.get_cancelled_exc_class()
+        # Per child, by index: its context, made when the child starts (a PAR
+        # of 100,000 children holds no 100,000 contexts before any runs), and
+        # its result when it ends.
+        self.ctxs: list[ProcessContext | None] = [None] * n
+        self.results: list[ProcessResult[Any] | None] = [None] * n
+        #: the index of the child whose failure halted the others
+        self.halted_by: int | None = None
+        #: the children's places in the watcher's program order
+        self.first_position = watch.reserve(n) if watch is not None else 0
+        self.tg: Any = None
+
+    def context(self, index: int) -> ProcessContext:
+        p = self.procs[index]
+        return ProcessContext(
+            p.name,
+            channels=p.channels,
+            parent=self.parent,
+            placement=p.placement,
+            deadline=self.deadline,
+        )
+
+    async def child(self, index: int) -> None:
+        if self.traced:  # the index goes on the child's process span
+            _hook.CHILD_INDEX.set(index)
+        process = self.procs[index]
+        self.ctxs[index] = ctx = self.context(index)
+        watch = self.watch
+        leaf = False
+        if watch is not None:
+            leaf = not isinstance(process, Composition)
+            watch.start(ctx, self.first_position + index, leaf)
+        try:
+            if self.stage_input is not None:
+                result = await execute_with_input(process, ctx, self.stage_input[0])
+            elif self.runner is None:
+                result = await process.execute(ctx)
+            else:
+                result = await self.runner(index, process, ctx)
+        except self.cancelled as exc:
+            result = own_cancellation(process, ctx, exc)
+        finally:
+            if leaf:
+                watch.leave(ctx)  # type: ignore[union-attr]
+        self.results[index] = result
+        self.ctxs[index] = None  # only unfinished children's contexts are needed
+        if (
+            self.halt
+            and result._failure is not None
+            and not process.is_optional
+            and self.halted_by is None
+        ):
+            self._halt_others(index)
+
+    def _halt_others(self, index: int) -> None:
+        self.halted_by = index
+        for ctx, result in zip(self.ctxs, self.results):
+            if result is None and ctx is not None:
+                ctx._cancel_reason = "halt"
+        self.tg.cancel_scope.cancel()
 
 
 def _explored_order(n: int, choose: Callable[[int], int]) -> list[int]:
