@@ -12,6 +12,9 @@ anyio in the same program shape), so the ratios read like the CPU-time ones.
 
 Needs ``valgrind`` (a Debian package); the suite does not depend on it. A run
 takes a few minutes (valgrind slows Python about 50x); cases run two at a time.
+Counts depend a little (up to ~3 %) on the hash seed, which moves dict layouts
+and the garbage collector's timing: runs use ``PYTHONHASHSEED=0`` unless the
+environment sets another.
 """
 
 from __future__ import annotations
@@ -85,6 +88,9 @@ def _instructions(backend: str, fn: str, maker: str | None, n: int) -> int:
         capture_output=True,
         text=True,
         check=True,
+        # The hash seed moves dict layouts and the collector's timing: counts
+        # differ by up to ~3 % between seeds, so every run uses the same one.
+        env={**os.environ, "PYTHONHASHSEED": os.environ.get("PYTHONHASHSEED", "0")},
         cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
     )
     found = re.search(r"Collected : (\d+)", out.stderr)

@@ -23,7 +23,7 @@ from .. import _names as N
 from .._core import _hook
 from .._core._hook import CURRENT
 from .._core._chan import Chan
-from ._result import Failure, ProcessResult
+from ._result import Failure, ProcessResult, success
 from .._core._util import is_coroutine_function
 
 if TYPE_CHECKING:
@@ -82,13 +82,15 @@ class ProcessContext:
                 f"got {type(process_id).__name__}"
             )
         self._process_id = process_id
-        self.channels: dict[str, Chan[Any]] = dict(channels) if channels else {}
-        for key, ch in self.channels.items():
-            if not isinstance(ch, Chan):
-                raise TypeError(
-                    f"ProcessContext({process_name!r}): channel {key!r} must be a Chan, "
-                    f"got {type(ch).__name__}"
-                )
+        self.channels: dict[str, Chan[Any]] = {}
+        if channels:
+            self.channels.update(channels)
+            for key, ch in self.channels.items():
+                if not isinstance(ch, Chan):
+                    raise TypeError(
+                        f"ProcessContext({process_name!r}): channel {key!r} must be a Chan, "
+                        f"got {type(ch).__name__}"
+                    )
         self.parent = parent
         self.placement = placement
         #: absolute time on anyio's clock (``anyio.current_time()``) or ``None``
@@ -384,7 +386,7 @@ class Process:
         self, outcome: Any, ctx: ProcessContext, started: float, rec: Any
     ) -> ProcessResult[Any]:
         if not isinstance(outcome, ProcessResult):
-            return ProcessResult.ok(outcome)
+            return success(outcome)
         if outcome.is_fail:
             failure = self._enrich(outcome.failure, ctx, started)
             if rec is not None:

@@ -245,6 +245,14 @@ _set_value: Any = ProcessResult.__dict__["_value"].__set__
 _set_failure: Any = ProcessResult.__dict__["_failure"].__set__
 
 
+def success(value: Any) -> ProcessResult[Any]:
+    """``ProcessResult.ok(value)`` for the engine's hot path (no classmethod call)."""
+    result: ProcessResult[Any] = object.__new__(ProcessResult)
+    _set_value(result, value)
+    _set_failure(result, None)
+    return result
+
+
 @final
 @dataclass(frozen=True)
 class RetryPolicy:
