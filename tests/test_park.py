@@ -124,3 +124,45 @@ async def test_immediate_send_cancelled_by_its_receiver_still_returns() -> None:
         tg.start_soon(sender)
     assert events == ["send returned"]
     assert scope.cancelled_caught
+
+
+def test_event_loops_in_two_threads_each_park_on_their_own_loop() -> None:
+    """The asyncio park remembers the last running loop; a loop running in
+    another thread at the same time, or a later loop in the same thread, must
+    still get futures of its own (else a wake-up lands on the wrong loop)."""
+    import threading
+
+    from stbass import Chan
+
+    async def pingpong(rounds: int) -> int:
+        a, b = Chan(int, name="a"), Chan(int, name="b")
+
+        async def echo() -> None:
+            for _ in range(rounds):
+                await b.send(await a.recv())
+
+        total = 0
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(echo)
+            for i in range(rounds):
+                await a.send(i)
+                total += await b.recv()
+        return total
+
+    results: list[int] = []
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            for _ in range(3):  # a new loop each time, in the same thread
+                results.append(anyio.run(pingpong, 300, backend="asyncio"))
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert not errors, errors
+    assert results == [sum(range(300))] * 6

@@ -40,6 +40,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import sys
+import threading
 import types
 from collections.abc import Awaitable, Callable, Generator
 from typing import TYPE_CHECKING, Any, Final
@@ -211,7 +212,14 @@ class _AsyncioOps(Ops):
     before_commit = staticmethod(_yield)
 
     def arm(self, party: Party) -> None:
-        party._fut = asyncio.get_running_loop().create_future()
+        global _loop
+        loop = _loop
+        # The loop of the last park, if it is still the one running in this
+        # thread (``_thread_id`` is set only while a loop runs): on Python 3.11
+        # ``get_running_loop()`` makes a getpid() system call every time.
+        if loop is None or getattr(loop, "_thread_id", None) != _get_ident():
+            loop = _loop = asyncio.get_running_loop()
+        party._fut = loop.create_future()
 
     def wait(self, party: Party) -> Awaitable[Any]:
         return party._fut  # type: ignore[return-value]
@@ -252,6 +260,8 @@ class _TrioOps(Ops):
         return _trio_lowlevel.wait_task_rescheduled(party._abort)  # type: ignore[no-any-return]
 
 
+_loop: asyncio.AbstractEventLoop | None = None
+_get_ident = threading.get_ident
 _ASYNCIO_OPS: Final = _AsyncioOps()
 _sniffio_local = sniffio.thread_local
 _trio_ops: _TrioOps | None = None
@@ -259,12 +269,15 @@ _trio_ops: _TrioOps | None = None
 
 def ops() -> Ops:
     """The operations for the async library running the current task."""
-    # trio sets sniffio's thread-local name while it runs; asyncio leaves it None.
+    # trio sets sniffio's thread-local name while it runs; asyncio leaves it
+    # None, and anyio (which stbass runs on) knows no third library. No call to
+    # ``asyncio._get_running_loop()`` here: on Python 3.11 it makes a getpid()
+    # system call, once per channel operation (a fifth of a buffered send's time).
     name = _sniffio_local.name
+    if name is None:
+        return _ASYNCIO_OPS
     if name == "trio":
         return _trio_ops if _trio_ops is not None else _load_trio()
-    if name is None and asyncio._get_running_loop() is not None:
-        return _ASYNCIO_OPS
     name = sniffio.current_async_library()
     if name == "trio":
         return _trio_ops if _trio_ops is not None else _load_trio()
