@@ -20,6 +20,7 @@ Payloads are not recorded unless :func:`capture_payloads` turns it on.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import re
 import sys
@@ -143,6 +144,8 @@ def set_tracer_provider(provider: trace.TracerProvider | None) -> trace.TracerPr
     """
     previous = _hub.override
     _hub.override = provider
+    if _hook.active is active_instrument:  # (another probe may be installed: keep it)
+        _install_probe()
     return previous  # type: ignore[no-any-return]
 
 
@@ -712,7 +715,7 @@ def span(
 ) -> Iterator[Recorder]:
     """A current span around a process, composition, ALT or tool call (a
     recorder that records nothing when no SDK listens)."""
-    ins = _hook.active()
+    ins = _hook.active() if _hook.gate() is not None else None
     if ins is None:
         yield _hook.NO_RECORDER
         return
@@ -724,4 +727,15 @@ def span(
         yield rec2
 
 
-_hook.set_probe(active_instrument)
+def _install_probe() -> None:
+    """Install :func:`active_instrument` with a gate for the core: with no
+    provider injected, a C call that reads the API's provider slot (``None``
+    until a provider is set, so an untraced operation never runs Python here)."""
+    if _hub.override is None and _READ_SLOT:
+        gate: Callable[[], object] = functools.partial(getattr, trace, "_TRACER_PROVIDER")
+    else:
+        gate = _hook.ALWAYS
+    _hook.set_probe(active_instrument, gate=gate)
+
+
+_install_probe()

@@ -20,7 +20,7 @@ from typing import Any
 import anyio
 import pytest
 
-from stbass import ALT, PRI_ALT, SKIP, Chan, Guard
+from stbass import ALT, PRI_ALT, SKIP, Chan, ChannelClosedError, Guard
 
 pytestmark = [
     pytest.mark.anyio,
@@ -333,3 +333,59 @@ async def test_alt_is_a_coroutine_for_asyncio_tools() -> None:
             await ch.send(5)
 
 
+
+
+async def test_a_task_that_cancelled_itself_sends_nothing() -> None:
+    """``Task.cancel()`` of the running task, then a send that could complete at
+    once: the send raises and the waiting receiver gets nothing."""
+    ch = Chan(int, name="self")
+
+    async def sender() -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        task.cancel()
+        await ch.send(1)
+
+    async with asyncio.timeout(60):
+        receiver = asyncio.create_task(ch.recv())
+        while not ch.statistics().waiting_receivers:
+            await asyncio.sleep(0)
+        with pytest.raises(asyncio.CancelledError):
+            await asyncio.create_task(sender())
+        assert ch.statistics().waiting_receivers == 1  # still waiting: nothing sent
+        ch.send_nowait(2)
+        assert await receiver == 2
+
+
+async def test_a_native_cancel_during_a_completed_send_lands_at_the_next_one() -> None:
+    """``Task.cancel()`` that reaches a sender at the schedule point after its
+    send completed: that send returns, the next one raises and sends nothing,
+    and the task ends cancelled."""
+    ch = Chan(int, name="late")
+    got: list[int] = []
+    returned: list[int] = []
+    tasks: list[asyncio.Task[Any]] = []
+
+    async def receiver() -> None:
+        got.append(await ch.recv())
+        tasks[0].cancel()  # the sender has committed and not yet resumed
+        with pytest.raises(ChannelClosedError):
+            got.append(await ch.recv())
+
+    async def sender() -> None:
+        for i in (1, 2, 3):
+            await ch.send(i)
+            returned.append(i)
+
+    async with asyncio.timeout(60):
+        r = asyncio.create_task(receiver())
+        while not ch.statistics().waiting_receivers:
+            await asyncio.sleep(0)
+        tasks.append(asyncio.create_task(sender()))
+        with pytest.raises(asyncio.CancelledError):
+            await tasks[0]
+        ch.close()
+        await r
+    assert returned == [1]
+    assert got == [1]
+    assert tasks[0].cancelled()

@@ -241,3 +241,37 @@ async def test_an_outer_move_on_after_stops_a_loop_of_ready_alts() -> None:
                 await PRI_ALT(Guard(ch), SKIP)
                 polls += 1
     assert scope.cancelled_caught and polls > 0
+
+
+async def test_a_cancellation_during_a_completed_send_lands_at_the_next_one() -> None:
+    """A send that completed at once (its receiver was waiting) returns normally
+    even when its scope is cancelled during the send's schedule point, here by
+    the receiver it woke; the cancellation lands at the next send, which sends
+    nothing. (Whichever of the two runs first after the hand-off.)"""
+    ch = Chan(int, name="handoff")
+    got: list[int] = []
+    returned: list[int] = []
+    scopes: list[anyio.CancelScope] = []
+
+    async def receiver() -> None:
+        got.append(await ch.recv())
+        scopes[0].cancel()  # the sender has committed and not yet resumed
+        async for v in ch:
+            got.append(v)
+
+    async def sender() -> None:
+        with anyio.CancelScope() as scope:
+            scopes.append(scope)
+            for i in (1, 2, 3):
+                await ch.send(i)
+                returned.append(i)
+        assert scope.cancelled_caught
+        ch.close()
+
+    with anyio.fail_after(10):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(receiver)
+            await anyio.wait_all_tasks_blocked()
+            tg.start_soon(sender)
+    assert returned == [1]
+    assert got == [1]

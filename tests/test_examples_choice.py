@@ -28,7 +28,7 @@ class TestOnTimers:
     async def test_hedged_search_asks_the_next_replica_only_when_needed(self) -> None:
         main = _load("hedged_search.py")["main"]
         with anyio.fail_after(30):
-            answers = await main(after=0.05)
+            answers = await main(after=0.5)  # (a margin a loaded machine keeps)
         assert [(a.query, a.replica, a.started) for a in answers] == [
             ("anyio", "replica-a", 1),  # the first answered in time: nobody else was asked
             ("occam", "replica-b", 2),  # the first stalled: the hedge asked the second

@@ -7,6 +7,7 @@ import anyio
 import pytest
 
 from stbass import ALT, Chan
+from stbass._core import _park
 
 pytestmark = pytest.mark.anyio
 
@@ -166,3 +167,13 @@ def test_event_loops_in_two_threads_each_park_on_their_own_loop() -> None:
         t.join(timeout=60)
     assert not errors, errors
     assert results == [sum(range(300))] * 6
+
+
+def test_asyncio_uses_the_checked_operations_with_this_anyio() -> None:
+    """With the anyio this project installs, asyncio checks for a pending
+    cancellation synchronously before a commit and yields after it (one event
+    loop turn per message); if an anyio release changes the task state this
+    reads, stbass falls back to yielding first (correct, slower), and this test
+    says so."""
+    assert type(_park.ASYNCIO_OPS) is _park._AsyncioCheckedOps
+    assert _park._anyio_task_states is not None

@@ -347,7 +347,7 @@ class Process:
         started = time.time()
         token = _current_ctx.set(ctx)
         try:
-            if _hook.active() is None:
+            if _hook.gate() is None or _hook.active() is None:
                 try:
                     outcome = await self._body(ctx)
                 except Exception as exc:

@@ -19,7 +19,7 @@ import anyio
 from .. import _names as N
 from . import _hook, _park
 from ._alt_random import ALT_RANDOM
-from ._chan import Chan, Offer, OfferLike
+from ._chan import WOULD_BLOCK, Chan, Done, Offer, OfferLike
 from ._hook import Instrument, Recorder
 from ._park import COMMITTED, POKED, Party
 from ._timer import DEADLINE, TIMER, TimerExpired, _TimerBase
@@ -301,8 +301,7 @@ class ALT(Coroutine[Any, Any, Any]):
     async def choose(self) -> tuple[int, Any]:
         """Wait and commit; return ``(index of the chosen guard, raw value)``
         without calling the handler."""
-        ins = _hook.active()
-        if ins is None:
+        if _hook.gate() is None or (ins := _hook.active()) is None:
             return await _alt(self, None, None)
         with ins.span(
             "ALT" if self.fair else "PRI_ALT",
@@ -417,8 +416,9 @@ async def _alt(
             g = guards[chosen]
             value: Any = None
             if g.kind == RECV or g.kind == SEND:
-                done = g.target._complete(g.kind == SEND, values.get(chosen), link)
-                if done is None:  # pragma: no cover - _ready said it would complete
+                done = Done(None, 0, None)
+                moved = g.target._complete(g.kind == SEND, values.get(chosen), link, done)
+                if moved is WOULD_BLOCK:  # pragma: no cover - _ready said it would complete
                     raise RuntimeError(f"{owner}: guard {chosen} was ready and then was not")
                 value = done.value
                 if g.kind == RECV and ins is not None and rec is not None:

@@ -23,7 +23,7 @@ import sys
 import typing
 from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass
-from typing import Any, Generic, TypeAlias, TypeVar, final, overload
+from typing import Any, Final, Generic, TypeAlias, TypeVar, final, overload
 
 import anyio
 
@@ -316,7 +316,11 @@ class Solo(Party):
         self.state = COMMITTED
         self.chosen = self
         (self.chan._senders if self.is_send else self.chan._receivers).pop(self, None)
-        self._wake()
+        fut = self._fut  # (``_wake``, inline)
+        if fut is not None:
+            fut.set_result(None)
+        else:
+            _park._trio_lowlevel.reschedule(self._task)
 
 
 OfferLike: TypeAlias = "Offer | Solo"
@@ -343,6 +347,17 @@ def _explored(waiting: dict[OfferLike, None], choose: Callable[[int], int]) -> O
     if len(ready) <= 1:
         return ready[0] if ready else None
     return ready[choose(len(ready))]
+
+
+class _WouldBlock:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "WOULD_BLOCK"
+
+
+#: what :meth:`Chan._complete` returns when the operation would have to wait
+WOULD_BLOCK: Final = _WouldBlock()
 
 
 class Done:
@@ -679,11 +694,13 @@ class Chan(Generic[T]):
             return True
         return first_available(self._senders) is not None
 
-    def _complete(self, is_send: bool, value: Any, link: object) -> Done | None:
+    def _complete(self, is_send: bool, value: Any, link: object, out: Done | None) -> Any:
         """Complete an operation now if it can: commit the counterpart, or use
-        the buffer. ``None`` when it would have to wait. Raises
-        :class:`ChannelClosedError` (closed) or :class:`ChannelProtocolError`
-        (a send out of protocol order); nothing moved in either case."""
+        the buffer. Returns the value moved (``WOULD_BLOCK`` when it would have
+        to wait) and, when *out* is given, fills it with the value, message
+        number and sender's token. Raises :class:`ChannelClosedError` (closed)
+        or :class:`ChannelProtocolError` (a send out of protocol order);
+        nothing moved in either case."""
         if is_send:
             if self._closed:
                 raise self._closed_error("send")
@@ -692,42 +709,66 @@ class Chan(Generic[T]):
                 # receivers wait only on an empty buffer: with none waiting
                 # (or values buffered) the value goes into the buffer
                 if len(buf) >= self._capacity:
-                    return None
+                    return WOULD_BLOCK
                 if self._proto is None:
                     self._seq = seq = self._seq + 1
                 else:
                     value = self._admit(value)
                     seq = self._delivered()
-                done = Done(value, seq, link)
-                buf.append(done)
-                return done
-            receiver = first_available(self._receivers)
-            if receiver is not None:
-                if self._proto is None:
-                    self._seq = seq = self._seq + 1
+                buf.append(Done(value, seq, link))
+            else:
+                # (``first_available``, its common case inline: the oldest waits)
+                receivers = self._receivers
+                receiver: OfferLike | None
+                if not (
+                    receivers
+                    and _alt_random.EXPLORER is None
+                    and (receiver := next(iter(receivers))).available()
+                ):
+                    receiver = first_available(receivers)
+                if receiver is None:
+                    if buf is not None and self._capacity:
+                        value = self._admit(value)
+                        seq = self._delivered()
+                        buf.append(Done(value, seq, link))
+                    else:
+                        return WOULD_BLOCK
                 else:
-                    value = self._admit(value)
-                    seq = self._delivered()
-                party = receiver.party
-                party.value = value
-                party.seq = seq
-                party.link = link
-                party.commit(receiver)
-                return Done(value, seq, link)
-            if buf is not None and self._capacity:
-                value = self._admit(value)
-                done = Done(value, self._delivered(), link)
-                buf.append(done)
-                return done
-            return None
+                    if self._proto is None:
+                        self._seq = seq = self._seq + 1
+                    else:
+                        value = self._admit(value)
+                        seq = self._delivered()
+                    party = receiver.party
+                    party.value = value
+                    party.seq = seq
+                    party.link = link
+                    party.commit(receiver)
+            if out is not None:
+                out.value = value
+                out.seq = seq
+                out.link = link
+            return value
         buf = self._buffer
         if buf:
             done = buf.popleft()
             if self._senders:
                 self._refill()
-            return done
+            if out is not None:
+                out.value = done.value
+                out.seq = done.seq
+                out.link = done.link
+            return done.value
+        senders = self._senders
+        sender: OfferLike | None
         while True:
-            sender = first_available(self._senders)
+            # (``first_available``, its common case inline: the oldest waits)
+            if not (
+                senders
+                and _alt_random.EXPLORER is None
+                and (sender := next(iter(senders))).available()
+            ):
+                sender = first_available(senders)
             if sender is None:
                 break
             party = sender.party
@@ -744,10 +785,14 @@ class Chan(Generic[T]):
                 seq = self._delivered()
             party.seq = seq
             party.commit(sender)
-            return Done(value, seq, sender.link)
+            if out is not None:
+                out.value = value
+                out.seq = seq
+                out.link = sender.link
+            return value
         if self._closed:
             raise self._closed_error("recv")
-        return None
+        return WOULD_BLOCK
 
     def _refill(self) -> None:
         """A buffered value was taken: move waiting senders' values into the room."""
@@ -783,8 +828,16 @@ class Chan(Generic[T]):
         checked the value and *out* receives the value, message number and
         the sender's token (*link*) of the message that moved."""
         if is_send and out is None:
-            value = self._check(value)
-        ops = _park.ops()
+            checker = self._checker
+            if checker is None:
+                value = self._check(value)
+            else:  # (the common case of ``_check``, inline)
+                try:
+                    value = checker(value)
+                except _Mismatch:
+                    value = self.validate(value)  # raises the full ChannelTypeError
+        # (``_park.ops()``, inline: the backends' operations by sniffio's name)
+        ops = _park.OPS_BY_NAME.get(_park.sniffio_local.name) or _park.ops()
         buf = self._buffer
         if buf is None:
             # Any waiting counterpart offer means "try": one that turns out to
@@ -792,49 +845,49 @@ class Chan(Generic[T]):
             ready = self._closed or bool(self._receivers if is_send else self._senders)
         else:  # (a waiting counterpart is found by ``_complete`` after the turn below)
             ready = self._closed or (len(buf) < self._capacity if is_send else bool(buf))
-        done: Done | Solo | None = None
         if ready:
             await ops.before_commit()  # rule 1: a pending cancellation lands here
-            done = self._complete(is_send, value, link)
-            if done is not None and ops.yields_after_commit:
-                await ops.after_commit()  # rule 2
+            moved = self._complete(is_send, value, link, out)
+            if moved is not WOULD_BLOCK:
+                if ops.yields_after_commit:
+                    await ops.after_commit()  # rule 2
+                return None if is_send else moved
         elif buf is not None:
             # A buffered channel that is full (send) or empty (recv): give the
             # other side one turn before parking, as anyio's and trio's memory
             # channels do. The checkpoint is the cancellation point (nothing has
             # moved yet); a producer and a consumer then keep the buffer moving
             # instead of parking and waking each other for every value.
-            if ops.yields_after_commit:  # trio: a schedule point first ...
-                await ops.after_commit()
-            await ops.before_commit()  # ... then the cancellation point (asyncio: both)
-            done = self._complete(is_send, value, link)
-        if done is None:
-            party = Solo(self, is_send, value, link)
-            ops.arm(party)
-            (self._senders if is_send else self._receivers)[party] = None
-            proc = _hook.CURRENT.get()
-            watch = proc.watch if proc is not None else None
-            if watch is not None:  # deadlock detection: the watcher sees who waits on what
-                watch.parking(proc, party)
-            try:
-                await ops.wait(party)  # rule 3
-            except BaseException as exc:
-                if not ops.interrupted(party, exc):
-                    raise
-            finally:
-                if watch is not None:
-                    watch.unparked(proc, party)
-            if party.state is POKED:  # the deadlock watcher asked it to look again
-                party.remove()
-                return await self._operate(is_send, value, link, out)
-            if party.error is not None:
-                raise party.error
-            done = party
+            await ops.pause()
+            moved = self._complete(is_send, value, link, out)
+            if moved is not WOULD_BLOCK:
+                return None if is_send else moved
+        # Nothing moved: park until a counterpart commits (rule 3).
+        party = Solo(self, is_send, value, link)
+        ops.arm(party)
+        (self._senders if is_send else self._receivers)[party] = None
+        proc = _hook.CURRENT.get()
+        watch = proc.watch if proc is not None else None
+        if watch is not None:  # deadlock detection: the watcher sees who waits on what
+            watch.parking(proc, party)
+        try:
+            await ops.wait(party)  # rule 3
+        except BaseException as exc:
+            if not ops.interrupted(party, exc):
+                raise
+        finally:
+            if watch is not None:
+                watch.unparked(proc, party)
+        if party.state is POKED:  # the deadlock watcher asked it to look again
+            party.remove()
+            return await self._operate(is_send, value, link, out)
+        if party.error is not None:
+            raise party.error
         if out is not None:
-            out.value = done.value
-            out.seq = done.seq
-            out.link = done.link
-        return None if is_send else done.value
+            out.value = party.value
+            out.seq = party.seq
+            out.link = party.link
+        return None if is_send else party.value
 
     # ----------------------------------------------------------- send / recv
     #
@@ -850,8 +903,7 @@ class Chan(Generic[T]):
         the wrong type and :class:`ChannelClosedError` when the channel is or
         becomes closed. A send that raises was received by nobody.
         """
-        ins = _hook.active()
-        if ins is None:
+        if _hook.gate() is None or (ins := _hook.active()) is None:
             return self._operate(True, value, None, None)
         return self._send_traced(ins, value)
 
@@ -870,11 +922,11 @@ class Chan(Generic[T]):
         """Hand *value* to a receiver that is already waiting (or put it in the
         buffer), or raise ``anyio.WouldBlock`` (nothing is sent)."""
         value = self._check(value)
-        ins = _hook.active()
+        ins = _hook.active() if _hook.gate() is not None else None
         token = ins.send_started(self, value) if ins is not None else None
+        done = Done(None, 0, None)
         try:
-            done = self._complete(True, value, token)
-            if done is None:
+            if self._complete(True, value, token, done) is WOULD_BLOCK:
                 raise anyio.WouldBlock
         except BaseException as exc:
             if ins is not None:
@@ -889,8 +941,7 @@ class Chan(Generic[T]):
         Raises :class:`ChannelClosedError` when the channel is or becomes closed
         (after the buffer is drained). A recv that raises took nothing.
         """
-        ins = _hook.active()
-        if ins is None:
+        if _hook.gate() is None or (ins := _hook.active()) is None:
             return self._operate(False, None, None, None)
         return self._recv_traced(ins)
 
@@ -915,11 +966,11 @@ class Chan(Generic[T]):
     def recv_nowait(self) -> T:
         """Take a value from a sender that is already waiting (or from the
         buffer), or raise ``anyio.WouldBlock`` (nothing is taken)."""
-        ins = _hook.active()
+        ins = _hook.active() if _hook.gate() is not None else None
         token = ins.recv_started(self) if ins is not None else None
+        done = Done(None, 0, None)
         try:
-            done = self._complete(False, None, None)
-            if done is None:
+            if self._complete(False, None, None, done) is WOULD_BLOCK:
                 raise anyio.WouldBlock
         except BaseException as exc:
             if ins is not None:

@@ -2,7 +2,7 @@
 
 Channels, ALT, timers, processes and compositions call the methods of one
 :class:`Instrument` when one is active; with none active every hook costs one
-call that returns ``None`` (the same shape as trio's
+C-level call, :data:`gate`, that returns ``None`` (the same shape as trio's
 ``if "task_spawned" in self.instruments:``). ``stbass.observe`` installs the
 OpenTelemetry instrument; tests and tools may install their own with
 :func:`set_probe`.
@@ -16,6 +16,7 @@ core never imports the process module.
 from __future__ import annotations
 
 import contextlib
+import itertools
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextvars import ContextVar
 from typing import Any, Protocol
@@ -28,6 +29,7 @@ __all__ = (
     "Recorder",
     "RunningProcess",
     "active",
+    "gate",
     "set_probe",
     "span",
 )
@@ -146,10 +148,30 @@ def _no_instrument() -> Instrument | None:
 #: Returns the active instrument or ``None``; replaced by :func:`set_probe`.
 active: Callable[[], Instrument | None] = _no_instrument
 
+#: A gate that always says "no instrument" / "ask the probe" (C callables:
+#: calling one costs no Python frame).
+NEVER: Callable[[], object] = itertools.repeat(None).__next__
+ALWAYS: Callable[[], object] = itertools.repeat(True).__next__
 
-def set_probe(probe: Callable[[], Instrument | None] | None) -> Callable[[], Instrument | None]:
+#: The core's first question, asked on every channel operation: ``gate()``
+#: returning ``None`` means no instrument is active, so :data:`active` need not
+#: be called; anything else means "ask it". Set with the probe by
+#: :func:`set_probe`; a C callable where possible (the OpenTelemetry gate reads
+#: the API's provider slot), so an untraced operation pays one C call.
+gate: Callable[[], object] = NEVER
+
+
+def set_probe(
+    probe: Callable[[], Instrument | None] | None,
+    *,
+    gate: Callable[[], object] | None = None,
+) -> Callable[[], Instrument | None]:
     """Make *probe* the function the core asks for the active instrument
     (``None``: no instrument). Returns the previous probe.
+
+    *gate*, when given, is a cheap callable that returns ``None`` whenever
+    *probe* would (the core then skips the probe); without it the probe is
+    asked on every event.
 
     >>> class Counting(Instrument):
     ...     sends = 0
@@ -162,6 +184,7 @@ def set_probe(probe: Callable[[], Instrument | None] | None) -> Callable[[], Ins
     global active
     previous = active
     active = probe if probe is not None else _no_instrument
+    globals()["gate"] = NEVER if probe is None else gate if gate is not None else ALWAYS
     return previous
 
 
@@ -169,7 +192,7 @@ def set_probe(probe: Callable[[], Instrument | None] | None) -> Callable[[], Ins
 def span(name: str, attributes: Mapping[str, Any]) -> Iterator[Recorder]:
     """A span around a process, composition or ALT through the active
     instrument (a recorder that records nothing when there is none)."""
-    ins = active()
+    ins = active() if gate() is not None else None
     if ins is None:
         yield NO_RECORDER
         return

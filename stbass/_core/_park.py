@@ -11,13 +11,20 @@ committing is atomic and needs no lock.
 The checkpoint rules every channel operation and ALT follows (docs/design.md):
 
 1. **Cancellation is checked before anything happens.** An operation that can
-   complete at once first passes a cancellation point (asyncio: one yield to the
-   event loop; trio: ``checkpoint_if_cancelled``), then commits synchronously.
-   A cancellation pending at that point raises and nothing was sent or taken,
-   so a loop of always-ready operations stops at the next operation.
-2. **Every operation is a schedule point.** On trio the commit is followed by a
-   cancel-shielded checkpoint (trio's own channels do the same); on asyncio the
-   yield of rule 1 is the schedule point.
+   complete at once first passes a cancellation point, then commits
+   synchronously. On trio that is ``checkpoint_if_cancelled``; on asyncio the
+   same synchronous check (:func:`_checkpoint_if_cancelled`: a native
+   ``Task.cancel()`` not yet delivered, one of rule 4 waiting to be delivered
+   again, or a cancelled anyio cancel scope around the task), which yields
+   until the cancellation lands when there is one. A cancellation pending at
+   that point raises and nothing was sent or taken, so a loop of always-ready
+   operations stops at the next operation.
+2. **Every operation is a schedule point.** After the commit comes a
+   cancel-shielded schedule point, on both backends (trio's own channels do the
+   same). A cancellation that arrives there does not undo the operation, which
+   succeeded: on trio it stays pending (trio's cancellation is level-triggered)
+   and lands at the next checkpoint; on asyncio it is absorbed and delivered
+   again as in rule 4, and the next operation's check of rule 1 sees it.
 3. **A parked party is withdrawn when cancelled**, unless a counterpart already
    committed it: then the operation succeeded and reports so. An operation
    that has to wait parks at once (on trio, parking itself checks for a pending
@@ -26,13 +33,21 @@ The checkpoint rules every channel operation and ALT follows (docs/design.md):
    already-cancelled scope raises unless a counterpart that was already
    scheduled to run commits it in that same turn: then it completes, exactly
    once, and the cancellation fires at the next checkpoint).
-4. **A native asyncio cancellation that lands after the commit is not lost**:
-   the operation returns its result, and the same cancellation request is
+4. **An asyncio cancellation that lands after the commit is not lost**: the
+   operation returns its result, and the same cancellation request is
    delivered again at the task's next suspension if whoever requested it is
    still waiting for it (``Task.cancelling()`` has not dropped below its count),
    so it never fires after ``asyncio.timeout``/``wait_for`` have exited, and a
-   plain ``Task.cancel()`` still stops the task. trio and anyio cancellation are
-   level-triggered and need no help.
+   plain ``Task.cancel()`` still stops the task. Until it is delivered, the
+   task is in ``_redelivering``, which rule 1 checks.
+
+asyncio's check in rule 1 reads anyio's task state (what anyio's own
+``checkpoint_if_cancelled`` reads; its public form costs several times more).
+If an anyio release keeps that state differently, :func:`_read_anyio_state`
+says so at import and asyncio uses :class:`_AsyncioOps` instead: one yield
+before the commit (the cancellation point and the schedule point in one) and
+none after, which keeps every rule at the price of one more event-loop turn
+per message (tests/test_asyncio_fallback_ops.py runs the rules with both).
 """
 
 from __future__ import annotations
@@ -42,6 +57,7 @@ import enum
 import sys
 import threading
 import types
+import weakref
 from collections.abc import Awaitable, Callable, Generator
 from typing import TYPE_CHECKING, Any, Final
 
@@ -148,6 +164,9 @@ class Ops:
     before_commit: Callable[[], Awaitable[None]]
     #: rule 2: the schedule point after such a commit (where ``yields_after_commit``)
     after_commit: Callable[[], Awaitable[None]]
+    #: a schedule point and a cancellation point before anything moved (a full
+    #: or empty buffer gives the other side one turn before parking)
+    pause: Callable[[], Awaitable[None]]
 
     def arm(self, party: Party) -> None:
         """Make *party* wakeable on this backend (before it makes any offer)."""
@@ -178,9 +197,27 @@ class Ops:
 # ------------------------------------------------------------------ asyncio
 
 
+def _running_loop() -> asyncio.AbstractEventLoop:
+    """The running loop: the one of the last call, if it still runs in this
+    thread (``_thread_id`` is set only while a loop runs). On Python 3.11
+    ``get_running_loop()`` makes a getpid() system call every time."""
+    global _loop
+    loop = _loop
+    if loop is None or loop._thread_id != _get_ident():  # type: ignore[attr-defined]
+        loop = asyncio.get_running_loop()
+        # (a loop without ``_thread_id``, e.g. uvloop's, is asked every time)
+        _loop = loop if hasattr(loop, "_thread_id") else None
+    return loop
+
+
+#: tasks with an absorbed cancellation waiting to be delivered again (rule 4)
+_redelivering: dict[asyncio.Task[Any], None] = {}
+
+
 def _redeliver(task: asyncio.Task[Any], count: int, message: object) -> None:
-    """Rule 4: deliver again a native cancellation that an operation absorbed,
+    """Rule 4: deliver again a cancellation that an operation absorbed,
     unless its requester has withdrawn it (``uncancel``) or the task is done."""
+    _redelivering.pop(task, None)
     if task.done() or task.cancelling() < count:
         return
     task.cancel(message)  # type: ignore[arg-type,unused-ignore]
@@ -188,9 +225,10 @@ def _redeliver(task: asyncio.Task[Any], count: int, message: object) -> None:
 
 
 def _absorb(exc: BaseException) -> None:
-    task = asyncio.current_task()
+    task = asyncio.current_task(_running_loop())
     if task is None:  # pragma: no cover - always inside a task
         return
+    _redelivering[task] = None
     task.get_loop().call_soon(
         _redeliver, task, task.cancelling(), exc.args[0] if exc.args else None
     )
@@ -204,21 +242,20 @@ def _yield() -> Generator[None, None, None]:
 
 
 class _AsyncioOps(Ops):
-    """asyncio: one yield before a commit that does not park (the cancellation
-    point and the schedule point in one); a wait parks on a future at once."""
+    """asyncio, when anyio's cancel state cannot be read (see
+    :func:`_read_anyio_state`): one yield before a commit that does not park
+    (the cancellation point and the schedule point in one); a wait parks on a
+    future at once."""
 
     __slots__ = ()
 
     before_commit = staticmethod(_yield)
+    pause = staticmethod(_yield)
 
     def arm(self, party: Party) -> None:
-        global _loop
         loop = _loop
-        # The loop of the last park, if it is still the one running in this
-        # thread (``_thread_id`` is set only while a loop runs): on Python 3.11
-        # ``get_running_loop()`` makes a getpid() system call every time.
-        if loop is None or getattr(loop, "_thread_id", None) != _get_ident():
-            loop = _loop = asyncio.get_running_loop()
+        if loop is None or loop._thread_id != _get_ident():  # type: ignore[attr-defined]
+            loop = _running_loop()
         party._fut = loop.create_future()
 
     def wait(self, party: Party) -> Awaitable[Any]:
@@ -238,18 +275,117 @@ class _AsyncioOps(Ops):
         return False
 
 
+def _read_anyio_state() -> dict[Any, Any] | None:
+    """anyio's state of each asyncio task (keyed by a weak reference), or
+    ``None`` when this anyio does not keep its task state the way this module
+    reads it (then asyncio uses :class:`_AsyncioOps`, which needs none of it).
+
+    anyio's own ``checkpoint_if_cancelled`` reads the same state (its public
+    form costs a coroutine, a backend lookup and a weak-dictionary lookup per
+    call); the probe below checks every attribute the fast check uses."""
+    try:
+        from anyio._backends import _asyncio as backend
+
+        data = getattr(backend._task_states, "data")
+        scope = backend.CancelScope()
+        for attribute in ("_cancel_called", "_shield", "_parent_scope"):
+            getattr(scope, attribute)
+        getattr(backend.TaskState(None, None), "cancel_scope")
+        if not isinstance(data, dict) or not hasattr(asyncio.Task, "_must_cancel"):
+            return None
+    except Exception:  # pragma: no cover - another anyio: the safe operations
+        return None
+    return data
+
+
+def _cancel_pending(task: asyncio.Task[Any]) -> bool:
+    """Would a cancellation land at a yield of *task* now? A native request
+    not yet delivered (``Task.cancel()`` of the running task, or one of rule 4
+    waiting to be delivered again), or an anyio cancel scope around it that is
+    cancelled and not shielded from."""
+    if task._must_cancel or (_redelivering and task in _redelivering):  # type: ignore[attr-defined]
+        return True
+    state = _task_states_get(_ref(task))
+    if state is not None:
+        scope = state.cancel_scope
+        while scope is not None:
+            if scope._cancel_called:
+                return True
+            if scope._shield:
+                return False
+            scope = scope._parent_scope
+    return False
+
+
+@types.coroutine
+def _checkpoint_if_cancelled() -> Generator[None, None, None]:
+    """Rule 1 on asyncio: yield only if a cancellation is pending, until it
+    lands (as anyio's ``checkpoint_if_cancelled`` does); otherwise nothing."""
+    loop = _loop
+    if loop is None or loop._thread_id != _get_ident():  # type: ignore[attr-defined]
+        loop = _running_loop()
+    task = _current_task(loop)
+    if task is None:  # pragma: no cover - a coroutine driven outside a task
+        return
+    # (inline: the common case, nothing pending, costs no call)
+    if task._must_cancel or _redelivering:
+        pass
+    else:
+        state = _task_states_get(_ref(task))
+        if state is None:
+            return
+        scope = state.cancel_scope
+        while scope is not None:
+            if scope._cancel_called:
+                break
+            if scope._shield:
+                return
+            scope = scope._parent_scope
+        else:
+            return
+    while _cancel_pending(task):
+        yield
+
+
+@types.coroutine
+def _cancel_shielded_yield() -> Generator[None, None, None]:
+    """Rule 2 on asyncio: the schedule point after a commit. The operation has
+    succeeded, so a cancellation that lands here is absorbed and delivered
+    again at the task's next suspension (rule 4); the next operation's
+    :func:`_checkpoint_if_cancelled` sees it waiting and lets it land before
+    committing anything."""
+    try:
+        yield
+    except asyncio.CancelledError as exc:
+        _absorb(exc)
+
+
+class _AsyncioCheckedOps(_AsyncioOps):
+    """asyncio, the pattern of trio's own channels (and the one trio uses
+    here): a synchronous cancellation check before a commit that does not
+    park, then a cancel-shielded schedule point after it. A ping-pong then
+    takes one event-loop turn per message instead of two."""
+
+    __slots__ = ()
+
+    yields_after_commit = True
+    before_commit = staticmethod(_checkpoint_if_cancelled)
+    after_commit = staticmethod(_cancel_shielded_yield)
+
+
 class _TrioOps(Ops):
     """trio: ``checkpoint_if_cancelled`` before and a cancel-shielded schedule
     point after a commit that did not park — the pattern of trio's own channels.
     Made on first use, with trio's functions bound directly (no wrapper frames)."""
 
-    __slots__ = ("before_commit", "after_commit")
+    __slots__ = ("before_commit", "after_commit", "pause")
 
     yields_after_commit = True
 
     def __init__(self, lowlevel: Any) -> None:
         self.before_commit = lowlevel.checkpoint_if_cancelled
         self.after_commit = lowlevel.cancel_shielded_checkpoint
+        self.pause = lowlevel.checkpoint
 
     def arm(self, party: Party) -> None:
         party._task = _trio_lowlevel.current_task()
@@ -262,9 +398,32 @@ class _TrioOps(Ops):
 
 _loop: asyncio.AbstractEventLoop | None = None
 _get_ident = threading.get_ident
-_ASYNCIO_OPS: Final = _AsyncioOps()
-_sniffio_local = sniffio.thread_local
+_ref = weakref.ref
+_anyio_task_states = _read_anyio_state()
+_task_states_get: Callable[[weakref.ref[asyncio.Task[Any]]], Any] = (
+    _anyio_task_states if _anyio_task_states is not None else {}
+).get
+if sys.version_info >= (3, 12):
+    _current_task: Callable[[asyncio.AbstractEventLoop], asyncio.Task[Any] | None] = (
+        asyncio.current_task
+    )
+else:  # (3.11's ``current_task`` is Python around this dictionary)
+    _current_task = asyncio.tasks._current_tasks.get  # type: ignore[attr-defined]
+ASYNCIO_OPS: Ops = _AsyncioOps() if _anyio_task_states is None else _AsyncioCheckedOps()
+sniffio_local = sniffio.thread_local
 _trio_ops: _TrioOps | None = None
+#: the operations by sniffio's thread-local library name (``None``: asyncio,
+#: which leaves it unset); the hot path's lookup, filled in as backends load
+OPS_BY_NAME: dict[str | None, Ops] = {None: ASYNCIO_OPS}
+
+
+def use_asyncio_ops(new: Ops) -> Ops:
+    """Make *new* the operations asyncio uses (tests run the rules with both
+    kinds); returns the previous ones."""
+    global ASYNCIO_OPS
+    previous = ASYNCIO_OPS
+    ASYNCIO_OPS = OPS_BY_NAME[None] = new
+    return previous
 
 
 def ops() -> Ops:
@@ -273,16 +432,16 @@ def ops() -> Ops:
     # None, and anyio (which stbass runs on) knows no third library. No call to
     # ``asyncio._get_running_loop()`` here: on Python 3.11 it makes a getpid()
     # system call, once per channel operation (a fifth of a buffered send's time).
-    name = _sniffio_local.name
+    name = sniffio_local.name
     if name is None:
-        return _ASYNCIO_OPS
+        return ASYNCIO_OPS
     if name == "trio":
         return _trio_ops if _trio_ops is not None else _load_trio()
     name = sniffio.current_async_library()
     if name == "trio":
         return _trio_ops if _trio_ops is not None else _load_trio()
     if name == "asyncio":
-        return _ASYNCIO_OPS
+        return ASYNCIO_OPS
     raise RuntimeError(f"stbass runs on asyncio or trio, not on {name!r}")
 
 
@@ -293,5 +452,5 @@ def _load_trio() -> _TrioOps:
         import trio.lowlevel
 
         _trio_lowlevel = trio.lowlevel
-    _trio_ops = _TrioOps(_trio_lowlevel)
+    _trio_ops = OPS_BY_NAME["trio"] = _TrioOps(_trio_lowlevel)
     return _trio_ops
