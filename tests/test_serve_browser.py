@@ -5,6 +5,8 @@ without a reload. Writes the screenshots of docs/visual-tracing.md.
 
 from __future__ import annotations
 
+import os
+
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,7 +21,11 @@ from stbass import observe
 
 pytestmark = [pytest.mark.anyio, pytest.mark.browser, pytest.mark.slow]
 
-STATIC = Path(__file__).resolve().parent.parent / "docs" / "_static"
+#: the docs' images with STBASS_DOCS_SCREENSHOTS=1 (to refresh them), else build/
+STATIC = Path(__file__).resolve().parent.parent / (
+    "docs/_static" if os.environ.get("STBASS_DOCS_SCREENSHOTS") else "build/screenshots"
+)
+STATIC.mkdir(parents=True, exist_ok=True)
 
 
 @pytest.fixture
