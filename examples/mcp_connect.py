@@ -5,12 +5,14 @@ Starts examples/mcp_server.py as a local command over stdio. Without
 Python server); inside ``async with server.connect():`` the calls — sequential or
 from the replicas of a ``PAR_FOR`` — share one process, which is stopped when the
 block ends. Prints the time per call both ways. Run with
-``python examples/mcp_connect.py`` (asyncio) or with
-``STBASS_EXAMPLE_BACKEND=trio`` to run the same program on trio.
+``python examples/mcp_connect.py`` (asyncio) or with ``--backend trio`` to run
+the same program on trio (``STBASS_EXAMPLE_BACKEND=trio`` does the same when
+``--backend`` is not given).
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 import time
@@ -66,4 +68,10 @@ async def main(calls: int = 20, fan_out: int = 100) -> Figures:
 
 
 if __name__ == "__main__":
-    anyio.run(main, backend=os.environ.get("STBASS_EXAMPLE_BACKEND", "asyncio"))
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument(
+        "--backend",
+        choices=("asyncio", "trio"),
+        default=os.environ.get("STBASS_EXAMPLE_BACKEND", "asyncio"),
+    )
+    anyio.run(main, backend=parser.parse_args().backend)

@@ -3,11 +3,13 @@
 Starts examples/mcp_server.py twice — once as a streamable-HTTP server on a free
 local port, once per call as a local command over stdio — and stops it at the
 end. Run with ``python examples/mcp_tools.py`` (asyncio) or with
-``STBASS_EXAMPLE_BACKEND=trio`` to run the same program on trio.
+``--backend trio`` to run the same program on trio
+(``STBASS_EXAMPLE_BACKEND=trio`` does the same when ``--backend`` is not given).
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 from collections.abc import AsyncIterator
@@ -89,4 +91,10 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    anyio.run(main, backend=os.environ.get("STBASS_EXAMPLE_BACKEND", "asyncio"))
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument(
+        "--backend",
+        choices=("asyncio", "trio"),
+        default=os.environ.get("STBASS_EXAMPLE_BACKEND", "asyncio"),
+    )
+    anyio.run(main, backend=parser.parse_args().backend)

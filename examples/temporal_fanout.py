@@ -11,14 +11,17 @@ very file, runs
 
 prints what came back, and stops everything it started.
 
-    python examples/temporal_fanout.py            # on asyncio
-    python examples/temporal_fanout.py --trio     # the same program on trio
+    python examples/temporal_fanout.py                  # on asyncio
+    python examples/temporal_fanout.py --backend trio   # the same program on trio
+
+(``--trio``, the option's older spelling, still means ``--backend trio``.)
 """
 
 from __future__ import annotations
 
-import sys
+import argparse
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -82,5 +85,16 @@ async def main() -> None:
                     print("Fan-out succeeded!" if counts.is_ok and cubes.is_ok else "Fan-out failed")
 
 
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """``--backend asyncio|trio``, as every example takes (``--trio`` too)."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--backend", choices=("asyncio", "trio"), default="asyncio")
+    parser.add_argument(
+        "--trio", dest="backend", action="store_const", const="trio",
+        help="the same as --backend trio (the older spelling)",
+    )
+    return parser.parse_args(argv)
+
+
 if __name__ == "__main__":
-    anyio.run(main, backend="trio" if "--trio" in sys.argv else "asyncio")
+    anyio.run(main, backend=parse_args().backend)

@@ -97,7 +97,8 @@ SERVER_PORT: Final = "server.port"
 MCP_TRANSPORT: Final = "stbass.mcp.transport"  # "streamable-http" | "sse" | "stdio"
 MCP_SHARED_SESSION: Final = "stbass.mcp.shared_session"  # True inside MCPServer.connect()
 
-# DAG spans (stbass.dag): one "DAG" span, a process span per task under it
+# DAG spans (stbass.dag): one "DAG" span, a span per task under it (a process
+# or a composition) carrying DAG_TASK
 DAG_NAME: Final = "stbass.dag.name"
 DAG_RUN_ID: Final = "stbass.dag.run_id"
 DAG_EDGES: Final = "stbass.dag.edges"  # ["dependency -> task", ...]

@@ -26,6 +26,7 @@ import re
 import sys
 import time
 from collections.abc import Callable, Iterator, Mapping
+from contextvars import ContextVar
 from typing import Any, cast
 
 from opentelemetry import trace
@@ -643,6 +644,11 @@ class OTelInstrument(Instrument):
                 attrs[N.CHILD_INDEX] = index
                 reset = _hook.CHILD_INDEX.set(None)  # not for the processes inside
         composition = not name.startswith((N.SPAN_PROCESS_PREFIX, N.SPAN_TOOL_PREFIX))
+        tag = _NEXT_SPAN_ATTRS.get()
+        untag = None
+        if tag is not None:
+            attrs.update(tag)
+            untag = _NEXT_SPAN_ATTRS.set(None)  # not for the spans inside
         try:
             with self.tracer.start_as_current_span(
                 name,
@@ -660,11 +666,46 @@ class OTelInstrument(Instrument):
                     s.set_attribute(N.ERROR_TYPE, type(exc).__qualname__)
                     raise
         finally:
+            if untag is not None:
+                _NEXT_SPAN_ATTRS.reset(untag)
             if reset is not None:
                 _hook.CHILD_INDEX.reset(reset)
 
 
 # ------------------------------------------------------- processes, compositions
+
+#: Attributes for the next process or composition span opened in this context
+#: (and not for the spans inside it), set by :func:`_tag_next_span`.
+_NEXT_SPAN_ATTRS: ContextVar[Mapping[str, Any] | None] = ContextVar(
+    "stbass_next_span_attrs", default=None
+)
+
+
+@contextlib.contextmanager
+def _tag_next_span(attributes: Mapping[str, Any]) -> Iterator[None]:
+    """Give *attributes* to the next process or composition span opened in
+    this context while the block runs (each span, if it opens more than one in
+    turn), but not to the spans inside it: how a DAG marks the span of each
+    task with ``stbass.dag.task``, whether the task is a process or a
+    composition whose span the DAG does not open.
+
+    >>> from opentelemetry.sdk.trace import TracerProvider
+    >>> from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    >>> from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+    >>> exporter = InMemorySpanExporter()
+    >>> provider = TracerProvider()
+    >>> provider.add_span_processor(SimpleSpanProcessor(exporter))
+    >>> with use_tracer_provider(provider), _tag_next_span({"stbass.dag.task": "t"}):
+    ...     with span("PAR", {}), span("process p", {}):
+    ...         pass
+    >>> [(s.name, s.attributes.get("stbass.dag.task")) for s in exporter.get_finished_spans()]
+    [('process p', None), ('PAR', 't')]
+    """
+    token = _NEXT_SPAN_ATTRS.set(dict(attributes))
+    try:
+        yield
+    finally:
+        _NEXT_SPAN_ATTRS.reset(token)
 
 
 class SpanRecorder(Recorder):

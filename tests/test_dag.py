@@ -16,6 +16,8 @@ import pytest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from stbass import (
+    PAR,
+    PAR_FOR,
     SEQ,
     FailurePolicy,
     Process,
@@ -407,6 +409,66 @@ async def test_a_dag_span_has_a_process_span_per_task(span_exporter: InMemorySpa
     # one failure, one ERROR span: the task's; the DAG records that a child failed
     assert not spans["process c"].status.is_ok
     assert root.attributes[N.CHILD_FAILED] is True
+
+
+async def test_every_task_span_names_its_task_a_composition_too(
+    span_exporter: InMemorySpanExporter,
+) -> None:
+    """The span of each task carries ``stbass.dag.task``: a leaf process's, and
+    a PAR's or a PAR_FOR's the DAG does not open itself; the spans inside a
+    composition task do not."""
+
+    @Process
+    async def left(ctx: ProcessContext) -> int:
+        return 1
+
+    @Process
+    async def right(ctx: ProcessContext) -> int:
+        return 2
+
+    async def square(i: int, ctx: ProcessContext) -> int:
+        return i * i
+
+    dag = (
+        DAG("shapes")
+        .add("a", const(0))
+        .add("both", PAR(left, right), after=["a"])
+        .add("squares", PAR_FOR(3, square), after=["a"])
+        .add("z", lambda d: d, after=["both", "squares"])
+    )
+    with anyio.fail_after(10):
+        result = await dag.run()
+    assert result.values["both"] == [1, 2] and result.values["squares"] == [0, 1, 4]
+    spans = span_exporter.get_finished_spans()
+    (root,) = [s for s in spans if s.name == "DAG"]
+    tasks = {}
+    for s in spans:
+        assert s.attributes is not None
+        if s.parent is not None and s.parent.span_id == root.context.span_id:
+            tasks[s.attributes.get(N.DAG_TASK)] = s.name
+        else:  # the DAG itself, and what runs inside the PAR and the PAR_FOR
+            assert N.DAG_TASK not in s.attributes, s.name
+    assert tasks == {"a": "process a", "both": "PAR", "squares": "PAR_FOR", "z": "process z"}
+
+
+async def test_a_retried_composition_task_names_its_task_on_every_attempt(
+    span_exporter: InMemorySpanExporter,
+) -> None:
+    attempts = []
+
+    @Process
+    async def flaky(ctx: ProcessContext) -> int:
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise ValueError("first attempt fails")
+        return 1
+
+    dag = DAG("d").add("s", SEQ(flaky), retry=RetryPolicy(2, base_delay=0.001))
+    with anyio.fail_after(10):
+        assert (await dag.run()).is_ok
+    seqs = [s for s in span_exporter.get_finished_spans() if s.name == "SEQ"]
+    assert len(seqs) == 2
+    assert all(s.attributes is not None and s.attributes[N.DAG_TASK] == "s" for s in seqs)
 
 
 def test_to_mermaid_draws_edges_and_styles_a_result() -> None:

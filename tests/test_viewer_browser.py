@@ -411,6 +411,46 @@ def test_a_dag_page_draws_its_dependency_edges(browser: Browser, example_pages: 
 
 
 @pytest.mark.parametrize("backend", ["asyncio", "trio"])
+def test_a_dag_task_that_is_a_par_gets_its_edges_drawn(browser: Browser, backend: str,
+                                                       tmp_path: Path) -> None:
+    """A task that is a composition (``checks``, a PAR of two processes): the
+    arrows go into and out of the PAR's lane, whose label names the task."""
+    import anyio
+
+    from stbass import PAR, Process, ProcessContext
+    from stbass.dag import DAG
+    from stbass.testing import record_spans
+    from stbass_tracing import trace_from_spans
+
+    @Process
+    async def unit(ctx: ProcessContext) -> str:
+        return "unit ok"
+
+    @Process
+    async def lint(ctx: ProcessContext) -> str:
+        return "lint ok"
+
+    dag = (DAG("release").add("build", lambda _: "wheel")
+           .add("checks", PAR(unit, lint), after=["build"])
+           .add("package", lambda d: len(d["checks"]), after=["checks"]))
+    with record_spans() as spans:
+        assert anyio.run(dag.run, backend=backend).values["package"] == 2
+    trace = trace_from_spans(spans.spans)
+    uri = Path(write_html(trace, tmp_path / "dag-par.html")).as_uri()
+    page = browser.open(uri)
+    (dag_span,) = trace.named("DAG")
+    (par,) = trace.named("PAR")
+    span = {s.name.removeprefix("process "): s.span_id for s in trace.processes}
+    edges = page.eval("[...document.querySelectorAll('[data-edge]')].map(e => [e.dataset.dag, e.dataset.from, e.dataset.to])")
+    assert sorted(map(tuple, edges)) == sorted([(dag_span.span_id, span["build"], par.span_id),
+                                                (dag_span.span_id, par.span_id, span["package"])])
+    page.frame()
+    assert page.eval("document.body.dataset.edgesDrawn") == "2"
+    page.goto(uri + "#span=" + span["package"])
+    assert page.eval("document.querySelector('#details [data-after]').textContent") == "after: checks: PAR (2)"
+
+
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
 def test_a_deadlock_is_marked_found_by_next_failure_and_highlights_its_cycle(
         browser: Browser, example_pages: dict[str, Any], backend: str) -> None:
     pages = example_pages[backend]

@@ -91,6 +91,36 @@ async def test_a_retried_task_has_its_edges_on_the_attempts_that_matter() -> Non
     assert [x.span_id for x, _ in dag_edges(trace, dag_span)][1] == b_last.span_id
 
 
+async def test_a_dag_task_that_is_a_composition_has_its_edges_on_the_composition() -> None:
+    """``checks`` is a PAR of two processes: the edges go into and out of the
+    PAR's span (not its children's), and its lane says which task it is."""
+
+    @Process
+    async def unit(ctx: ProcessContext) -> str:
+        return "unit ok"
+
+    @Process
+    async def lint(ctx: ProcessContext) -> str:
+        return "lint ok"
+
+    dag = (DAG("release").add("build", lambda _: "wheel")
+           .add("checks", PAR(unit, lint), after=["build"])
+           .add("package", lambda d: " and ".join(d["checks"]), after=["checks"]))
+    with record_spans() as spans:
+        with anyio.fail_after(10):
+            assert (await dag.run()).values["package"] == "unit ok and lint ok"
+    trace = trace_from_spans(spans.spans)
+    data = page_data(render_html(trace))
+    n = names(data)
+    ids = span_ids(data)
+    (dag_i,) = [i for i, name in enumerate(n) if name == "DAG"]
+    assert {(n[a], n[b]) for d, a, b in data["edges"] if d == dag_i} == {
+        ("process build", "PAR"), ("PAR", "process package")}
+    (par,) = trace.named("PAR")
+    assert {ids[b] for _, _, b in data["edges"]} >= {par.span_id}
+    assert "checks: PAR (2)" in [data["values"][k] for k in data["rows"]["label"]]
+
+
 async def test_a_traced_deadlock_page_marks_it_with_the_cycle_and_its_processes() -> None:
     with record_spans() as spans:
         err = await example["run_books"]()

@@ -124,6 +124,9 @@ def row_label(span: SpanRecord) -> str:
         attrs = span.attributes
         children = attrs.get(N.CHILDREN)
         label = f"{span.name} ({children})" if isinstance(children, int) else span.name
+        task = attrs.get(N.DAG_TASK)  # a DAG task that is a composition
+        if isinstance(task, str):
+            label = f"{task}: {label}"
         return label + _decision(attrs)
     return span.name
 

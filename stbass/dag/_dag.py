@@ -532,9 +532,12 @@ class _Run:
             self.tg.cancel_scope.cancel()
 
     async def attempt(self, task: DAGTask, ctx: _TaskContext) -> ProcessResult[Any]:
-        if task.retry is None:
-            return await task.process.execute(ctx)
-        return await retry_process(_Attempt(task.process), ctx, task.retry)
+        # The task's span (a process's, or a composition's: PAR, SEQ, a
+        # replicator, a nested DAG) names the task, for the viewer's edges.
+        with observe._tag_next_span({N.DAG_TASK: task.name}):
+            if task.retry is None:
+                return await task.process.execute(ctx)
+            return await retry_process(_Attempt(task.process), ctx, task.retry)
 
 
 class _Attempt(Process):
