@@ -408,9 +408,11 @@ async def _alt(
             rec.set(N.ALT_READY, list(ready))
         if ready or skip is not None:
             if not checked:
-                await ops.before_commit()  # rule 1; then look again
                 checked = True
-                continue
+                pending = ops.cancel_pending
+                if pending is None or pending():
+                    await ops.before_commit()  # rule 1; then look again
+                    continue
             chosen = _pick(ready, fair) if ready else skip
             assert chosen is not None
             g = guards[chosen]

@@ -838,26 +838,27 @@ class Chan(Generic[T]):
                     value = self.validate(value)  # raises the full ChannelTypeError
         # (``_park.ops()``, inline: the backends' operations by sniffio's name)
         ops = _park.OPS_BY_NAME.get(_park.sniffio_local.name) or _park.ops()
-        buf = self._buffer
-        if buf is None:
-            # Any waiting counterpart offer means "try": one that turns out to
-            # be withdrawn or disabled only costs the checkpoint before parking.
-            ready = self._closed or bool(self._receivers if is_send else self._senders)
-        else:  # (a waiting counterpart is found by ``_complete`` after the turn below)
-            ready = self._closed or (len(buf) < self._capacity if is_send else bool(buf))
-        if ready:
-            await ops.before_commit()  # rule 1: a pending cancellation lands here
+        if self._closed or (self._receivers if is_send else self._senders):
+            # A waiting party to hand over to (or a closed channel to report):
+            # rule 1's check, the commit, then rule 2's schedule point, so the
+            # woken party runs in the same event-loop turn as this task. (A
+            # waiting offer that turns out to be withdrawn or disabled only
+            # costs the check before parking.)
+            pending = ops.cancel_pending
+            if pending is None or pending():
+                await ops.before_commit()  # rule 1: a pending cancellation lands here
             moved = self._complete(is_send, value, link, out)
             if moved is not WOULD_BLOCK:
                 if ops.yields_after_commit:
                     await ops.after_commit()  # rule 2
                 return None if is_send else moved
-        elif buf is not None:
-            # A buffered channel that is full (send) or empty (recv): give the
-            # other side one turn before parking, as anyio's and trio's memory
-            # channels do. The checkpoint is the cancellation point (nothing has
-            # moved yet); a producer and a consumer then keep the buffer moving
-            # instead of parking and waking each other for every value.
+        elif self._buffer is not None:
+            # Only the buffer can move (room for a send, a value for a recv),
+            # or nothing can and the other side gets one turn before this
+            # parks, as anyio's and trio's memory channels do. Either way one
+            # schedule point first, which is also the cancellation point
+            # (nothing has moved yet); a producer and a consumer then keep the
+            # buffer moving instead of parking and waking each other.
             await ops.pause()
             moved = self._complete(is_send, value, link, out)
             if moved is not WOULD_BLOCK:

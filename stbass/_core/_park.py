@@ -12,13 +12,15 @@ The checkpoint rules every channel operation and ALT follows (docs/design.md):
 
 1. **Cancellation is checked before anything happens.** An operation that can
    complete at once first passes a cancellation point, then commits
-   synchronously. On trio that is ``checkpoint_if_cancelled``; on asyncio the
-   same synchronous check (:func:`_checkpoint_if_cancelled`: a native
-   ``Task.cancel()`` not yet delivered, one of rule 4 waiting to be delivered
-   again, or a cancelled anyio cancel scope around the task), which yields
-   until the cancellation lands when there is one. A cancellation pending at
-   that point raises and nothing was sent or taken, so a loop of always-ready
-   operations stops at the next operation.
+   synchronously. When it only moves a channel's buffer (nobody to wake), that
+   point is a full checkpoint (``Ops.pause``: a schedule point, then the
+   check) and rule 2 needs no second one. Otherwise it is a synchronous check:
+   on trio ``checkpoint_if_cancelled``; on asyncio :func:`_cancel_pending_now`
+   (a native ``Task.cancel()`` not yet delivered, one of rule 4 waiting to be
+   delivered again, or a cancelled anyio cancel scope around the task), and
+   when it finds one, :func:`_checkpoint_if_cancelled` yields until it lands.
+   A cancellation pending at that point raises and nothing was sent or taken,
+   so a loop of always-ready operations stops at the next operation.
 2. **Every operation is a schedule point.** After the commit comes a
    cancel-shielded schedule point, on both backends (trio's own channels do the
    same). A cancellation that arrives there does not undo the operation, which
@@ -58,6 +60,7 @@ import sys
 import threading
 import types
 import weakref
+from contextvars import ContextVar
 from collections.abc import Awaitable, Callable, Generator
 from typing import TYPE_CHECKING, Any, Final
 
@@ -160,6 +163,10 @@ class Ops:
 
     #: does :meth:`after_commit` need awaiting?
     yields_after_commit: bool = False
+    #: rule 1, synchronously: is a cancellation pending? (``None``: ask
+    #: :attr:`before_commit` every time.) ``before_commit`` is awaited only when
+    #: this says so
+    cancel_pending: Callable[[], bool] | None = None
     #: rule 1: the cancellation point before a commit that does not park
     before_commit: Callable[[], Awaitable[None]]
     #: rule 2: the schedule point after such a commit (where ``yields_after_commit``)
@@ -305,7 +312,12 @@ def _cancel_pending(task: asyncio.Task[Any]) -> bool:
     cancelled and not shielded from."""
     if task._must_cancel or (_redelivering and task in _redelivering):  # type: ignore[attr-defined]
         return True
-    state = _task_states_get(_ref(task))
+    return _scope_cancelled(_anyio_state(task))
+
+
+def _scope_cancelled(state: Any) -> bool:
+    """Is an anyio cancel scope of the task whose anyio state is *state*
+    cancelled, and not shielded from?"""
     if state is not None:
         scope = state.cancel_scope
         while scope is not None:
@@ -317,33 +329,51 @@ def _cancel_pending(task: asyncio.Task[Any]) -> bool:
     return False
 
 
-@types.coroutine
-def _checkpoint_if_cancelled() -> Generator[None, None, None]:
-    """Rule 1 on asyncio: yield only if a cancellation is pending, until it
-    lands (as anyio's ``checkpoint_if_cancelled`` does); otherwise nothing."""
+#: the running task's anyio state, remembered in the task's context (a weak
+#: reference to the task, so an entry inherited by a task it starts is told
+#: apart): the lookup in anyio's weak dictionary makes a weak reference each time
+_STATE: ContextVar[tuple[weakref.ref[asyncio.Task[Any]], Any] | None] = ContextVar(
+    "stbass_anyio_task_state", default=None
+)
+
+
+def _anyio_state(task: asyncio.Task[Any]) -> Any:
+    """anyio's state of *task*, the running task (``None``: anyio keeps none
+    for it: no anyio cancel scope was ever entered in it). anyio makes a task's
+    state once, before the task's first cancel scope, and drops it when the
+    task ends, so a state found once is the task's for good."""
+    entry = _STATE.get()
+    if entry is not None and entry[0]() is task:
+        return entry[1]
+    key = _ref(task)
+    state = _task_states_get(key)
+    if state is not None:
+        _STATE.set((key, state))
+    return state
+
+
+def _cancel_pending_now() -> bool:
+    """Rule 1 on asyncio, the synchronous check: is a cancellation pending for
+    the running task (see :func:`_cancel_pending`)? Called before every
+    commit that does not park, so written for speed."""
     loop = _loop
     if loop is None or loop._thread_id != _get_ident():  # type: ignore[attr-defined]
         loop = _running_loop()
     task = _current_task(loop)
     if task is None:  # pragma: no cover - a coroutine driven outside a task
-        return
-    # (inline: the common case, nothing pending, costs no call)
+        return False
     if task._must_cancel or _redelivering:
-        pass
-    else:
-        state = _task_states_get(_ref(task))
-        if state is None:
-            return
-        scope = state.cancel_scope
-        while scope is not None:
-            if scope._cancel_called:
-                break
-            if scope._shield:
-                return
-            scope = scope._parent_scope
-        else:
-            return
-    while _cancel_pending(task):
+        return _cancel_pending(task)
+    return _scope_cancelled(_anyio_state(task))
+
+
+@types.coroutine
+def _checkpoint_if_cancelled() -> Generator[None, None, None]:
+    """Rule 1 on asyncio, when :func:`_cancel_pending_now` said so: yield until
+    the pending cancellation lands (as anyio's ``checkpoint_if_cancelled``
+    does); if its requester withdrew it meanwhile, return."""
+    task = asyncio.current_task(_running_loop())
+    while task is not None and _cancel_pending(task):
         yield
 
 
@@ -369,6 +399,7 @@ class _AsyncioCheckedOps(_AsyncioOps):
     __slots__ = ()
 
     yields_after_commit = True
+    cancel_pending = staticmethod(_cancel_pending_now)
     before_commit = staticmethod(_checkpoint_if_cancelled)
     after_commit = staticmethod(_cancel_shielded_yield)
 
