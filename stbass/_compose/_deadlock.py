@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import anyio
 
-from .._core._park import WAITING, Party
+from .._core._park import COMMITTED, WAITING, Party
 
 if TYPE_CHECKING:
     from .._core._chan import Chan
@@ -121,13 +121,47 @@ def _describe(party: Party, name: str) -> Waiting:
 _WATCHERS: weakref.WeakSet[Watcher] = weakref.WeakSet()
 
 
+def _sentinel(state: Any) -> Party:
+    party = Party()
+    party.state = state
+    return party
+
+
+#: the ``parked`` of a process whose tasks park on the fast path and that has
+#: no party parked: its state is not WAITING, so it reads as awake
+NOT_PARKED: Final = _sentinel(COMMITTED)
+#: the ``parked`` of a context whose parks all take the rare path (its parties
+#: are in ``Watcher.extra``): a composition, a process running a nested
+#: composition or one with several tasks parked at once, a process that has
+#: finished. Its state is WAITING, so the fast path never takes it for awake.
+SLOW_PATH: Final = _sentinel(WAITING)
+
+
+class _Nobody:
+    """``Watcher.last`` when no process is known to be awake (the next park
+    takes the rare path)."""
+
+    __slots__ = ("parked",)
+
+    def __init__(self) -> None:
+        self.parked = SLOW_PATH
+
+
+#: ``Watcher.last`` before anything parked: a finishing process need not look
+START: Final = _Nobody()
+#: ``Watcher.last`` when the next park must look
+_NOBODY: Final = _Nobody()
+
+
 class Watcher:
     """The deadlock detector of one composition tree (see the module docstring).
 
-    The park path costs one dict store and one dict removal (the parked
-    parties, keyed by party), and the check below starts only once there are
-    as many parked parties as running processes; its first look stops at the
-    first party already committed to. Whether a parked task has a
+    The fast path of a park (inline at the call sites in ``_chan.py`` and
+    ``_alt.py``) is three attribute stores and two state tests, and the
+    matching unpark one identity test; a PAR child's start and end (inline
+    in ``_seqpar.py``) are one dict store and one removal. :meth:`parking`
+    is the rare path, and the check below starts only once every running
+    process is parked. Whether a parked task has a
     timeout of its own (a cancel scope with a deadline inside the composition)
     is asked only when every process waits in a closed graph: tasks that parked
     before that moment are poked to look again (a plain send or recv retries,
@@ -136,30 +170,35 @@ class Watcher:
     (:meth:`_all_tasks_blocked`).
     """
 
-    __slots__ = ("running", "delegating", "parked", "need", "timed", "tasks", "verifying",
-                 "outer_deadline", "scope", "found", "recorder", "order", "_count",
-                 "__weakref__")
+    __slots__ = ("running", "delegating", "extra", "last", "awake", "timers", "records",
+                 "verifying", "outer_deadline", "scope", "found", "recorder", "order",
+                 "_count", "__weakref__")
 
     def __init__(self, outer_deadline: float) -> None:
-        #: the leaf processes running (the values: True)
-        self.running: dict[ProcessContext, bool] = {}
+        #: the leaf processes running, and their places in program order
+        self.running: dict[ProcessContext, int] = {}
         #: processes whose body runs a nested composition sharing this watcher
         self.delegating: dict[ProcessContext, int] = {}
-        #: each parked party and the process it parks for
-        self.parked: dict[Party, ProcessContext] = {}
-        #: running processes not delegating: fewer parked parties, no deadlock
-        self.need = 0
-        #: parked parties whose timeout is known: True when it has one
-        self.timed: dict[Party, bool] = {}
-        #: the task of each parked party, recorded with its timeout
-        self.tasks: dict[Party, int] = {}
+        #: the parked parties not in their process's ``parked`` (see SLOW_PATH),
+        #: and timer ALTs: each party and its process, until it unparks
+        self.extra: dict[Party, Any] = {}
+        #: the process whose party the next park looks at: if that party is not
+        #: waiting (committed, say), some process will move, and look again later
+        self.last: Any = START
+        #: the last process found awake by :meth:`_look` (checked first)
+        self.awake: Any = _NOBODY
+        #: parked ALTs with a timer guard (never deadlocked)
+        self.timers: set[Party] = set()
+        #: while a closed graph is verified: whether each parked party's task has
+        #: a timeout of its own, and which task it is
+        self.records: dict[Party, tuple[bool, int]] = {}
         #: parked tasks record their timeout (a closed graph is being verified)
         self.verifying = False
         self.outer_deadline = outer_deadline
         self.scope: anyio.CancelScope | None = None
         self.found: DeadlockError | None = None
         self.recorder: Any = None
-        #: declaration order of the processes, so reports read in program order
+        #: program order of contexts declared before they run (SEQ stages)
         self.order: dict[ProcessContext, int] = {}
         self._count = 0
         _WATCHERS.add(self)
@@ -170,6 +209,7 @@ class Watcher:
         """*ctx* is a process of a composition under this watcher; *position*
         (from :meth:`reserve`), or the next one, is its place in program order."""
         ctx.watch = self
+        ctx.parked = SLOW_PATH
         if position is None:
             position = self._count
             self._count += 1
@@ -183,31 +223,34 @@ class Watcher:
         return first
 
     def start(self, ctx: ProcessContext, position: int, leaf: bool) -> None:
-        """A PAR child starts: :meth:`declare` it at *position* and, when it is
-        a *leaf* process (not a composition), :meth:`enter` it (one call)."""
+        """A PAR child starts at *position* in program order: a *leaf* process
+        (not a composition) runs. ``_ParRun.child`` does this inline."""
         ctx.watch = self
-        self.order[ctx] = position
         if leaf:
-            self.running[ctx] = True
-            self.need += 1
+            ctx.parked = NOT_PARKED
+            self.running[ctx] = position
+        else:
+            ctx.parked = SLOW_PATH
 
     def enter(self, ctx: ProcessContext) -> None:
         """*ctx*, declared, is a leaf process that runs (or is about to)."""
-        self.running[ctx] = True
-        self.need += 1
+        self.running[ctx] = self.order.pop(ctx, -1)
+        ctx.parked = NOT_PARKED
 
     def leave(self, ctx: ProcessContext) -> None:
         """*ctx* finished (its tasks parked nothing any more); the others may
-        now be deadlocked without it."""
-        running = self.running
-        if running.pop(ctx, False):
-            delegating = self.delegating
-            if not (delegating and delegating.pop(ctx, 0)):
-                self.need -= 1
-        self.order.pop(ctx, None)
-        parked = self.parked
-        if parked and running and len(parked) >= self.need:
-            self.check()
+        now be deadlocked without it. ``_ParRun.child`` does this inline, up to
+        :meth:`left`."""
+        self.running.pop(ctx, None)
+        ctx.parked = SLOW_PATH  # if it was ``last``, the next park looks
+        last = self.last
+        if last is not START and last.parked.state is WAITING:
+            self.left(ctx)
+
+    def left(self, ctx: ProcessContext) -> None:
+        """The rare path of :meth:`leave`: no process is known to be awake."""
+        self.delegating.pop(ctx, None)
+        self._look(None, None)
 
     def delegate(self, ctx: ProcessContext | None, delta: int) -> None:
         """*ctx* starts (+1) or ends (-1) running a nested composition."""
@@ -218,46 +261,87 @@ class Watcher:
         n = before + delta
         if n > 0:
             delegating[ctx] = n
-            if not before:
-                self.need -= 1
+            if not before:  # its helper tasks' parks take the rare path
+                held = ctx.parked
+                if held is not SLOW_PATH and held.state is WAITING:
+                    self.extra[held] = ctx
+                ctx.parked = SLOW_PATH
         elif before:
             del delegating[ctx]
-            self.need += 1
+            if ctx not in self.extra.values():
+                ctx.parked = NOT_PARKED
+            self._look(None, None)
 
-    def parking(self, proc: Any, party: Party, timed: bool = False) -> None:
-        """The process *proc* is about to park *party* (*timed*: it has a timer
-        guard); called by the park path of channels and ALT."""
-        parked = self.parked
-        parked[party] = proc
-        if timed or self.verifying:
-            if timed:
-                self.timed[party] = True
-            else:
-                self._record(party)
-        if len(parked) >= self.need:
-            for other in parked:  # the quick look, inline: anyone awake?
-                if other.state is not WAITING:
-                    return
-            self.check(party)
+    def parking(self, proc: Any, party: Party, held: Party, timed: bool = False) -> None:
+        """The rare path of a park: *proc* is about to park *party* (already in
+        ``proc.parked``, which held *held*) and no other process is known to
+        be awake, or *held* is still waiting (*proc* is on the slow path, or
+        another of its tasks is parked), or *party* is an ALT with a timer
+        guard (*timed*), or a closed graph is being verified."""
+        if held.state is WAITING:  # SLOW_PATH, or another task of proc waits
+            proc.parked = SLOW_PATH  # from now on, all its parties are in extra
+            if held is not SLOW_PATH:
+                self.extra[held] = proc
+            self.extra[party] = proc
+        elif timed:
+            proc.parked = held
+            self.extra[party] = proc
+        if timed:
+            self.timers.add(party)
+        elif self.verifying:
+            self._record(party)
+        self._look(party, proc)
 
     def unparked(self, proc: Any, party: Party) -> None:
-        """*party* of *proc* stopped waiting (committed, poked or cancelled)."""
-        try:
-            del self.parked[party]
-        except KeyError:
-            pass
-        if self.timed:
-            self.timed.pop(party, None)
-            self.tasks.pop(party, None)
+        """*party* of *proc*, not in ``proc.parked``, stopped waiting."""
+        self.extra.pop(party, None)
+        if self.timers:
+            self.timers.discard(party)
 
     # ----------------------------------------------------- the check
+
+    def _look(self, me: Party | None, proc: Any) -> None:
+        """Is a process awake? Then it will park or finish later, and look
+        again. If not, every running process is parked: :meth:`check`. Sets
+        ``last`` for the fast path: the process that parks *me*."""
+        self.last = proc if proc is not None and proc.parked is me and not self.verifying \
+            else _NOBODY
+        if self.found is not None or self.scope is None:
+            return
+        extra = self.extra
+        in_extra = set()
+        for party, ctx in extra.items():
+            if party.state is not WAITING:
+                return  # committed (or poked), about to wake
+            in_extra.add(ctx)
+        awake = self.awake
+        if awake.parked.state is not WAITING and awake not in in_extra:
+            return  # still awake
+        delegating = self.delegating
+        for ctx in reversed(self.running):
+            if ctx in in_extra or ctx in delegating:
+                continue
+            held = ctx.parked
+            if held is SLOW_PATH:
+                return
+            if held.state is not WAITING:
+                self.awake = ctx
+                return
+        self.check(me)
+
+    def _parked(self) -> dict[Party, ProcessContext]:
+        """Each parked party (or one about to wake) and its process."""
+        parked = {held: ctx for ctx in self.running
+                  if (held := ctx.parked) is not SLOW_PATH and held.state is WAITING}
+        parked.update(self.extra)
+        return parked
 
     def check(self, me: Party | None = None) -> None:
         """Fail the composition if every running process waits in a closed cycle
         (*me*: the party of the task calling, about to park)."""
         if self.found is not None or self.scope is None:
             return
-        parked = self.parked
+        parked = self._parked()
         for party in parked:  # the quick look first: anyone awake?
             if party.state is not WAITING:
                 return
@@ -270,11 +354,10 @@ class Watcher:
         for party in parked:
             if not party.live():
                 return
-        order = self.order
         waits = sorted(
             ((ctx, party) for party, ctx in parked.items()
              if ctx in running and ctx not in delegating),
-            key=lambda wait: order.get(wait[0], -1),
+            key=lambda wait: running[wait[0]],
         )
         if not waits:
             return
@@ -285,25 +368,28 @@ class Watcher:
             for ch, is_send in _ends_of(party):
                 others = _other_end(ch, is_send, ctx, holders)
                 if not others:
-                    self.verifying = False
+                    self._verified()
                     return  # held outside the composition, or by nobody
                 edges.setdefault(ctx, []).extend((o, ch, is_send) for o in others)
         # A closed graph: nothing can move unless a task has a timeout of its own,
         # or a task of the composition is not parked on a channel or an ALT.
-        timed = self.timed
-        if me is not None and me not in self.tasks:
+        records = self.records
+        timers = self.timers
+        if me is not None and me not in records:
             self._record(me)
-        if any(timed.get(party) for _, party in waits):
-            self.verifying = False
+        if any(party in timers or records.get(party, (False, 0))[0] for _, party in waits):
+            self._verified()
             return
-        unknown = [party for _, party in waits if party not in self.tasks]
+        unknown = [party for _, party in waits if party not in records]
         if unknown:
             self.verifying = True
+            self.last = _NOBODY  # every park takes the rare path, and records
             for party in unknown:
                 party.poke()  # it parks again and records its timeout and task
             return
-        self.verifying = False
-        if not self._all_tasks_blocked({self.tasks[party] for _, party in waits}):
+        tasks = {records[party][1] for _, party in waits}
+        self._verified()
+        if not self._all_tasks_blocked(tasks):
             return
         cycle = _cycle(edges, names)
         described = tuple(_describe(party, names[ctx]) for ctx, party in waits)
@@ -325,12 +411,19 @@ class Watcher:
             ctx._cancel_reason = "deadlock"
         self.scope.cancel()
 
+    def _verified(self) -> None:
+        """A closed graph was decided on (or there was none): forget the records."""
+        self.verifying = False
+        self.records.clear()
+
     def _record(self, party: Party) -> None:
         """Record whether the calling task, about to park *party*, has a timeout
         of its own (a cancel scope with a deadline inside the composition), and
         which task it is."""
-        self.timed[party] = anyio.current_effective_deadline() < self.outer_deadline
-        self.tasks[party] = anyio.get_current_task().id
+        self.records[party] = (
+            anyio.current_effective_deadline() < self.outer_deadline,
+            anyio.get_current_task().id,
+        )
 
     def _all_tasks_blocked(self, parked: set[int]) -> bool:
         """Is every task of the composition parked on a channel or an ALT (the
@@ -381,7 +474,7 @@ class Watcher:
 
     def blocked(self) -> Iterator[Waiting]:
         names = _names(self.running)
-        for party, ctx in list(self.parked.items()):
+        for party, ctx in list(self._parked().items()):
             if _waiting(party):
                 yield _describe(party, names.get(ctx, ctx.process_name))
 
@@ -422,7 +515,7 @@ def _busy(group: Any) -> bool:
     return bool(getattr(nursery, "child_tasks", ()))
 
 
-def _names(running: dict[ProcessContext, bool]) -> dict[ProcessContext, str]:
+def _names(running: dict[ProcessContext, int]) -> dict[ProcessContext, str]:
     counts: dict[str, int] = {}
     for ctx in running:
         counts[ctx.process_name] = counts.get(ctx.process_name, 0) + 1

@@ -60,7 +60,12 @@ class ProcessContext:
         "_cancel_reason",
         "_label",
         "watch",
+        "parked",
     )
+
+    #: with a deadlock watcher: the party its task parked on last, or a
+    #: sentinel (set by the watcher, not here: ``stbass._compose._deadlock``)
+    parked: Any
 
     def __init__(
         self,

@@ -19,7 +19,8 @@ from .._core import _hook
 from .._core import _alt_random
 from .._core._chan import Chan, ChannelClosedError
 from .._core._hook import CURRENT
-from ._deadlock import Watcher, helper_task
+from .._core._park import WAITING
+from ._deadlock import NOT_PARKED, SLOW_PATH, START, Watcher, helper_task
 from ._process import Process, ProcessContext, current_context
 from ._result import Failure, FailurePolicy, ProcessResult, check_policy
 
@@ -831,9 +832,14 @@ class _ParRun:
         self.ctxs[index] = ctx = self.context(index)
         watch = self.watch
         leaf = False
-        if watch is not None:
-            leaf = not isinstance(process, Composition)
-            watch.start(ctx, self.first_position + index, leaf)
+        if watch is not None:  # Watcher.start, inline
+            ctx.watch = watch
+            if isinstance(process, Composition):
+                ctx.parked = SLOW_PATH
+            else:
+                leaf = True
+                ctx.parked = NOT_PARKED
+                watch.running[ctx] = self.first_position + index
         try:
             if self.stage_input is not None:
                 result = await execute_with_input(process, ctx, self.stage_input[0])
@@ -844,8 +850,13 @@ class _ParRun:
         except self.cancelled as exc:
             result = own_cancellation(process, ctx, exc)
         finally:
-            if leaf:
-                watch.leave(ctx)  # type: ignore[union-attr]
+            if leaf:  # Watcher.leave, inline
+                assert watch is not None
+                del watch.running[ctx]
+                ctx.parked = SLOW_PATH
+                last = watch.last
+                if last is not START and last.parked.state is WAITING:
+                    watch.left(ctx)
         self.results[index] = result
         self.ctxs[index] = None  # only unfinished children's contexts are needed
         if (

@@ -21,7 +21,7 @@ from . import _hook, _park
 from ._alt_random import ALT_RANDOM
 from ._chan import Chan, Offer, OfferLike
 from ._hook import Instrument, Recorder
-from ._park import COMMITTED, POKED, Party
+from ._park import COMMITTED, POKED, WAITING, Party
 from ._timer import DEADLINE, TIMER, TimerExpired, _TimerBase
 from ._util import is_coroutine_function
 
@@ -457,8 +457,13 @@ async def _alt(
         party.offers = offers
         proc = _hook.CURRENT.get()
         watch = proc.watch if proc is not None else None
-        if watch is not None:  # deadlock detection (a timer: never deadlocked)
-            watch.parking(proc, party, bool(deadlines))
+        if watch is not None:  # deadlock detection, the fast path (see _deadlock.py)
+            held = proc.parked
+            proc.parked = party
+            if deadlines or held.state is WAITING or watch.last.parked.state is WAITING:
+                watch.parking(proc, party, held, bool(deadlines))  # (a timer: never deadlocked)
+            else:
+                watch.last = proc
         try:
             if deadlines:
                 with anyio.CancelScope(deadline=min(deadlines.values())):
@@ -466,7 +471,7 @@ async def _alt(
             else:
                 await ops.park(party)
         finally:
-            if watch is not None:
+            if watch is not None and proc.parked is not party:
                 watch.unparked(proc, party)
         state = party.state
         if state is COMMITTED:

@@ -814,15 +814,20 @@ class Chan(Generic[T]):
             (self._senders if is_send else self._receivers)[party] = None
             proc = _hook.CURRENT.get()
             watch = proc.watch if proc is not None else None
-            if watch is not None:  # deadlock detection: the watcher sees who waits on what
-                watch.parking(proc, party)
+            if watch is not None:  # deadlock detection, the fast path (see _deadlock.py)
+                held = proc.parked
+                proc.parked = party
+                if held.state is WAITING or watch.last.parked.state is WAITING:
+                    watch.parking(proc, party, held)  # nobody known to be awake: look
+                else:
+                    watch.last = proc
             try:
                 await ops.wait(party)  # rule 3
             except BaseException as exc:
                 if not ops.interrupted(party, exc):
                     raise
             finally:
-                if watch is not None:
+                if watch is not None and proc.parked is not party:
                     watch.unparked(proc, party)
             if party.state is POKED:  # the deadlock watcher asked it to look again
                 party.remove()
