@@ -98,11 +98,11 @@ def _fast_path(watch: Any, proc: Any, party: Any) -> None:
     call sites in ``stbass/_core/_chan.py``), when another process is awake."""
     held = proc.parked
     proc.parked = party
-    if held.state is WAITING or watch.last.parked.state is WAITING:
+    if held.state is WAITING or proc.witness.parked.state is WAITING:
         watch.parking(proc, party, held)
     else:
-        watch.last = proc
-    if proc.parked is not party:
+        watch = None
+    if watch is not None:
         watch.unparked(proc, party)
 
 
@@ -118,8 +118,10 @@ async def park_cost(n: int) -> float:
     watch = Watcher(0.0)
     watch.scope = anyio.CancelScope()
     me, other = ProcessContext("ping"), ProcessContext("pong")
-    for i, ctx in enumerate((me, other)):
-        watch.start(ctx, i, True)
+    for ctx in (me, other):
+        watch.declare(ctx)
+        watch.enter(ctx)
+    me.witness = other  # as the rare path leaves it: pong is awake
     parties = [Party() for _ in range(n)]
     for party in parties:  # each is committed by the other process before the next park
         party.state = COMMITTED

@@ -1,26 +1,42 @@
 """Deadlock detection: a composition whose processes all wait on each other fails.
 
 A :class:`Watcher` belongs to the outermost PAR (or replicator) that runs with
-``detect_deadlock=True`` (the default); nested compositions share it. It knows
-the leaf processes that are running and, through the park path of channels and
-ALT, which of them wait on what: a parking task whose running process
-(``stbass._core._hook.CURRENT``) has a ``watch`` calls :meth:`Watcher.parking`
-before it parks and :meth:`Watcher.unparked` after. Nothing else on the hot
-path: an operation that completes at once never calls the watcher.
+``detect_deadlock=True`` (the default); nested compositions share it. Its
+running processes are the leaf children of its PARs (``_ParRun.leaves``) and
+its SEQ stages. It learns which of them wait on what from the park path of
+channels and ALT, where a parking task whose running process
+(``stbass._core._hook.CURRENT``) has a ``watch`` does, inline:
 
-When the last running process parks, the watcher checks synchronously that
-every process is parked (no committed party about to wake, no timer of its own
-pending) and that every channel it waits on has its other end held by another
-running process — held means the channel is in that process's
-``ctx.channels`` or bound to it by ``ctx.send``/``ctx.recv``. Last, it counts
-the composition's tasks (anyio's task tree under the owner's task group): each
-must be parked, or wait at the end of a task group whose tasks still run (a
-composition waiting for its children, a body waiting for its helpers), or be
-one of stbass's own :func:`helper_task` s. A task doing anything else — a
-helper that sleeps, then sends — may still move. Then nothing can ever move
-again, so the composition is cancelled and raises :class:`DeadlockError`,
-which names each process, what it waits on, and a cycle. Channels with an end
-held outside the composition (or by nobody) never count.
+* the fast path: store its party in the process's ``parked`` and look at two
+  states: the party that was there (still waiting: another task of the process
+  is parked, or the process is on the slow path) and the ``parked`` of the
+  process's ``witness``, a process found awake earlier. If that one is not
+  waiting (it runs, or a counterpart committed it and it is about to), it will
+  park or finish later and look then: no deadlock can be complete now, and
+  nothing else happens, before the wait or after it. In a ping-pong each side
+  is the other's witness and is always committed when the other parks.
+* otherwise the rare path, :meth:`Watcher.parking` (and
+  :meth:`Watcher.unparked` after the wait): it looks for a process that is
+  awake (the last one found first), makes it the parker's witness, and if
+  there is none, every running process is parked: the check.
+
+An operation that completes at once never reaches any of this, and a PAR child
+costs three attribute stores when it starts and one when it ends (and a call
+to :meth:`Watcher.left` once anything has parked).
+
+The check makes sure that every process is parked (no committed party about
+to wake, no timer of its own pending) and that every channel it waits on has
+its other end held by another running process — held means the channel is in
+that process's ``ctx.channels`` or bound to it by ``ctx.send``/``ctx.recv``.
+Last, it counts the composition's tasks (anyio's task tree under the owner's
+task group): each must be parked, or wait at the end of a task group whose
+tasks still run (a composition waiting for its children, a body waiting for
+its helpers), or be one of stbass's own :func:`helper_task` s. A task doing
+anything else — a helper that sleeps, then sends — may still move. Then
+nothing can ever move again, so the composition is cancelled and raises
+:class:`DeadlockError`, which names each process, what it waits on, and a
+cycle. Channels with an end held outside the composition (or by nobody) never
+count.
 """
 
 from __future__ import annotations
@@ -127,66 +143,68 @@ def _sentinel(state: Any) -> Party:
     return party
 
 
-#: the ``parked`` of a process whose tasks park on the fast path and that has
-#: no party parked: its state is not WAITING, so it reads as awake
+# What a watched context's ``parked`` holds when it is not a party of its own.
+# A sentinel whose state is WAITING sends the park of a task of that context
+# down the rare path, and is never taken for a process that is awake.
+
+#: a running leaf process on the fast path, with no party parked yet
 NOT_PARKED: Final = _sentinel(COMMITTED)
-#: the ``parked`` of a context whose parks all take the rare path (its parties
-#: are in ``Watcher.extra``): a composition, a process running a nested
-#: composition or one with several tasks parked at once, a process that has
-#: finished. Its state is WAITING, so the fast path never takes it for awake.
+#: a running leaf process whose parks all take the rare path (its parties are
+#: in ``Watcher.extra``): it runs a nested composition, or several of its
+#: tasks parked at once
 SLOW_PATH: Final = _sentinel(WAITING)
+#: the context of a composition (its tasks' parks take the rare path too)
+NOT_LEAF: Final = _sentinel(WAITING)
+#: a process that has finished
+DONE: Final = _sentinel(WAITING)
 
 
 class _Nobody:
-    """``Watcher.last`` when no process is known to be awake (the next park
-    takes the rare path)."""
+    """The ``witness`` of a process whose next park must look (the rare path)."""
 
     __slots__ = ("parked",)
 
     def __init__(self) -> None:
-        self.parked = SLOW_PATH
+        self.parked = DONE
 
 
-#: ``Watcher.last`` before anything parked: a finishing process need not look
-START: Final = _Nobody()
-#: ``Watcher.last`` when the next park must look
-_NOBODY: Final = _Nobody()
+#: the witness of a process that knows nobody awake
+NOBODY: Final = _Nobody()
 
 
 class Watcher:
     """The deadlock detector of one composition tree (see the module docstring).
 
-    The fast path of a park (inline at the call sites in ``_chan.py`` and
-    ``_alt.py``) is three attribute stores and two state tests, and the
-    matching unpark one identity test; a PAR child's start and end (inline
-    in ``_seqpar.py``) are one dict store and one removal. :meth:`parking`
-    is the rare path, and the check below starts only once every running
-    process is parked. Whether a parked task has a
-    timeout of its own (a cancel scope with a deadline inside the composition)
-    is asked only when every process waits in a closed graph: tasks that parked
-    before that moment are poked to look again (a plain send or recv retries,
-    an ALT re-scans), and record their deadline (and which task they are) when
-    they park again. Only then are the composition's tasks counted
-    (:meth:`_all_tasks_blocked`).
+    The running leaf processes are the children of the PARs in ``runs`` that
+    are not compositions and have not finished, and the SEQ stages in
+    ``entered``. Whether a parked task has a timeout of its own (a cancel
+    scope with a deadline inside the composition) is asked only when every
+    process waits in a closed graph: tasks that parked before that moment are
+    poked to look again (a plain send or recv retries, an ALT re-scans), and
+    record their deadline (and which task they are) when they park again
+    (every park takes the rare path meanwhile). Only then are the
+    composition's tasks counted (:meth:`_all_tasks_blocked`).
     """
 
-    __slots__ = ("running", "delegating", "extra", "last", "awake", "timers", "records",
-                 "verifying", "outer_deadline", "scope", "found", "recorder", "order",
-                 "_count", "__weakref__")
+    __slots__ = ("runs", "entered", "delegating", "extra", "awake", "parks", "timers",
+                 "records", "verifying", "outer_deadline", "scope", "found", "recorder",
+                 "order", "_count", "__weakref__")
 
     def __init__(self, outer_deadline: float) -> None:
-        #: the leaf processes running, and their places in program order
-        self.running: dict[ProcessContext, int] = {}
+        #: the PARs running under this watcher (``_ParRun``: ``leaves()`` gives
+        #: each running leaf child and its place in program order)
+        self.runs: dict[Any, None] = {}
+        #: the SEQ stages (leaf processes) running, and their places
+        self.entered: dict[ProcessContext, int] = {}
         #: processes whose body runs a nested composition sharing this watcher
         self.delegating: dict[ProcessContext, int] = {}
-        #: the parked parties not in their process's ``parked`` (see SLOW_PATH),
-        #: and timer ALTs: each party and its process, until it unparks
+        #: the parked parties not in their process's ``parked`` (the slow path,
+        #: and ALTs with a timer guard): each and its process, until it unparks
         self.extra: dict[Party, Any] = {}
-        #: the process whose party the next park looks at: if that party is not
-        #: waiting (committed, say), some process will move, and look again later
-        self.last: Any = START
-        #: the last process found awake by :meth:`_look` (checked first)
-        self.awake: Any = _NOBODY
+        #: the process last found awake by :meth:`_look` (asked first next time)
+        self.awake: Any = NOBODY
+        #: has any task parked (the first park of each process takes the rare path)
+        self.parks = False
         #: parked ALTs with a timer guard (never deadlocked)
         self.timers: set[Party] = set()
         #: while a closed graph is verified: whether each parked party's task has
@@ -205,11 +223,19 @@ class Watcher:
 
     # ----------------------------------------------------- bookkeeping
 
+    def running(self) -> dict[ProcessContext, int]:
+        """The running leaf processes and their places in program order."""
+        running = dict(self.entered)
+        for run in self.runs:
+            running.update(run.leaves())
+        return running
+
     def declare(self, ctx: ProcessContext, position: int | None = None) -> None:
         """*ctx* is a process of a composition under this watcher; *position*
         (from :meth:`reserve`), or the next one, is its place in program order."""
         ctx.watch = self
-        ctx.parked = SLOW_PATH
+        ctx.parked = NOT_LEAF
+        ctx.witness = NOBODY
         if position is None:
             position = self._count
             self._count += 1
@@ -222,39 +248,30 @@ class Watcher:
         self._count += n
         return first
 
-    def start(self, ctx: ProcessContext, position: int, leaf: bool) -> None:
-        """A PAR child starts at *position* in program order: a *leaf* process
-        (not a composition) runs. ``_ParRun.child`` does this inline."""
-        ctx.watch = self
-        if leaf:
-            ctx.parked = NOT_PARKED
-            self.running[ctx] = position
-        else:
-            ctx.parked = SLOW_PATH
-
     def enter(self, ctx: ProcessContext) -> None:
         """*ctx*, declared, is a leaf process that runs (or is about to)."""
-        self.running[ctx] = self.order.pop(ctx, -1)
+        self.entered[ctx] = self.order.pop(ctx, -1)
         ctx.parked = NOT_PARKED
 
     def leave(self, ctx: ProcessContext) -> None:
-        """*ctx* finished (its tasks parked nothing any more); the others may
-        now be deadlocked without it. ``_ParRun.child`` does this inline, up to
-        :meth:`left`."""
-        self.running.pop(ctx, None)
-        ctx.parked = SLOW_PATH  # if it was ``last``, the next park looks
-        last = self.last
-        if last is not START and last.parked.state is WAITING:
+        """*ctx*, entered, finished (its tasks parked nothing any more); the
+        others may now be deadlocked without it."""
+        self.entered.pop(ctx, None)
+        ctx.parked = DONE
+        if self.parks:
             self.left(ctx)
 
     def left(self, ctx: ProcessContext) -> None:
-        """The rare path of :meth:`leave`: no process is known to be awake."""
+        """*ctx* finished (``ctx.parked`` is DONE), after something parked."""
         self.delegating.pop(ctx, None)
         self._look(None, None)
 
     def delegate(self, ctx: ProcessContext | None, delta: int) -> None:
         """*ctx* starts (+1) or ends (-1) running a nested composition."""
-        if ctx is None or ctx not in self.running:
+        if ctx is None or ctx.watch is not self:
+            return
+        held = ctx.parked
+        if held is NOT_LEAF or held is DONE:
             return
         delegating = self.delegating
         before = delegating.get(ctx, 0)
@@ -262,7 +279,6 @@ class Watcher:
         if n > 0:
             delegating[ctx] = n
             if not before:  # its helper tasks' parks take the rare path
-                held = ctx.parked
                 if held is not SLOW_PATH and held.state is WAITING:
                     self.extra[held] = ctx
                 ctx.parked = SLOW_PATH
@@ -272,20 +288,25 @@ class Watcher:
                 ctx.parked = NOT_PARKED
             self._look(None, None)
 
+    # ----------------------------------------------------- the rare path
+
     def parking(self, proc: Any, party: Party, held: Party, timed: bool = False) -> None:
         """The rare path of a park: *proc* is about to park *party* (already in
-        ``proc.parked``, which held *held*) and no other process is known to
-        be awake, or *held* is still waiting (*proc* is on the slow path, or
-        another of its tasks is parked), or *party* is an ALT with a timer
-        guard (*timed*), or a closed graph is being verified."""
-        if held.state is WAITING:  # SLOW_PATH, or another task of proc waits
-            proc.parked = SLOW_PATH  # from now on, all its parties are in extra
-            if held is not SLOW_PATH:
+        ``proc.parked``, which held *held*) and its witness is not known to be
+        awake, or *held* still waits (*proc* is on the slow path, or another of
+        its tasks is parked), or *party* is an ALT with a timer guard (*timed*).
+        The caller calls :meth:`unparked` after the wait."""
+        if held.state is WAITING:  # a sentinel, or another task of proc waits
+            if held is SLOW_PATH or held is NOT_LEAF or held is DONE:
+                proc.parked = held
+            else:  # from now on, all its parties are in extra
+                proc.parked = SLOW_PATH
                 self.extra[held] = proc
             self.extra[party] = proc
         elif timed:
             proc.parked = held
             self.extra[party] = proc
+        self.parks = True
         if timed:
             self.timers.add(party)
         elif self.verifying:
@@ -293,19 +314,15 @@ class Watcher:
         self._look(party, proc)
 
     def unparked(self, proc: Any, party: Party) -> None:
-        """*party* of *proc*, not in ``proc.parked``, stopped waiting."""
+        """A party that took the rare path stopped waiting."""
         self.extra.pop(party, None)
         if self.timers:
             self.timers.discard(party)
 
-    # ----------------------------------------------------- the check
-
     def _look(self, me: Party | None, proc: Any) -> None:
         """Is a process awake? Then it will park or finish later, and look
-        again. If not, every running process is parked: :meth:`check`. Sets
-        ``last`` for the fast path: the process that parks *me*."""
-        self.last = proc if proc is not None and proc.parked is me and not self.verifying \
-            else _NOBODY
+        again; it becomes the witness of *proc*, which parks *me*. If not,
+        every running process is parked: :meth:`check`."""
         if self.found is not None or self.scope is None:
             return
         extra = self.extra
@@ -315,23 +332,29 @@ class Watcher:
                 return  # committed (or poked), about to wake
             in_extra.add(ctx)
         awake = self.awake
-        if awake.parked.state is not WAITING and awake not in in_extra:
-            return  # still awake
-        delegating = self.delegating
-        for ctx in reversed(self.running):
-            if ctx in in_extra or ctx in delegating:
-                continue
-            held = ctx.parked
-            if held is SLOW_PATH:
+        if awake.parked.state is WAITING or awake in in_extra:
+            awake = None
+            delegating = self.delegating
+            for ctx in self.running():
+                if ctx in in_extra or ctx in delegating:
+                    continue
+                held = ctx.parked
+                if held is SLOW_PATH:
+                    return  # awake, but on the slow path: no witness
+                if held.state is not WAITING:
+                    awake = ctx
+                    break
+            if awake is None:
+                self.check(me)
                 return
-            if held.state is not WAITING:
-                self.awake = ctx
-                return
-        self.check(me)
+            if not self.verifying:
+                self.awake = awake
+        if proc is not None and proc.parked is me and not self.verifying:
+            proc.witness = awake  # its next parks look at this process first
 
     def _parked(self) -> dict[Party, ProcessContext]:
         """Each parked party (or one about to wake) and its process."""
-        parked = {held: ctx for ctx in self.running
+        parked = {held: ctx for ctx in self.running()
                   if (held := ctx.parked) is not SLOW_PATH and held.state is WAITING}
         parked.update(self.extra)
         return parked
@@ -345,7 +368,7 @@ class Watcher:
         for party in parked:  # the quick look first: anyone awake?
             if party.state is not WAITING:
                 return
-        running = self.running
+        running = self.running()
         delegating = self.delegating
         waiting = set(parked.values())
         for ctx in running:
@@ -361,8 +384,8 @@ class Watcher:
         )
         if not waits:
             return
-        names = _names(self.running)
-        holders = self._holders()
+        names = _names(running)
+        holders = _holders(running)
         edges: dict[ProcessContext, list[tuple[ProcessContext, Chan[Any], bool]]] = {}
         for ctx, party in waits:
             for ch, is_send in _ends_of(party):
@@ -382,8 +405,10 @@ class Watcher:
             return
         unknown = [party for _, party in waits if party not in records]
         if unknown:
-            self.verifying = True
-            self.last = _NOBODY  # every park takes the rare path, and records
+            self.verifying = True  # every park takes the rare path, and records
+            self.awake = NOBODY
+            for ctx in running:
+                ctx.witness = NOBODY
             for party in unknown:
                 party.poke()  # it parks again and records its timeout and task
             return
@@ -407,7 +432,7 @@ class Watcher:
                 {"deadlock.cycle": _cycle_text(cycle),
                  "deadlock.processes": [w.process for w in described]},
             )
-        for ctx in self.running:
+        for ctx in running:
             ctx._cancel_reason = "deadlock"
         self.scope.cancel()
 
@@ -458,22 +483,8 @@ class Watcher:
             todo.extend(children.get(task.id, ()))
         return True
 
-    def _holders(self) -> dict[Chan[Any], list[ProcessContext]]:
-        holders: dict[Chan[Any], list[ProcessContext]] = {}
-        for ctx in self.running:
-            seen: set[int] = set()
-            for ch in ctx.channels.values():
-                if id(ch) not in seen:
-                    seen.add(id(ch))
-                    holders.setdefault(ch, []).append(ctx)
-            for ch, _ in ctx._bound:
-                if id(ch) not in seen:
-                    seen.add(id(ch))
-                    holders.setdefault(ch, []).append(ctx)
-        return holders
-
     def blocked(self) -> Iterator[Waiting]:
-        names = _names(self.running)
+        names = _names(self.running())
         for party, ctx in list(self._parked().items()):
             if _waiting(party):
                 yield _describe(party, names.get(ctx, ctx.process_name))
@@ -513,6 +524,21 @@ def _busy(group: Any) -> bool:
         return any(not task.done() for task in tasks)
     nursery = getattr(group, "_nursery", None)  # anyio's trio task group
     return bool(getattr(nursery, "child_tasks", ()))
+
+
+def _holders(running: dict[ProcessContext, int]) -> dict[Chan[Any], list[ProcessContext]]:
+    holders: dict[Chan[Any], list[ProcessContext]] = {}
+    for ctx in running:
+        seen: set[int] = set()
+        for ch in ctx.channels.values():
+            if id(ch) not in seen:
+                seen.add(id(ch))
+                holders.setdefault(ch, []).append(ctx)
+        for ch, _ in ctx._bound:
+            if id(ch) not in seen:
+                seen.add(id(ch))
+                holders.setdefault(ch, []).append(ctx)
+    return holders
 
 
 def _names(running: dict[ProcessContext, int]) -> dict[ProcessContext, str]:

@@ -61,11 +61,14 @@ class ProcessContext:
         "_label",
         "watch",
         "parked",
+        "witness",
     )
 
-    #: with a deadlock watcher: the party its task parked on last, or a
-    #: sentinel (set by the watcher, not here: ``stbass._compose._deadlock``)
+    # Set by the deadlock watcher, when there is one (``stbass._compose._deadlock``):
+    #: the party its task parked on last, or a sentinel
     parked: Any
+    #: a process last found awake: while it is, this one's parks need no look
+    witness: Any
 
     def __init__(
         self,

@@ -8,7 +8,7 @@ anyio task group; nothing it starts outlives ``run()``.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from types import TracebackType
 from typing import Any, Self, final
 
@@ -19,8 +19,7 @@ from .._core import _hook
 from .._core import _alt_random
 from .._core._chan import Chan, ChannelClosedError
 from .._core._hook import CURRENT
-from .._core._park import WAITING
-from ._deadlock import NOT_PARKED, SLOW_PATH, START, Watcher, helper_task
+from ._deadlock import DONE, NOBODY, NOT_LEAF, NOT_PARKED, Watcher, helper_task
 from ._process import Process, ProcessContext, current_context
 from ._result import Failure, FailurePolicy, ProcessResult, check_policy
 
@@ -750,8 +749,10 @@ async def run_par(
                 for _ in range(max_parallel):
                     tg.start_soon(worker)
 
-        if watch is not None and not owner and running is not None:
-            watch.delegate(running, -1)  # type: ignore[arg-type]
+        if watch is not None:
+            del watch.runs[run]  # (after an exception its children are all done anyway)
+            if not owner and running is not None:
+                watch.delegate(running, -1)  # type: ignore[arg-type]
         if owner and watch is not None and watch.found is not None:
             raise watch.found
         cause_index = run.halted_by
@@ -812,8 +813,19 @@ class _ParRun:
         #: the index of the child whose failure halted the others
         self.halted_by: int | None = None
         #: the children's places in the watcher's program order
-        self.first_position = watch.reserve(n) if watch is not None else 0
+        self.first_position = 0
+        if watch is not None:
+            self.first_position = watch.reserve(n)
+            watch.runs[self] = None  # its leaf children are running processes
         self.tg: Any = None
+
+    def leaves(self) -> Iterator[tuple[ProcessContext, int]]:
+        """The children running a leaf process (not a composition), each with
+        its place in the deadlock watcher's program order."""
+        first = self.first_position
+        for index, ctx in enumerate(self.ctxs):
+            if ctx is not None and (held := ctx.parked) is not DONE and held is not NOT_LEAF:
+                yield ctx, first + index
 
     def context(self, index: int) -> ProcessContext:
         p = self.procs[index]
@@ -832,14 +844,14 @@ class _ParRun:
         self.ctxs[index] = ctx = self.context(index)
         watch = self.watch
         leaf = False
-        if watch is not None:  # Watcher.start, inline
+        if watch is not None:  # under deadlock detection (see _deadlock.Watcher)
             ctx.watch = watch
+            ctx.witness = NOBODY
             if isinstance(process, Composition):
-                ctx.parked = SLOW_PATH
+                ctx.parked = NOT_LEAF
             else:
                 leaf = True
                 ctx.parked = NOT_PARKED
-                watch.running[ctx] = self.first_position + index
         try:
             if self.stage_input is not None:
                 result = await execute_with_input(process, ctx, self.stage_input[0])
@@ -850,12 +862,9 @@ class _ParRun:
         except self.cancelled as exc:
             result = own_cancellation(process, ctx, exc)
         finally:
-            if leaf:  # Watcher.leave, inline
-                assert watch is not None
-                del watch.running[ctx]
-                ctx.parked = SLOW_PATH
-                last = watch.last
-                if last is not START and last.parked.state is WAITING:
+            if leaf and watch is not None:
+                ctx.parked = DONE
+                if watch.parks:  # the others may now be deadlocked without it
                     watch.left(ctx)
         self.results[index] = result
         self.ctxs[index] = None  # only unfinished children's contexts are needed

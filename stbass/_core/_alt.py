@@ -455,15 +455,15 @@ async def _alt(
             g.target._offer(offer)
             offers.append(offer)
         party.offers = offers
-        proc = _hook.CURRENT.get()
+        proc: Any = _hook.CURRENT.get()  # (a RunningProcess, or None)
         watch = proc.watch if proc is not None else None
-        if watch is not None:  # deadlock detection, the fast path (see _deadlock.py)
+        if watch is not None:  # deadlock detection (see stbass/_compose/_deadlock.py)
             held = proc.parked
             proc.parked = party
-            if deadlines or held.state is WAITING or watch.last.parked.state is WAITING:
+            if deadlines or held.state is WAITING or proc.witness.parked.state is WAITING:
                 watch.parking(proc, party, held, bool(deadlines))  # (a timer: never deadlocked)
             else:
-                watch.last = proc
+                watch = None  # the fast path: another process is awake
         try:
             if deadlines:
                 with anyio.CancelScope(deadline=min(deadlines.values())):
@@ -471,7 +471,7 @@ async def _alt(
             else:
                 await ops.park(party)
         finally:
-            if watch is not None and proc.parked is not party:
+            if watch is not None:
                 watch.unparked(proc, party)
         state = party.state
         if state is COMMITTED:

@@ -812,22 +812,22 @@ class Chan(Generic[T]):
             party = Solo(self, is_send, value, link)
             ops.arm(party)
             (self._senders if is_send else self._receivers)[party] = None
-            proc = _hook.CURRENT.get()
+            proc: Any = _hook.CURRENT.get()  # (a RunningProcess, or None)
             watch = proc.watch if proc is not None else None
-            if watch is not None:  # deadlock detection, the fast path (see _deadlock.py)
+            if watch is not None:  # deadlock detection (see stbass/_compose/_deadlock.py)
                 held = proc.parked
                 proc.parked = party
-                if held.state is WAITING or watch.last.parked.state is WAITING:
-                    watch.parking(proc, party, held)  # nobody known to be awake: look
+                if held.state is WAITING or proc.witness.parked.state is WAITING:
+                    watch.parking(proc, party, held)  # the rare path: unparked() after
                 else:
-                    watch.last = proc
+                    watch = None  # the fast path: another process is awake
             try:
                 await ops.wait(party)  # rule 3
             except BaseException as exc:
                 if not ops.interrupted(party, exc):
                     raise
             finally:
-                if watch is not None and proc.parked is not party:
+                if watch is not None:
                     watch.unparked(proc, party)
             if party.state is POKED:  # the deadlock watcher asked it to look again
                 party.remove()

@@ -54,8 +54,10 @@ class RunningProcess(Protocol):
     #: registers its party in ``parked`` and tells the watcher when it must
     #: look (``stbass._compose._deadlock``)
     watch: Any
-    #: with a watcher: the party its task parked on last (or a sentinel)
+    #: with a watcher: the party its task parked on last (or a sentinel), and
+    #: a process found awake (whose ``parked`` is not waiting)
     parked: Any
+    witness: Any
 
 
 #: The index of the PAR child this task runs (set by ``run_par``; an
