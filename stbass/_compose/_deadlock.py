@@ -335,7 +335,8 @@ class Watcher:
         if awake.parked.state is WAITING or awake in in_extra:
             awake = None
             delegating = self.delegating
-            for ctx in self.running():
+            running = self.running()
+            for ctx in running:
                 if ctx in in_extra or ctx in delegating:
                     continue
                 held = ctx.parked
@@ -345,30 +346,33 @@ class Watcher:
                     awake = ctx
                     break
             if awake is None:
-                self.check(me)
+                self.check(me, running)
                 return
             if not self.verifying:
                 self.awake = awake
         if proc is not None and proc.parked is me and not self.verifying:
             proc.witness = awake  # its next parks look at this process first
 
-    def _parked(self) -> dict[Party, ProcessContext]:
+    def _parked(self, running: dict[ProcessContext, int]) -> dict[Party, ProcessContext]:
         """Each parked party (or one about to wake) and its process."""
-        parked = {held: ctx for ctx in self.running()
+        parked = {held: ctx for ctx in running
                   if (held := ctx.parked) is not SLOW_PATH and held.state is WAITING}
         parked.update(self.extra)
         return parked
 
-    def check(self, me: Party | None = None) -> None:
+    def check(self, me: Party | None = None,
+              running: dict[ProcessContext, int] | None = None) -> None:
         """Fail the composition if every running process waits in a closed cycle
-        (*me*: the party of the task calling, about to park)."""
+        (*me*: the party of the task calling, about to park; *running*: the
+        running processes, when the caller has them)."""
         if self.found is not None or self.scope is None:
             return
-        parked = self._parked()
+        if running is None:
+            running = self.running()
+        parked = self._parked(running)
         for party in parked:  # the quick look first: anyone awake?
             if party.state is not WAITING:
                 return
-        running = self.running()
         delegating = self.delegating
         waiting = set(parked.values())
         for ctx in running:
@@ -484,8 +488,9 @@ class Watcher:
         return True
 
     def blocked(self) -> Iterator[Waiting]:
-        names = _names(self.running())
-        for party, ctx in list(self._parked().items()):
+        running = self.running()
+        names = _names(running)
+        for party, ctx in list(self._parked(running).items()):
             if _waiting(party):
                 yield _describe(party, names.get(ctx, ctx.process_name))
 

@@ -8,7 +8,7 @@ anyio task group; nothing it starts outlives ``run()``.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from types import TracebackType
 from typing import Any, Self, final
 
@@ -782,6 +782,7 @@ class _ParRun:
     __slots__ = (
         "procs", "parent", "deadline", "halt", "watch", "runner", "stage_input",
         "traced", "cancelled", "ctxs", "results", "halted_by", "first_position", "tg",
+        "done_below", "started_below",
     )
 
     def __init__(
@@ -814,18 +815,29 @@ class _ParRun:
         self.halted_by: int | None = None
         #: the children's places in the watcher's program order
         self.first_position = 0
+        #: every child below ``done_below`` has finished, none at or above
+        #: ``started_below`` has started (under a deadlock watcher, for ``leaves``)
+        self.done_below = self.started_below = 0
         if watch is not None:
             self.first_position = watch.reserve(n)
             watch.runs[self] = None  # its leaf children are running processes
         self.tg: Any = None
 
-    def leaves(self) -> Iterator[tuple[ProcessContext, int]]:
+    def leaves(self) -> list[tuple[ProcessContext, int]]:
         """The children running a leaf process (not a composition), each with
         its place in the deadlock watcher's program order."""
+        ctxs, results = self.ctxs, self.results
+        low, high = self.done_below, self.started_below
+        while low < high and results[low] is not None:  # finished: never runs again
+            low += 1
+        self.done_below = low
         first = self.first_position
-        for index, ctx in enumerate(self.ctxs):
-            if ctx is not None and (held := ctx.parked) is not DONE and held is not NOT_LEAF:
-                yield ctx, first + index
+        return [
+            (ctx, first + index)
+            for index in range(low, high)
+            if (ctx := ctxs[index]) is not None
+            and (held := ctx.parked) is not DONE and held is not NOT_LEAF
+        ]
 
     def context(self, index: int) -> ProcessContext:
         p = self.procs[index]
@@ -845,6 +857,8 @@ class _ParRun:
         watch = self.watch
         leaf = False
         if watch is not None:  # under deadlock detection (see _deadlock.Watcher)
+            if index >= self.started_below:
+                self.started_below = index + 1
             ctx.watch = watch
             ctx.witness = NOBODY
             if isinstance(process, Composition):
