@@ -21,8 +21,9 @@ channels and ALT, where a parking task whose running process
   there is none, every running process is parked: the check.
 
 An operation that completes at once never reaches any of this, and a PAR child
-costs three attribute stores when it starts and one when it ends (and a call
-to :meth:`Watcher.left` once anything has parked).
+costs three attribute stores when it starts (no dict: the watcher reads the
+PARs' own lists of child contexts when it looks) and one when it ends (and a
+call to :meth:`Watcher.left` once anything has parked).
 
 The check makes sure that every process is parked (no committed party about
 to wake, no timer of its own pending) and that every channel it waits on has

@@ -739,6 +739,7 @@ async def run_par(
                         tg.start_soon(child, i)
             else:
                 indices = iter(range(n))  # shared: each index is taken once
+                run.window = max_parallel
 
                 async def worker() -> None:
                     for i in indices:
@@ -782,7 +783,7 @@ class _ParRun:
     __slots__ = (
         "procs", "parent", "deadline", "halt", "watch", "runner", "stage_input",
         "traced", "cancelled", "ctxs", "results", "halted_by", "first_position", "tg",
-        "done_below", "started_below",
+        "done_below", "window",
     )
 
     def __init__(
@@ -815,9 +816,10 @@ class _ParRun:
         self.halted_by: int | None = None
         #: the children's places in the watcher's program order
         self.first_position = 0
-        #: every child below ``done_below`` has finished, none at or above
-        #: ``started_below`` has started (under a deadlock watcher, for ``leaves``)
-        self.done_below = self.started_below = 0
+        #: every child below this index has finished (for ``leaves``)
+        self.done_below = 0
+        #: with max_parallel, how many tasks take the children in index order
+        self.window = 0
         if watch is not None:
             self.first_position = watch.reserve(n)
             watch.runs[self] = None  # its leaf children are running processes
@@ -827,17 +829,30 @@ class _ParRun:
         """The children running a leaf process (not a composition), each with
         its place in the deadlock watcher's program order."""
         ctxs, results = self.ctxs, self.results
-        low, high = self.done_below, self.started_below
-        while low < high and results[low] is not None:  # finished: never runs again
+        n = len(ctxs)
+        low = self.done_below
+        while low < n and results[low] is not None:  # finished: never runs again
             low += 1
         self.done_below = low
         first = self.first_position
-        return [
-            (ctx, first + index)
-            for index in range(low, high)
-            if (ctx := ctxs[index]) is not None
-            and (held := ctx.parked) is not DONE and held is not NOT_LEAF
-        ]
+        # With max_parallel, children start in index order, give or take the
+        # indices its tasks have taken: past that many not started, none has.
+        window = self.window
+        unstarted = 0
+        found = []
+        for index in range(low, n):
+            ctx = ctxs[index]
+            if ctx is None:
+                if results[index] is None:
+                    unstarted += 1
+                    if unstarted == window:
+                        break
+                continue
+            unstarted = 0
+            held = ctx.parked
+            if held is not DONE and held is not NOT_LEAF:
+                found.append((ctx, first + index))
+        return found
 
     def context(self, index: int) -> ProcessContext:
         p = self.procs[index]
@@ -857,8 +872,6 @@ class _ParRun:
         watch = self.watch
         leaf = False
         if watch is not None:  # under deadlock detection (see _deadlock.Watcher)
-            if index >= self.started_below:
-                self.started_below = index + 1
             ctx.watch = watch
             ctx.witness = NOBODY
             if isinstance(process, Composition):
