@@ -424,3 +424,84 @@ async def test_a_helper_that_finished_leaves_a_real_deadlock_detected() -> None:
     with anyio.fail_after(5):
         with pytest.raises(DeadlockError, match="cycle: "):
             await PAR(left.with_channels(a=a, b=b), right.with_channels(a=a, b=b)).run()
+
+
+# The park path looks at the watcher only when no other process is known to be
+# awake (a process's witness): a deadlock must still be found after many parks
+# that did not look, after the witness finished, and with two tasks of one
+# process parked at once.
+
+
+async def test_a_deadlock_after_a_long_exchange_is_still_found() -> None:
+    a, b = Chan(int, name="a"), Chan(int, name="b")
+
+    @Process
+    async def ping(ctx: ProcessContext) -> None:
+        for i in range(200):  # every operation of one side parks
+            await ctx.send("a", i)
+            await ctx.recv("b")
+        await ctx.send("a", -1)
+        await ctx.recv("b")
+
+    @Process
+    async def pong(ctx: ProcessContext) -> None:
+        for _ in range(200):
+            await ctx.send("b", await ctx.recv("a"))
+        await ctx.send("b", -1)  # both send: nothing can move
+        await ctx.recv("a")
+
+    with anyio.fail_after(5):
+        with pytest.raises(DeadlockError) as info:
+            await PAR(ping.with_channels(a=a, b=b), pong.with_channels(a=a, b=b)).run()
+    assert info.value.cycle == ("ping", "pong", "ping")
+
+
+async def test_a_deadlock_left_when_a_third_process_finished_is_found() -> None:
+    a, b, x = Chan(int, name="a"), Chan(int, name="b"), Chan(int, name="x")
+
+    @Process
+    async def feeder(ctx: ProcessContext) -> None:
+        for i in range(50):
+            await ctx.send("x", i)
+
+    @Process
+    async def left(ctx: ProcessContext) -> None:
+        for _ in range(50):
+            await ctx.recv("x")
+        await ctx.send("a", 1)
+        await ctx.recv("b")
+
+    with anyio.fail_after(5):
+        with pytest.raises(DeadlockError) as info:
+            await PAR(
+                feeder.with_channels(x=x),
+                left.with_channels(a=a, b=b, x=x),
+                right.with_channels(a=a, b=b),
+            ).run()
+    assert info.value.cycle == ("left", "right", "left")
+
+
+async def test_two_tasks_of_one_process_parked_at_once_are_both_in_the_deadlock() -> None:
+    a, b, c = Chan(int, name="a"), Chan(int, name="b"), Chan(int, name="c")
+
+    async def send(ctx: ProcessContext, name: str) -> None:
+        await ctx.send(name, 1)
+
+    @Process
+    async def two(ctx: ProcessContext) -> None:
+        async with anyio.create_task_group() as tg:  # both tasks park: a and c
+            tg.start_soon(send, ctx, "a")
+            tg.start_soon(send, ctx, "c")
+
+    @Process
+    async def one(ctx: ProcessContext) -> None:
+        await ctx.recv("b")  # nobody sends on b, which two holds
+
+    with anyio.fail_after(5):
+        with pytest.raises(DeadlockError) as info:
+            await PAR(two.with_channels(a=a, b=b, c=c), one.with_channels(a=a, b=b, c=c)).run()
+    assert set(info.value.waits) == {
+        Waiting("two", "send", ("a",)),
+        Waiting("two", "send", ("c",)),
+        Waiting("one", "recv", ("b",)),
+    }

@@ -1,26 +1,43 @@
 """Deadlock detection: a composition whose processes all wait on each other fails.
 
 A :class:`Watcher` belongs to the outermost PAR (or replicator) that runs with
-``detect_deadlock=True`` (the default); nested compositions share it. It knows
-the leaf processes that are running and, through the park path of channels and
-ALT, which of them wait on what: a parking task whose running process
-(``stbass._core._hook.CURRENT``) has a ``watch`` calls :meth:`Watcher.parking`
-before it parks and :meth:`Watcher.unparked` after. Nothing else on the hot
-path: an operation that completes at once never calls the watcher.
+``detect_deadlock=True`` (the default); nested compositions share it. Its
+running processes are the leaf children of its PARs (``_ParRun.leaves``) and
+its SEQ stages. It learns which of them wait on what from the park path of
+channels and ALT, where a parking task whose running process
+(``stbass._core._hook.CURRENT``) has a ``watch`` does, inline:
 
-When the last running process parks, the watcher checks synchronously that
-every process is parked (no committed party about to wake, no timer of its own
-pending) and that every channel it waits on has its other end held by another
-running process — held means the channel is in that process's
-``ctx.channels`` or bound to it by ``ctx.send``/``ctx.recv``. Last, it counts
-the composition's tasks (anyio's task tree under the owner's task group): each
-must be parked, or wait at the end of a task group whose tasks still run (a
-composition waiting for its children, a body waiting for its helpers), or be
-one of stbass's own :func:`helper_task` s. A task doing anything else — a
-helper that sleeps, then sends — may still move. Then nothing can ever move
-again, so the composition is cancelled and raises :class:`DeadlockError`,
-which names each process, what it waits on, and a cycle. Channels with an end
-held outside the composition (or by nobody) never count.
+* the fast path: store its party in the process's ``parked`` and look at two
+  states: the party that was there (still waiting: another task of the process
+  is parked, or the process is on the slow path) and the ``parked`` of the
+  process's ``witness``, a process found awake earlier. If that one is not
+  waiting (it runs, or a counterpart committed it and it is about to), it will
+  park or finish later and look then: no deadlock can be complete now, and
+  nothing else happens, before the wait or after it. In a ping-pong each side
+  is the other's witness and is always committed when the other parks.
+* otherwise the rare path, :meth:`Watcher.parking` (and
+  :meth:`Watcher.unparked` after the wait): it looks for a process that is
+  awake (the last one found first), makes it the parker's witness, and if
+  there is none, every running process is parked: the check.
+
+An operation that completes at once never reaches any of this, and a PAR child
+costs three attribute stores when it starts (no dict: the watcher reads the
+PARs' own lists of child contexts when it looks) and one when it ends (and a
+call to :meth:`Watcher.left` once anything has parked).
+
+The check makes sure that every process is parked (no committed party about
+to wake, no timer of its own pending) and that every channel it waits on has
+its other end held by another running process — held means the channel is in
+that process's ``ctx.channels`` or bound to it by ``ctx.send``/``ctx.recv``.
+Last, it counts the composition's tasks (anyio's task tree under the owner's
+task group): each must be parked, or wait at the end of a task group whose
+tasks still run (a composition waiting for its children, a body waiting for
+its helpers), or be one of stbass's own :func:`helper_task` s. A task doing
+anything else — a helper that sleeps, then sends — may still move. Then
+nothing can ever move again, so the composition is cancelled and raises
+:class:`DeadlockError`, which names each process, what it waits on, and a
+cycle. Channels with an end held outside the composition (or by nobody) never
+count.
 """
 
 from __future__ import annotations
@@ -33,7 +50,7 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import anyio
 
-from .._core._park import WAITING, Party
+from .._core._park import COMMITTED, WAITING, Party
 
 if TYPE_CHECKING:
     from .._core._chan import Chan
@@ -121,55 +138,105 @@ def _describe(party: Party, name: str) -> Waiting:
 _WATCHERS: weakref.WeakSet[Watcher] = weakref.WeakSet()
 
 
+def _sentinel(state: Any) -> Party:
+    party = Party()
+    party.state = state
+    return party
+
+
+# What a watched context's ``parked`` holds when it is not a party of its own.
+# A sentinel whose state is WAITING sends the park of a task of that context
+# down the rare path, and is never taken for a process that is awake.
+
+#: a running leaf process on the fast path, with no party parked yet
+NOT_PARKED: Final = _sentinel(COMMITTED)
+#: a running leaf process whose parks all take the rare path (its parties are
+#: in ``Watcher.extra``): it runs a nested composition, or several of its
+#: tasks parked at once
+SLOW_PATH: Final = _sentinel(WAITING)
+#: the context of a composition (its tasks' parks take the rare path too)
+NOT_LEAF: Final = _sentinel(WAITING)
+#: a process that has finished
+DONE: Final = _sentinel(WAITING)
+
+
+class _Nobody:
+    """The ``witness`` of a process whose next park must look (the rare path)."""
+
+    __slots__ = ("parked",)
+
+    def __init__(self) -> None:
+        self.parked = DONE
+
+
+#: the witness of a process that knows nobody awake
+NOBODY: Final = _Nobody()
+
+
 class Watcher:
     """The deadlock detector of one composition tree (see the module docstring).
 
-    The park path costs one dict store and one dict removal (the parked
-    parties, keyed by party), and the check below starts only once there are
-    as many parked parties as running processes; its first look stops at the
-    first party already committed to. Whether a parked task has a
-    timeout of its own (a cancel scope with a deadline inside the composition)
-    is asked only when every process waits in a closed graph: tasks that parked
-    before that moment are poked to look again (a plain send or recv retries,
-    an ALT re-scans), and record their deadline (and which task they are) when
-    they park again. Only then are the composition's tasks counted
-    (:meth:`_all_tasks_blocked`).
+    The running leaf processes are the children of the PARs in ``runs`` that
+    are not compositions and have not finished, and the SEQ stages in
+    ``entered``. Whether a parked task has a timeout of its own (a cancel
+    scope with a deadline inside the composition) is asked only when every
+    process waits in a closed graph: tasks that parked before that moment are
+    poked to look again (a plain send or recv retries, an ALT re-scans), and
+    record their deadline (and which task they are) when they park again
+    (every park takes the rare path meanwhile). Only then are the
+    composition's tasks counted (:meth:`_all_tasks_blocked`).
     """
 
-    __slots__ = ("running", "delegating", "parked", "need", "timed", "tasks", "verifying",
-                 "outer_deadline", "scope", "found", "recorder", "order", "_count",
-                 "__weakref__")
+    __slots__ = ("runs", "entered", "delegating", "extra", "awake", "parks", "timers",
+                 "records", "verifying", "outer_deadline", "scope", "found", "recorder",
+                 "order", "_count", "__weakref__")
 
     def __init__(self, outer_deadline: float) -> None:
-        #: the leaf processes running (the values: True)
-        self.running: dict[ProcessContext, bool] = {}
+        #: the PARs running under this watcher (``_ParRun``: ``leaves()`` gives
+        #: each running leaf child and its place in program order)
+        self.runs: dict[Any, None] = {}
+        #: the SEQ stages (leaf processes) running, and their places
+        self.entered: dict[ProcessContext, int] = {}
         #: processes whose body runs a nested composition sharing this watcher
         self.delegating: dict[ProcessContext, int] = {}
-        #: each parked party and the process it parks for
-        self.parked: dict[Party, ProcessContext] = {}
-        #: running processes not delegating: fewer parked parties, no deadlock
-        self.need = 0
-        #: parked parties whose timeout is known: True when it has one
-        self.timed: dict[Party, bool] = {}
-        #: the task of each parked party, recorded with its timeout
-        self.tasks: dict[Party, int] = {}
+        #: the parked parties not in their process's ``parked`` (the slow path,
+        #: and ALTs with a timer guard): each and its process, until it unparks
+        self.extra: dict[Party, Any] = {}
+        #: the process last found awake by :meth:`_look` (asked first next time)
+        self.awake: Any = NOBODY
+        #: has any task parked (the first park of each process takes the rare path)
+        self.parks = False
+        #: parked ALTs with a timer guard (never deadlocked)
+        self.timers: set[Party] = set()
+        #: while a closed graph is verified: whether each parked party's task has
+        #: a timeout of its own, and which task it is
+        self.records: dict[Party, tuple[bool, int]] = {}
         #: parked tasks record their timeout (a closed graph is being verified)
         self.verifying = False
         self.outer_deadline = outer_deadline
         self.scope: anyio.CancelScope | None = None
         self.found: DeadlockError | None = None
         self.recorder: Any = None
-        #: declaration order of the processes, so reports read in program order
+        #: program order of contexts declared before they run (SEQ stages)
         self.order: dict[ProcessContext, int] = {}
         self._count = 0
         _WATCHERS.add(self)
 
     # ----------------------------------------------------- bookkeeping
 
+    def running(self) -> dict[ProcessContext, int]:
+        """The running leaf processes and their places in program order."""
+        running = dict(self.entered)
+        for run in self.runs:
+            running.update(run.leaves())
+        return running
+
     def declare(self, ctx: ProcessContext, position: int | None = None) -> None:
         """*ctx* is a process of a composition under this watcher; *position*
         (from :meth:`reserve`), or the next one, is its place in program order."""
         ctx.watch = self
+        ctx.parked = NOT_LEAF
+        ctx.witness = NOBODY
         if position is None:
             position = self._count
             self._count += 1
@@ -182,86 +249,131 @@ class Watcher:
         self._count += n
         return first
 
-    def start(self, ctx: ProcessContext, position: int, leaf: bool) -> None:
-        """A PAR child starts: :meth:`declare` it at *position* and, when it is
-        a *leaf* process (not a composition), :meth:`enter` it (one call)."""
-        ctx.watch = self
-        self.order[ctx] = position
-        if leaf:
-            self.running[ctx] = True
-            self.need += 1
-
     def enter(self, ctx: ProcessContext) -> None:
         """*ctx*, declared, is a leaf process that runs (or is about to)."""
-        self.running[ctx] = True
-        self.need += 1
+        self.entered[ctx] = self.order.pop(ctx, -1)
+        ctx.parked = NOT_PARKED
 
     def leave(self, ctx: ProcessContext) -> None:
-        """*ctx* finished (its tasks parked nothing any more); the others may
-        now be deadlocked without it."""
-        running = self.running
-        if running.pop(ctx, False):
-            delegating = self.delegating
-            if not (delegating and delegating.pop(ctx, 0)):
-                self.need -= 1
-        self.order.pop(ctx, None)
-        parked = self.parked
-        if parked and running and len(parked) >= self.need:
-            self.check()
+        """*ctx*, entered, finished (its tasks parked nothing any more); the
+        others may now be deadlocked without it."""
+        self.entered.pop(ctx, None)
+        ctx.parked = DONE
+        if self.parks:
+            self.left(ctx)
+
+    def left(self, ctx: ProcessContext) -> None:
+        """*ctx* finished (``ctx.parked`` is DONE), after something parked."""
+        self.delegating.pop(ctx, None)
+        self._look(None, None)
 
     def delegate(self, ctx: ProcessContext | None, delta: int) -> None:
         """*ctx* starts (+1) or ends (-1) running a nested composition."""
-        if ctx is None or ctx not in self.running:
+        if ctx is None or ctx.watch is not self:
+            return
+        held = ctx.parked
+        if held is NOT_LEAF or held is DONE:
             return
         delegating = self.delegating
         before = delegating.get(ctx, 0)
         n = before + delta
         if n > 0:
             delegating[ctx] = n
-            if not before:
-                self.need -= 1
+            if not before:  # its helper tasks' parks take the rare path
+                if held is not SLOW_PATH and held.state is WAITING:
+                    self.extra[held] = ctx
+                ctx.parked = SLOW_PATH
         elif before:
             del delegating[ctx]
-            self.need += 1
+            if ctx not in self.extra.values():
+                ctx.parked = NOT_PARKED
+            self._look(None, None)
 
-    def parking(self, proc: Any, party: Party, timed: bool = False) -> None:
-        """The process *proc* is about to park *party* (*timed*: it has a timer
-        guard); called by the park path of channels and ALT."""
-        parked = self.parked
-        parked[party] = proc
-        if timed or self.verifying:
-            if timed:
-                self.timed[party] = True
-            else:
-                self._record(party)
-        if len(parked) >= self.need:
-            for other in parked:  # the quick look, inline: anyone awake?
-                if other.state is not WAITING:
-                    return
-            self.check(party)
+    # ----------------------------------------------------- the rare path
+
+    def parking(self, proc: Any, party: Party, held: Party, timed: bool = False) -> None:
+        """The rare path of a park: *proc* is about to park *party* (already in
+        ``proc.parked``, which held *held*) and its witness is not known to be
+        awake, or *held* still waits (*proc* is on the slow path, or another of
+        its tasks is parked), or *party* is an ALT with a timer guard (*timed*).
+        The caller calls :meth:`unparked` after the wait."""
+        if held.state is WAITING:  # a sentinel, or another task of proc waits
+            if held is SLOW_PATH or held is NOT_LEAF or held is DONE:
+                proc.parked = held
+            else:  # from now on, all its parties are in extra
+                proc.parked = SLOW_PATH
+                self.extra[held] = proc
+            self.extra[party] = proc
+        elif timed:
+            proc.parked = held
+            self.extra[party] = proc
+        self.parks = True
+        if timed:
+            self.timers.add(party)
+        elif self.verifying:
+            self._record(party)
+        self._look(party, proc)
 
     def unparked(self, proc: Any, party: Party) -> None:
-        """*party* of *proc* stopped waiting (committed, poked or cancelled)."""
-        try:
-            del self.parked[party]
-        except KeyError:
-            pass
-        if self.timed:
-            self.timed.pop(party, None)
-            self.tasks.pop(party, None)
+        """A party that took the rare path stopped waiting."""
+        self.extra.pop(party, None)
+        if self.timers:
+            self.timers.discard(party)
 
-    # ----------------------------------------------------- the check
-
-    def check(self, me: Party | None = None) -> None:
-        """Fail the composition if every running process waits in a closed cycle
-        (*me*: the party of the task calling, about to park)."""
+    def _look(self, me: Party | None, proc: Any) -> None:
+        """Is a process awake? Then it will park or finish later, and look
+        again; it becomes the witness of *proc*, which parks *me*. If not,
+        every running process is parked: :meth:`check`."""
         if self.found is not None or self.scope is None:
             return
-        parked = self.parked
+        extra = self.extra
+        in_extra = set()
+        for party, ctx in extra.items():
+            if party.state is not WAITING:
+                return  # committed (or poked), about to wake
+            in_extra.add(ctx)
+        awake = self.awake
+        if awake.parked.state is WAITING or awake in in_extra:
+            awake = None
+            delegating = self.delegating
+            running = self.running()
+            for ctx in running:
+                if ctx in in_extra or ctx in delegating:
+                    continue
+                held = ctx.parked
+                if held is SLOW_PATH:
+                    return  # awake, but on the slow path: no witness
+                if held.state is not WAITING:
+                    awake = ctx
+                    break
+            if awake is None:
+                self.check(me, running)
+                return
+            if not self.verifying:
+                self.awake = awake
+        if proc is not None and proc.parked is me and not self.verifying:
+            proc.witness = awake  # its next parks look at this process first
+
+    def _parked(self, running: dict[ProcessContext, int]) -> dict[Party, ProcessContext]:
+        """Each parked party (or one about to wake) and its process."""
+        parked = {held: ctx for ctx in running
+                  if (held := ctx.parked) is not SLOW_PATH and held.state is WAITING}
+        parked.update(self.extra)
+        return parked
+
+    def check(self, me: Party | None = None,
+              running: dict[ProcessContext, int] | None = None) -> None:
+        """Fail the composition if every running process waits in a closed cycle
+        (*me*: the party of the task calling, about to park; *running*: the
+        running processes, when the caller has them)."""
+        if self.found is not None or self.scope is None:
+            return
+        if running is None:
+            running = self.running()
+        parked = self._parked(running)
         for party in parked:  # the quick look first: anyone awake?
             if party.state is not WAITING:
                 return
-        running = self.running
         delegating = self.delegating
         waiting = set(parked.values())
         for ctx in running:
@@ -270,40 +382,44 @@ class Watcher:
         for party in parked:
             if not party.live():
                 return
-        order = self.order
         waits = sorted(
             ((ctx, party) for party, ctx in parked.items()
              if ctx in running and ctx not in delegating),
-            key=lambda wait: order.get(wait[0], -1),
+            key=lambda wait: running[wait[0]],
         )
         if not waits:
             return
-        names = _names(self.running)
-        holders = self._holders()
+        names = _names(running)
+        holders = _holders(running)
         edges: dict[ProcessContext, list[tuple[ProcessContext, Chan[Any], bool]]] = {}
         for ctx, party in waits:
             for ch, is_send in _ends_of(party):
                 others = _other_end(ch, is_send, ctx, holders)
                 if not others:
-                    self.verifying = False
+                    self._verified()
                     return  # held outside the composition, or by nobody
                 edges.setdefault(ctx, []).extend((o, ch, is_send) for o in others)
         # A closed graph: nothing can move unless a task has a timeout of its own,
         # or a task of the composition is not parked on a channel or an ALT.
-        timed = self.timed
-        if me is not None and me not in self.tasks:
+        records = self.records
+        timers = self.timers
+        if me is not None and me not in records:
             self._record(me)
-        if any(timed.get(party) for _, party in waits):
-            self.verifying = False
+        if any(party in timers or records.get(party, (False, 0))[0] for _, party in waits):
+            self._verified()
             return
-        unknown = [party for _, party in waits if party not in self.tasks]
+        unknown = [party for _, party in waits if party not in records]
         if unknown:
-            self.verifying = True
+            self.verifying = True  # every park takes the rare path, and records
+            self.awake = NOBODY
+            for ctx in running:
+                ctx.witness = NOBODY
             for party in unknown:
                 party.poke()  # it parks again and records its timeout and task
             return
-        self.verifying = False
-        if not self._all_tasks_blocked({self.tasks[party] for _, party in waits}):
+        tasks = {records[party][1] for _, party in waits}
+        self._verified()
+        if not self._all_tasks_blocked(tasks):
             return
         cycle = _cycle(edges, names)
         described = tuple(_describe(party, names[ctx]) for ctx, party in waits)
@@ -321,16 +437,23 @@ class Watcher:
                 {"deadlock.cycle": _cycle_text(cycle),
                  "deadlock.processes": [w.process for w in described]},
             )
-        for ctx in self.running:
+        for ctx in running:
             ctx._cancel_reason = "deadlock"
         self.scope.cancel()
+
+    def _verified(self) -> None:
+        """A closed graph was decided on (or there was none): forget the records."""
+        self.verifying = False
+        self.records.clear()
 
     def _record(self, party: Party) -> None:
         """Record whether the calling task, about to park *party*, has a timeout
         of its own (a cancel scope with a deadline inside the composition), and
         which task it is."""
-        self.timed[party] = anyio.current_effective_deadline() < self.outer_deadline
-        self.tasks[party] = anyio.get_current_task().id
+        self.records[party] = (
+            anyio.current_effective_deadline() < self.outer_deadline,
+            anyio.get_current_task().id,
+        )
 
     def _all_tasks_blocked(self, parked: set[int]) -> bool:
         """Is every task of the composition parked on a channel or an ALT (the
@@ -365,23 +488,10 @@ class Watcher:
             todo.extend(children.get(task.id, ()))
         return True
 
-    def _holders(self) -> dict[Chan[Any], list[ProcessContext]]:
-        holders: dict[Chan[Any], list[ProcessContext]] = {}
-        for ctx in self.running:
-            seen: set[int] = set()
-            for ch in ctx.channels.values():
-                if id(ch) not in seen:
-                    seen.add(id(ch))
-                    holders.setdefault(ch, []).append(ctx)
-            for ch, _ in ctx._bound:
-                if id(ch) not in seen:
-                    seen.add(id(ch))
-                    holders.setdefault(ch, []).append(ctx)
-        return holders
-
     def blocked(self) -> Iterator[Waiting]:
-        names = _names(self.running)
-        for party, ctx in list(self.parked.items()):
+        running = self.running()
+        names = _names(running)
+        for party, ctx in list(self._parked(running).items()):
             if _waiting(party):
                 yield _describe(party, names.get(ctx, ctx.process_name))
 
@@ -422,7 +532,22 @@ def _busy(group: Any) -> bool:
     return bool(getattr(nursery, "child_tasks", ()))
 
 
-def _names(running: dict[ProcessContext, bool]) -> dict[ProcessContext, str]:
+def _holders(running: dict[ProcessContext, int]) -> dict[Chan[Any], list[ProcessContext]]:
+    holders: dict[Chan[Any], list[ProcessContext]] = {}
+    for ctx in running:
+        seen: set[int] = set()
+        for ch in ctx.channels.values():
+            if id(ch) not in seen:
+                seen.add(id(ch))
+                holders.setdefault(ch, []).append(ctx)
+        for ch, _ in ctx._bound:
+            if id(ch) not in seen:
+                seen.add(id(ch))
+                holders.setdefault(ch, []).append(ctx)
+    return holders
+
+
+def _names(running: dict[ProcessContext, int]) -> dict[ProcessContext, str]:
     counts: dict[str, int] = {}
     for ctx in running:
         counts[ctx.process_name] = counts.get(ctx.process_name, 0) + 1

@@ -60,7 +60,15 @@ class ProcessContext:
         "_cancel_reason",
         "_label",
         "watch",
+        "parked",
+        "witness",
     )
+
+    # Set by the deadlock watcher, when there is one (``stbass._compose._deadlock``):
+    #: the party its task parked on last, or a sentinel
+    parked: Any
+    #: a process last found awake: while it is, this one's parks need no look
+    witness: Any
 
     def __init__(
         self,

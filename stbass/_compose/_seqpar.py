@@ -19,7 +19,7 @@ from .._core import _hook
 from .._core import _alt_random
 from .._core._chan import Chan, ChannelClosedError
 from .._core._hook import CURRENT
-from ._deadlock import Watcher, helper_task
+from ._deadlock import DONE, NOBODY, NOT_LEAF, NOT_PARKED, Watcher, helper_task
 from ._process import Process, ProcessContext, current_context
 from ._result import Failure, FailurePolicy, ProcessResult, check_policy
 
@@ -739,6 +739,7 @@ async def run_par(
                         tg.start_soon(child, i)
             else:
                 indices = iter(range(n))  # shared: each index is taken once
+                run.window = max_parallel
 
                 async def worker() -> None:
                     for i in indices:
@@ -749,8 +750,10 @@ async def run_par(
                 for _ in range(max_parallel):
                     tg.start_soon(worker)
 
-        if watch is not None and not owner and running is not None:
-            watch.delegate(running, -1)  # type: ignore[arg-type]
+        if watch is not None:
+            del watch.runs[run]  # (after an exception its children are all done anyway)
+            if not owner and running is not None:
+                watch.delegate(running, -1)  # type: ignore[arg-type]
         if owner and watch is not None and watch.found is not None:
             raise watch.found
         cause_index = run.halted_by
@@ -780,6 +783,7 @@ class _ParRun:
     __slots__ = (
         "procs", "parent", "deadline", "halt", "watch", "runner", "stage_input",
         "traced", "cancelled", "ctxs", "results", "halted_by", "first_position", "tg",
+        "done_below", "window",
     )
 
     def __init__(
@@ -811,8 +815,44 @@ class _ParRun:
         #: the index of the child whose failure halted the others
         self.halted_by: int | None = None
         #: the children's places in the watcher's program order
-        self.first_position = watch.reserve(n) if watch is not None else 0
+        self.first_position = 0
+        #: every child below this index has finished (for ``leaves``)
+        self.done_below = 0
+        #: with max_parallel, how many tasks take the children in index order
+        self.window = 0
+        if watch is not None:
+            self.first_position = watch.reserve(n)
+            watch.runs[self] = None  # its leaf children are running processes
         self.tg: Any = None
+
+    def leaves(self) -> list[tuple[ProcessContext, int]]:
+        """The children running a leaf process (not a composition), each with
+        its place in the deadlock watcher's program order."""
+        ctxs, results = self.ctxs, self.results
+        n = len(ctxs)
+        low = self.done_below
+        while low < n and results[low] is not None:  # finished: never runs again
+            low += 1
+        self.done_below = low
+        first = self.first_position
+        # With max_parallel, children start in index order, give or take the
+        # indices its tasks have taken: past that many not started, none has.
+        window = self.window
+        unstarted = 0
+        found = []
+        for index in range(low, n):
+            ctx = ctxs[index]
+            if ctx is None:
+                if results[index] is None:
+                    unstarted += 1
+                    if unstarted == window:
+                        break
+                continue
+            unstarted = 0
+            held = ctx.parked
+            if held is not DONE and held is not NOT_LEAF:
+                found.append((ctx, first + index))
+        return found
 
     def context(self, index: int) -> ProcessContext:
         p = self.procs[index]
@@ -831,9 +871,14 @@ class _ParRun:
         self.ctxs[index] = ctx = self.context(index)
         watch = self.watch
         leaf = False
-        if watch is not None:
-            leaf = not isinstance(process, Composition)
-            watch.start(ctx, self.first_position + index, leaf)
+        if watch is not None:  # under deadlock detection (see _deadlock.Watcher)
+            ctx.watch = watch
+            ctx.witness = NOBODY
+            if isinstance(process, Composition):
+                ctx.parked = NOT_LEAF
+            else:
+                leaf = True
+                ctx.parked = NOT_PARKED
         try:
             if self.stage_input is not None:
                 result = await execute_with_input(process, ctx, self.stage_input[0])
@@ -844,8 +889,10 @@ class _ParRun:
         except self.cancelled as exc:
             result = own_cancellation(process, ctx, exc)
         finally:
-            if leaf:
-                watch.leave(ctx)  # type: ignore[union-attr]
+            if leaf and watch is not None:
+                ctx.parked = DONE
+                if watch.parks:  # the others may now be deadlocked without it
+                    watch.left(ctx)
         self.results[index] = result
         self.ctxs[index] = None  # only unfinished children's contexts are needed
         if (

@@ -21,7 +21,7 @@ from . import _hook, _park
 from ._alt_random import ALT_RANDOM
 from ._chan import WOULD_BLOCK, Chan, Done, Offer, OfferLike
 from ._hook import Instrument, Recorder
-from ._park import COMMITTED, POKED, Party
+from ._park import COMMITTED, POKED, WAITING, Party
 from ._timer import DEADLINE, TIMER, TimerExpired, _TimerBase
 from ._util import is_coroutine_function
 
@@ -457,10 +457,15 @@ async def _alt(
             g.target._offer(offer)
             offers.append(offer)
         party.offers = offers
-        proc = _hook.CURRENT.get()
+        proc: Any = _hook.CURRENT.get()  # (a RunningProcess, or None)
         watch = proc.watch if proc is not None else None
-        if watch is not None:  # deadlock detection (a timer: never deadlocked)
-            watch.parking(proc, party, bool(deadlines))
+        if watch is not None:  # deadlock detection (see stbass/_compose/_deadlock.py)
+            held = proc.parked
+            proc.parked = party
+            if deadlines or held.state is WAITING or proc.witness.parked.state is WAITING:
+                watch.parking(proc, party, held, bool(deadlines))  # (a timer: never deadlocked)
+            else:
+                watch = None  # the fast path: another process is awake
         try:
             if deadlines:
                 with anyio.CancelScope(deadline=min(deadlines.values())):

@@ -867,10 +867,15 @@ class Chan(Generic[T]):
         party = Solo(self, is_send, value, link)
         ops.arm(party)
         (self._senders if is_send else self._receivers)[party] = None
-        proc = _hook.CURRENT.get()
+        proc: Any = _hook.CURRENT.get()  # (a RunningProcess, or None)
         watch = proc.watch if proc is not None else None
-        if watch is not None:  # deadlock detection: the watcher sees who waits on what
-            watch.parking(proc, party)
+        if watch is not None:  # deadlock detection (see stbass/_compose/_deadlock.py)
+            held = proc.parked
+            proc.parked = party
+            if held.state is WAITING or proc.witness.parked.state is WAITING:
+                watch.parking(proc, party, held)  # the rare path: unparked() after
+            else:
+                watch = None  # the fast path: another process is awake
         try:
             await ops.wait(party)  # rule 3
         except BaseException as exc:

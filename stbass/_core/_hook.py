@@ -53,9 +53,13 @@ class RunningProcess(Protocol):
     process_name: str
     last_checkpoint: Any
     #: the deadlock watcher of its composition, or ``None``: a parking task
-    #: calls ``watch.parking(process, party)`` before and ``watch.unparked``
-    #: after it parks
+    #: registers its party in ``parked`` and tells the watcher when it must
+    #: look (``stbass._compose._deadlock``)
     watch: Any
+    #: with a watcher: the party its task parked on last (or a sentinel), and
+    #: a process found awake (whose ``parked`` is not waiting)
+    parked: Any
+    witness: Any
 
 
 #: The index of the PAR child this task runs (set by ``run_par``; an
