@@ -381,8 +381,8 @@ def _checkpoint_if_cancelled() -> Generator[None, None, None]:
 def _cancel_shielded_yield() -> Generator[None, None, None]:
     """Rule 2 on asyncio: the schedule point after a commit. The operation has
     succeeded, so a cancellation that lands here is absorbed and delivered
-    again at the task's next suspension (rule 4); the next operation's
-    :func:`_checkpoint_if_cancelled` sees it waiting and lets it land before
+    again at the task's next suspension (rule 4); the next operation's check
+    (:func:`_cancel_pending_now`) sees it waiting and lets it land before
     committing anything."""
     try:
         yield
