@@ -47,7 +47,8 @@ if [ "$#" -eq 0 ]; then
         fi
         "$venv/bin/python" -m pip install -q -e ".[trio,tracing]" pytest pytest-timeout hypothesis \
             > "$venv/install.log" 2>&1 || { tail -n 20 "$venv/install.log"; exit 1; }
-        "$venv/bin/python" -m pytest -q tests/test_asyncio_cancellation.py tests/test_checkpoints.py
+        "$venv/bin/python" -m pytest -q tests/test_asyncio_cancellation.py tests/test_checkpoints.py \
+            tests/test_asyncio_fallback_ops.py tests/test_park.py
     else
         echo "== asyncio cancellation races on a newer Python: none found beside $(.venv/bin/python --version)"
     fi
