@@ -505,3 +505,31 @@ async def test_two_tasks_of_one_process_parked_at_once_are_both_in_the_deadlock(
         Waiting("two", "send", ("c",)),
         Waiting("one", "recv", ("b",)),
     }
+
+
+async def test_par_for_takes_detect_deadlock_false() -> None:
+    """A pool fed from outside: with detection on its waiting replicas are
+    watched (``blocked()`` lists them); ``PAR_FOR(..., detect_deadlock=False)``
+    runs them with no watcher at all."""
+    jobs = Chan(int, name="jobs")
+    got: list[int] = []
+
+    async def worker(i: int, ctx: ProcessContext) -> None:
+        got.append(await jobs.recv())
+
+    async def run(detect: bool) -> list[Waiting]:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(PAR_FOR(2, worker, detect_deadlock=detect).run)
+            await anyio.wait_all_tasks_blocked()
+            seen = blocked()
+            for i in range(2):
+                await jobs.send(i)
+        return seen
+
+    with anyio.fail_after(10):
+        assert [w.channels for w in await run(True)] == [("jobs",), ("jobs",)]
+        assert await run(False) == []
+    assert sorted(got) == [0, 0, 1, 1]
+    assert "detect_deadlock=False" in repr(PAR_FOR(2, worker, detect_deadlock=False))
+    with pytest.raises(TypeError, match="PAR_FOR: detect_deadlock must be a bool"):
+        PAR_FOR(2, worker, detect_deadlock="no")  # type: ignore[arg-type]

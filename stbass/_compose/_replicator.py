@@ -237,6 +237,9 @@ class PAR_FOR(_Replicator):
     :class:`~stbass.PAR`; ``max_parallel`` bounds how many replicas run at once
     (the others wait for a slot, and do not start their span until they get one;
     replicas take slots in index order, and only ``max_parallel`` tasks run them).
+    ``detect_deadlock=False`` turns deadlock detection off, as for a ``PAR``
+    (worth it for a large pool fed from outside the composition, where every
+    park and every finish re-runs the check).
 
     >>> async def research(i: int, ctx: ProcessContext) -> ProcessResult:
     ...     return ProcessResult.ok(await ask_model(TOPICS[i]))       # doctest: +SKIP
@@ -257,11 +260,18 @@ class PAR_FOR(_Replicator):
         *,
         name: str | None = None,
         reduce: Callable[[list[Any]], Any] | None = None,
+        detect_deadlock: bool = True,
     ) -> None:
         super().__init__(count, factory, on_failure, name)
         self.deadline = check_deadline(_PAR_FOR, deadline)
         self.max_parallel = _check_max_parallel(_PAR_FOR, max_parallel)
         self.reduce = check_reduce(_PAR_FOR, reduce)
+        if not isinstance(detect_deadlock, bool):
+            raise TypeError(
+                f"{_PAR_FOR}: detect_deadlock must be a bool, "
+                f"got {type(detect_deadlock).__name__}"
+            )
+        self.detect_deadlock = detect_deadlock
         self.result: PARResult | None = None
 
     def _repr_args(self) -> list[str]:
@@ -272,6 +282,8 @@ class PAR_FOR(_Replicator):
             args.append(f"max_parallel={self.max_parallel!r}")
         if self.reduce is not None:
             args.append(f"reduce={getattr(self.reduce, '__name__', None) or repr(self.reduce)}")
+        if not self.detect_deadlock:
+            args.append("detect_deadlock=False")
         return args
 
     async def run(self, ctx: ProcessContext | None = None) -> PARResult:
@@ -298,6 +310,7 @@ class PAR_FOR(_Replicator):
             max_parallel=self.max_parallel,
             reduce=self.reduce,
             stage_input=stage_input,
+            detect_deadlock=self.detect_deadlock,
         )
 
 
